@@ -14,17 +14,24 @@
 #define GH_MUST_CHECK
 #endif
 
-enum gh_err_code { /* "enum gh_err" in STYLE.md; C tags share one namespace with struct gh_err */
-                   GH_OK = 0,
-                   GH_EINVAL = -1,       /* malformed request or argument */
-                   GH_ENOMEM = -2,       /* allocation failed */
-                   GH_EIO = -3,          /* reading or writing a file failed */
-                   GH_ETOOBIG = -4,      /* input over its byte limit */
-                   GH_EDECODE = -5,      /* bytes of an accepted type that do not decode */
-                   GH_EUNSUPPORTED = -6, /* a type we do not accept */
-                   GH_EMISMATCH = -7,    /* declared type differs from the bytes */
-                   GH_ERANGE = -8,   /* a value (e.g. image dimensions) out of the allowed range */
-                   GH_EBACKEND = -9, /* a library or service below us failed */
+/* STYLE.md calls this "enum gh_err"; C puts enum and struct tags in one namespace, and
+ * struct gh_err is the error text, so the enum is gh_err_code. */
+enum gh_err_code {
+    GH_OK = 0,
+    GH_EINVAL = -1,        /* malformed request or argument */
+    GH_ENOMEM = -2,        /* allocation failed */
+    GH_EIO = -3,           /* reading or writing a file failed */
+    GH_ETOOBIG = -4,       /* input over its byte limit */
+    GH_EDECODE = -5,       /* bytes of an accepted type that do not decode */
+    GH_EUNSUPPORTED = -6,  /* a type we do not accept */
+    GH_EMISMATCH = -7,     /* declared type differs from the bytes */
+    GH_ERANGE = -8,        /* a value (e.g. image dimensions) outside its allowed range */
+    GH_EBACKEND = -9,      /* a library or service below us failed */
+    GH_ENOTFOUND = -10,    /* no such record (a cache miss, an unknown id) */
+    GH_EPROVIDER = -11,    /* the AI provider failed or answered nonsense */
+    GH_ETIMEOUT = -12,     /* the AI provider did not answer in time */
+    GH_EUNAVAILABLE = -13, /* no provider (or other dependency) is ready to serve */
+    GH_ECONFLICT = -14,    /* the request contradicts stored state */
 };
 
 #define GH_ERR_MSG_CAP 256

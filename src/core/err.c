@@ -49,6 +49,16 @@ const char *gh_err_name(int code)
         return "out_of_range";
     case GH_EBACKEND:
         return "backend";
+    case GH_ENOTFOUND:
+        return "not_found";
+    case GH_EPROVIDER:
+        return "provider_error";
+    case GH_ETIMEOUT:
+        return "provider_timeout";
+    case GH_EUNAVAILABLE:
+        return "unavailable";
+    case GH_ECONFLICT:
+        return "conflict";
     default:
         return "unknown";
     }

@@ -5,6 +5,7 @@
  * own guessing, and with fail_on=error so truncated data fails instead of decoding partly. */
 #include "gh/image.h"
 #include "gh/alloc.h"
+#include "internal.h"
 
 #include <pthread.h>
 #include <string.h>
@@ -141,8 +142,9 @@ static void fill_info(VipsImage *img, enum gh_image_format fmt, struct gh_image_
     info->n_pages = vips_image_get_n_pages(img);
 }
 
-static int check_type(const uint8_t *buf, size_t len, const struct gh_image_limits *lim,
-                      enum gh_image_format declared, enum gh_image_format *fmt, struct gh_err *err)
+int gh_image_check_type(const uint8_t *buf, size_t len, const struct gh_image_limits *lim,
+                        enum gh_image_format declared, enum gh_image_format *fmt,
+                        struct gh_err *err)
 {
     if (len == 0)
         return gh_err_set(err, GH_EINVAL, "the file is empty (0 bytes)");
@@ -160,8 +162,8 @@ static int check_type(const uint8_t *buf, size_t len, const struct gh_image_limi
     return GH_OK;
 }
 
-static int check_dims(const struct gh_image_info *info, const struct gh_image_limits *lim,
-                      struct gh_err *err)
+int gh_image_check_dims(const struct gh_image_info *info, const struct gh_image_limits *lim,
+                        struct gh_err *err)
 {
     if (info->width < lim->min_side || info->height < lim->min_side ||
         info->width > lim->max_side || info->height > lim->max_side)
@@ -186,7 +188,7 @@ int gh_image_validate(const uint8_t *buf, size_t len, const struct gh_image_limi
     if (!info)
         info = &tmp;
     memset(info, 0, sizeof *info);
-    rc = check_type(buf, len, lim, declared, &fmt, err);
+    rc = gh_image_check_type(buf, len, lim, declared, &fmt, err);
     if (rc)
         return rc;
     info->format = fmt;
@@ -198,7 +200,7 @@ int gh_image_validate(const uint8_t *buf, size_t len, const struct gh_image_limi
         return rc;
     fill_info(img, fmt, info);
     g_object_unref(img);
-    return check_dims(info, lim, err);
+    return gh_image_check_dims(info, lim, err);
 }
 
 /* Largest shrink-on-load factor that keeps each axis at least a headroom times its final
@@ -309,20 +311,33 @@ static int open_decode(const uint8_t *buf, size_t len, const struct gh_image_lim
     return rc;
 }
 
-int gh_image_luma_grid(const uint8_t *buf, size_t len, const struct gh_image_limits *lim,
-                       enum gh_image_format declared, int side, uint8_t *out,
-                       struct gh_image_info *info, struct gh_err *err)
+int gh_image_grid_shrink(const struct gh_image_info *info, int side)
 {
-    struct gh_image_info tmp;
-    VipsImage *img = NULL, *t = NULL;
-    double luma601[3] = {0.299, 0.587, 0.114}; /* ITU-R BT.601, as Pillow's convert("L") */
-    VipsImage *m = NULL;
-    int rc;
+    return pick_shrink(info, side, 0);
+}
 
-    if (side < 8 || side > 256)
-        return gh_err_set(err, GH_EINVAL, "grid side %d is outside 8..256", side);
-    if (!info)
-        info = &tmp;
+/* Largest integer box shrink keeping both axes GRID_HEADROOM times the grid: the general
+ * path's stand-in for JPEG's DCT-domain shrink, so a huge PNG never becomes a huge plane. */
+static int box_shrink_for(int w, int h, int side)
+{
+    int f = 1;
+
+    while (w / (f * 2) >= side * GRID_HEADROOM && h / (f * 2) >= side * GRID_HEADROOM)
+        f *= 2;
+    return f;
+}
+
+/* PNG, WebP and CMYK JPEG: libvips decodes to sRGB 8-bit (alpha flattened), then to BT.601
+ * luma rounded to bytes, as Pillow's convert("L"); resizing is ours, as on the JPEG path. */
+static int vips_luma_grid(const uint8_t *buf, size_t len, const struct gh_image_limits *lim,
+                          enum gh_image_format declared, int side, uint8_t *out,
+                          struct gh_image_info *info, struct gh_err *err)
+{
+    double luma601[3] = {0.299, 0.587, 0.114};
+    VipsImage *img = NULL, *t = NULL, *m = NULL;
+    uint8_t *grid = NULL;
+    int rc, f;
+
     rc = open_decode(buf, len, lim, declared, side, 0, &img, info, err);
     if (rc)
         return rc;
@@ -332,14 +347,14 @@ int gh_image_luma_grid(const uint8_t *buf, size_t len, const struct gh_image_lim
         goto out;
     }
     step(&img, t);
-    /* Pure kernel reduction (no box pre-shrink): the antialiasing filter of the definition. */
-    if (vips_reduce(img, &t, (double)vips_image_get_width(img) / side,
-                    (double)vips_image_get_height(img) / side, "kernel", VIPS_KERNEL_LANCZOS3,
-                    NULL) != 0) {
-        rc = vips_fail(err, GH_EDECODE, "the image could not be resized");
-        goto out;
+    f = box_shrink_for(vips_image_get_width(img), vips_image_get_height(img), side);
+    if (f > 1) {
+        if (vips_shrink(img, &t, (double)f, (double)f, NULL) != 0) {
+            rc = vips_fail(err, GH_EDECODE, "the image could not be resized");
+            goto out;
+        }
+        step(&img, t);
     }
-    step(&img, t);
     if (vips_round(img, &t, VIPS_OPERATION_ROUND_RINT, NULL) != 0) {
         rc = vips_fail(err, GH_EBACKEND, "rounding failed");
         goto out;
@@ -350,21 +365,56 @@ int gh_image_luma_grid(const uint8_t *buf, size_t len, const struct gh_image_lim
         goto out;
     }
     step(&img, t);
-    rc = finish(&img, err);
-    if (rc)
-        goto out;
-    if (vips_image_get_width(img) != side || vips_image_get_height(img) != side) {
-        rc = gh_err_set(err, GH_EBACKEND, "resize gave %dx%d, not %dx%d", vips_image_get_width(img),
-                        vips_image_get_height(img), side, side);
+    t = vips_image_copy_memory(img); /* decodes; truncation shows here */
+    if (!t) {
+        rc = vips_fail(err, GH_EDECODE, "the image data is truncated or corrupt");
         goto out;
     }
-    memcpy(out, vips_image_get_data(img), (size_t)side * (size_t)side);
+    step(&img, t);
+    grid = gh_malloc((size_t)side * (size_t)side);
+    if (!grid ||
+        gh_resample_lanczos_u8(vips_image_get_data(img), vips_image_get_width(img),
+                               vips_image_get_height(img), (size_t)VIPS_IMAGE_SIZEOF_LINE(img),
+                               grid, side, side) != GH_OK) {
+        rc = gh_err_set(err, GH_ENOMEM, "out of memory resizing the image");
+        goto out;
+    }
+    gh_orient_square(grid, out, side, info->orientation);
 out:
+    gh_free(grid);
     if (m)
         g_object_unref(m);
     if (img)
         g_object_unref(img);
     return rc;
+}
+
+int gh_image_luma_grid(const uint8_t *buf, size_t len, const struct gh_image_limits *lim,
+                       enum gh_image_format declared, int side, uint8_t *out,
+                       struct gh_image_info *info, struct gh_err *err)
+{
+    struct gh_image_limits def = gh_image_limits_default();
+    enum gh_image_format fmt = GH_IMAGE_FORMAT_UNKNOWN;
+    struct gh_image_info tmp;
+    int rc;
+
+    if (side < 8 || side > 256)
+        return gh_err_set(err, GH_EINVAL, "grid side %d is outside 8..256", side);
+    if (!lim)
+        lim = &def;
+    if (!info)
+        info = &tmp;
+    memset(info, 0, sizeof *info);
+    rc = gh_image_check_type(buf, len, lim, declared, &fmt, err);
+    if (rc)
+        return rc;
+    info->format = fmt;
+    if (fmt == GH_IMAGE_FORMAT_JPEG) {
+        rc = gh_jpeg_luma_grid(buf, len, lim, side, out, info, err);
+        if (rc != GH_EUNSUPPORTED)
+            return rc;
+    }
+    return vips_luma_grid(buf, len, lim, declared, side, out, info, err);
 }
 
 /* Downsizes so the longest side is at most max_side (Lanczos-3, aspect kept; never up). */

@@ -50,6 +50,11 @@ static void names_are_stable(void)
         {GH_EMISMATCH, "type_mismatch"},
         {GH_ERANGE, "out_of_range"},
         {GH_EBACKEND, "backend"},
+        {GH_ENOTFOUND, "not_found"},
+        {GH_EPROVIDER, "provider_error"},
+        {GH_ETIMEOUT, "provider_timeout"},
+        {GH_EUNAVAILABLE, "unavailable"},
+        {GH_ECONFLICT, "conflict"},
         {-999, "unknown"},
     };
 
