@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/* AI providers: something that looks at a photo and names a catalogue slug. A vtable
+ * (struct gh_provider_ops) and a factory by name: "openai" (Chat Completions), "llava" (the
+ * same client at an OpenAI-compatible local server), "auto" (whatever is configured).
+ * Providers never trust their model: an answer is only a slug that exists in the catalogue. */
+#ifndef GH_PROVIDER_H
+#define GH_PROVIDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gh/catalogue.h"
+#include "gh/err.h"
+
+#define GH_PROVIDER_MAX_ALTS 3
+#define GH_SLUG_CAP          64
+
+struct gh_provider_candidate {
+    char slug[GH_SLUG_CAP];
+    double confidence; /* 0..1 */
+};
+
+struct gh_provider_result {
+    char slug[GH_SLUG_CAP]; /* "" when the model named nothing (or nothing known) */
+    double confidence;      /* 0..1 */
+    struct gh_provider_candidate alternatives[GH_PROVIDER_MAX_ALTS];
+    int n_alternatives;
+    char provider[32]; /* "openai", "llava" */
+    char model[64];    /* as the server reported it, else as configured */
+    int64_t prompt_tokens;
+    int64_t completion_tokens;
+    int attempts;   /* HTTP requests made, retries included */
+    char note[256]; /* why not identified, e.g. "the model answered an unknown slug" */
+};
+
+struct gh_provider_request {
+    const uint8_t *jpeg; /* the provider copy (gh_image_provider_copy) */
+    size_t jpeg_len;
+    const struct gh_catalogue *cat;
+    const char *request_id; /* sent as X-Request-ID for tracing; may be NULL */
+};
+
+struct gh_provider;
+
+struct gh_provider_ops {
+    /* Identifies the photo. A refusal or an unknown slug is an answer: GH_OK with slug ""
+     * and a note. Errors: GH_EPROVIDER (HTTP error, malformed answer after the fallbacks),
+     * GH_ETIMEOUT, GH_EUNAVAILABLE (not configured). *out is always initialised; attempts
+     * and model are valid on failure too. The message never contains the API key.
+     * Thread-safe: many requests call it at once. */
+    int (*analyze)(struct gh_provider *p, const struct gh_provider_request *req,
+                   struct gh_provider_result *out, struct gh_err *err);
+    /* 1 when ready, else 0 with the reason in why (cap bytes). Cheap: no network. */
+    int (*ready)(struct gh_provider *p, char *why, size_t cap);
+    void (*free)(struct gh_provider *p);
+};
+
+struct gh_provider {
+    const struct gh_provider_ops *ops;
+    const char *name;  /* "openai", "llava", "none" */
+    const char *model; /* configured model name */
+};
+
+struct gh_provider_config {
+    const char *name;            /* AI_PROVIDER: "auto" (default), "openai", "llava" */
+    const char *openai_api_key;  /* OPENAI_API_KEY */
+    const char *openai_base_url; /* OPENAI_BASE_URL, default https://api.openai.com/v1 */
+    const char *openai_model;    /* OPENAI_MODEL, default gpt-4o-mini */
+    const char *llava_base_url;  /* LLAVA_BASE_URL, default http://127.0.0.1:11434/v1 */
+    const char *llava_model;     /* LLAVA_MODEL, default llava */
+    long connect_timeout_ms;     /* default 5000 */
+    long timeout_ms;             /* whole analyze call incl. retries, default 30000 */
+    int max_retries;             /* on 429/5xx/transport errors, default 2 */
+    long backoff_base_ms;        /* first retry delay before jitter, default 500 */
+};
+
+/* Numeric defaults above; string fields are left NULL, meaning "use the default", so that
+ * "auto" can tell an explicitly configured LLAVA_BASE_URL from the default one. */
+void gh_provider_config_defaults(struct gh_provider_config *cfg);
+
+/* Builds the provider cfg->name asks for. "auto" picks openai when OPENAI_API_KEY is set,
+ * else llava when LLAVA_BASE_URL is set, else a provider named "none" whose ready() says how
+ * to enable one and whose analyze() fails with GH_EUNAVAILABLE. Errors: GH_EINVAL (unknown
+ * name, or "openai" without a key), GH_ENOMEM. */
+int gh_provider_new(const struct gh_provider_config *cfg, struct gh_provider **out,
+                    struct gh_err *err) GH_MUST_CHECK;
+
+/* ops->free; NULL is a no-op. */
+void gh_provider_free(struct gh_provider *p);
+
+#endif
