@@ -437,8 +437,26 @@ static int load_fitted(const uint8_t *buf, size_t len, const struct gh_image_lim
                        enum gh_image_format declared, int max_side, VipsImage **out,
                        struct gh_image_info *info, struct gh_err *err)
 {
-    int rc = open_decode(buf, len, lim, declared, max_side, 1, out, info, err);
+    struct gh_image_limits def = gh_image_limits_default();
+    enum gh_image_format fmt = GH_IMAGE_FORMAT_UNKNOWN;
+    struct gh_image_info tmp;
+    uint8_t grid[32 * 32];
+    int rc;
 
+    if (!lim)
+        lim = &def;
+    rc = gh_image_check_type(buf, len, lim, declared, &fmt, err);
+    if (rc)
+        return rc;
+    /* libvips pads a JPEG whose data stops early (before an end marker) with grey; our
+     * libjpeg pass refuses it. The check costs a 1/8-scale decode, on a path that is about to
+     * wait seconds for a provider anyway. */
+    if (fmt == GH_IMAGE_FORMAT_JPEG) {
+        rc = gh_jpeg_luma_grid(buf, len, lim, 32, grid, &tmp, err);
+        if (rc && rc != GH_EUNSUPPORTED)
+            return rc;
+    }
+    rc = open_decode(buf, len, lim, declared, max_side, 1, out, info, err);
     if (rc == GH_OK)
         rc = fit_within(out, max_side, err);
     if (rc == GH_OK)

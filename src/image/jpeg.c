@@ -29,13 +29,20 @@ static void on_error(j_common_ptr cinfo)
     longjmp(e->jump, 1);
 }
 
-/* Warnings are ignored, as libvips does at fail_on=error, except running out of data: a
- * truncated file would otherwise decode as a grey-padded picture. */
+/* Warnings that mean the pixels are not all there: data cut short (with or without an end
+ * marker after it) or entropy-coded data that does not decode. libjpeg would pad with grey
+ * and carry on; we refuse. Harmless warnings (extraneous bytes, odd ICC or JFIF) pass. */
+static int is_data_loss(int code)
+{
+    return code == JWRN_JPEG_EOF || code == JWRN_HIT_MARKER || code == JWRN_HUFF_BAD_CODE ||
+           code == JWRN_ARITH_BAD_CODE || code == JWRN_MUST_RESYNC;
+}
+
 static void on_message(j_common_ptr cinfo, int level)
 {
     struct error_mgr *e = (struct error_mgr *)cinfo->err;
 
-    if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF) {
+    if (level < 0 && is_data_loss(cinfo->err->msg_code)) {
         e->truncated = 1;
         cinfo->err->format_message(cinfo, e->msg);
         longjmp(e->jump, 1);
