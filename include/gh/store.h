@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: MIT */
+/* Persistent store: the catalogue's equipment table, the analysis cache keyed by SHA-256 and
+ * searchable by pHash, and one identification record per analysis. One interface, backends
+ * chosen by URL: "sqlite:///path/to.db" (embedded default), "sqlite::memory:" (tests); a
+ * PostgreSQL backend ("postgresql://...") follows with the same contract tests.
+ * Times are Unix seconds supplied by the caller, so tests control the clock. */
+#ifndef GH_STORE_H
+#define GH_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gh/catalogue.h"
+#include "gh/err.h"
+
+#define GH_STORE_SHA_HEX_CAP 65 /* 64 hex digits + NUL */
+
+/* One cached analysis. */
+struct gh_cache_entry {
+    char sha256[GH_STORE_SHA_HEX_CAP]; /* exact key, lower-case hex */
+    uint64_t phash;
+    char *answer_json;       /* the analysis as JSON text; owned (gh_free via _fini) */
+    char equipment_slug[64]; /* "" when not identified */
+    char provider[32];
+    char model[64];
+    int64_t created_at;
+    int64_t expires_at; /* never served at or after this time */
+    int64_t hits;
+    int64_t last_hit_at; /* 0 when never hit */
+};
+
+/* One analysis as it happened (served from cache or not). */
+struct gh_identification {
+    int64_t id; /* set by the store on insert */
+    char request_id[64];
+    int64_t created_at;
+    char sha256[GH_STORE_SHA_HEX_CAP];
+    uint64_t phash;
+    char equipment_slug[64]; /* "" when not identified */
+    double confidence;
+    int identified;
+    int cached;
+    char cache_layer[16]; /* "memory", "exact", "near", "" when not cached */
+    int cache_distance;   /* pHash distance of a near hit, else 0 */
+    char provider[32];
+    char model[64];
+    double processing_ms;
+    int64_t prompt_tokens;
+    int64_t completion_tokens;
+};
+
+struct gh_store_stats {
+    int64_t entries;           /* rows in the cache, expired included */
+    int64_t live_entries;      /* not expired at `now` */
+    int64_t expired;           /* expired, not yet purged */
+    int64_t total_hits;        /* sum of hits over rows */
+    int64_t oldest_created_at; /* 0 when empty */
+    int64_t newest_created_at;
+    int64_t identifications;
+    int64_t prompt_tokens; /* summed over identifications */
+    int64_t completion_tokens;
+    int64_t provider_calls; /* identifications not served from a cache */
+    int64_t equipment;      /* rows in the equipment table */
+    char catalogue_version[64];
+    int schema_version;
+};
+
+struct gh_store;
+
+/* Opens the store named by url, creating the file (and its directory) when needed, and runs
+ * pending migrations. pool_size connections are shared by all threads (0: default 4).
+ * Errors: GH_EINVAL (unknown scheme, bad URL), GH_EBACKEND (cannot open or migrate; message
+ * names the path and the database's reason). Thread-safe after open. */
+int gh_store_open(const char *url, int pool_size, struct gh_store **out,
+                  struct gh_err *err) GH_MUST_CHECK;
+
+/* Closes every connection (WAL checkpointed). NULL is a no-op. Call once no thread uses it. */
+void gh_store_close(struct gh_store *st);
+
+/* Backend name, "sqlite" or "postgresql". */
+const char *gh_store_backend(const struct gh_store *st);
+
+/* Schema version after migrations. */
+int gh_store_schema_version(struct gh_store *st, struct gh_err *err);
+
+/* Upserts every catalogue entry by slug (in one transaction) and records the catalogue's
+ * version. Entries no longer in the catalogue are kept (history may point at them). */
+int gh_store_sync_catalogue(struct gh_store *st, const struct gh_catalogue *cat,
+                            struct gh_err *err) GH_MUST_CHECK;
+
+/* Looks up a live entry (expires_at > now) by exact key; on a hit increments hits, sets
+ * last_hit_at = now, and fills *out (release with gh_cache_entry_fini). GH_ENOTFOUND when
+ * absent or expired. */
+int gh_store_get_exact(struct gh_store *st, const char *sha256_hex, int64_t now,
+                       struct gh_cache_entry *out, struct gh_err *err) GH_MUST_CHECK;
+
+/* Finds the live entry whose pHash is nearest to phash within max_distance (0..4), using the
+ * five segment indexes (no scan), ties broken by the newest. Counts the hit as above and
+ * sets *distance. GH_ENOTFOUND when none; GH_EINVAL when max_distance is outside 0..4. */
+int gh_store_get_near(struct gh_store *st, uint64_t phash, int max_distance, int64_t now,
+                      struct gh_cache_entry *out, int *distance, struct gh_err *err) GH_MUST_CHECK;
+
+/* Inserts or replaces the entry with e->sha256 (hits reset to e->hits). */
+int gh_store_put(struct gh_store *st, const struct gh_cache_entry *e,
+                 struct gh_err *err) GH_MUST_CHECK;
+
+/* Appends rec; sets rec->id. */
+int gh_store_record_identification(struct gh_store *st, struct gh_identification *rec,
+                                   struct gh_err *err) GH_MUST_CHECK;
+
+/* Appends n records in one transaction (all or none); sets each id. */
+int gh_store_record_identifications(struct gh_store *st, struct gh_identification *recs, size_t n,
+                                    struct gh_err *err) GH_MUST_CHECK;
+
+int gh_store_stats(struct gh_store *st, int64_t now, struct gh_store_stats *out,
+                   struct gh_err *err) GH_MUST_CHECK;
+
+/* Deletes entries with expires_at <= now; *n_purged gets the count (may be NULL). */
+int gh_store_purge_expired(struct gh_store *st, int64_t now, int64_t *n_purged,
+                           struct gh_err *err) GH_MUST_CHECK;
+
+/* Frees out->answer_json and zeroes *e. NULL is a no-op. */
+void gh_cache_entry_fini(struct gh_cache_entry *e);
+
+#endif

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/* What the store interface (store.c) shares with its backends (sqlite.c; pg.c later): the
+ * operations table a backend fills, and helpers that do not depend on a database. store.c has
+ * checked every argument before an operation is called, so backends trust them. */
+#ifndef GH_STORE_INTERNAL_H
+#define GH_STORE_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gh/store.h"
+
+#define GH_STORE_POOL_DEFAULT 4
+#define GH_STORE_POOL_MAX     64
+#define GH_STORE_MAX_DISTANCE 4 /* the segment index finds every hash within this distance */
+
+/* One backend. Each operation returns GH_OK or a negative gh_err code and explains failures
+ * in err; output structs arrive zeroed. */
+struct gh_store_ops {
+    const char *name; /* gh_store_backend() */
+    /* target: the URL with its scheme removed, as store.c's parse_url documents for each
+     * backend. Sets st->be on success; on failure leaves nothing to release. */
+    int (*open)(struct gh_store *st, const char *target, int pool_size, struct gh_err *err);
+    void (*close)(struct gh_store *st);
+    int (*schema_version)(struct gh_store *st, int *out, struct gh_err *err);
+    int (*sync_catalogue)(struct gh_store *st, const struct gh_catalogue *cat, struct gh_err *err);
+    int (*get_exact)(struct gh_store *st, const char *sha256_hex, int64_t now,
+                     struct gh_cache_entry *out, struct gh_err *err);
+    int (*get_near)(struct gh_store *st, uint64_t phash, int max_distance, int64_t now,
+                    struct gh_cache_entry *out, int *distance, struct gh_err *err);
+    int (*put)(struct gh_store *st, const struct gh_cache_entry *e, struct gh_err *err);
+    int (*record_identifications)(struct gh_store *st, struct gh_identification *recs, size_t n,
+                                  struct gh_err *err);
+    int (*stats)(struct gh_store *st, int64_t now, struct gh_store_stats *out, struct gh_err *err);
+    int (*purge_expired)(struct gh_store *st, int64_t now, int64_t *n_purged, struct gh_err *err);
+    /* Introspection for the contract tests, see gh_store_equipment_name below. */
+    int (*equipment_name)(struct gh_store *st, const char *slug, char *name, size_t name_cap,
+                          struct gh_err *err);
+    int (*explain_near)(struct gh_store *st, char *plan, size_t plan_cap, struct gh_err *err);
+};
+
+struct gh_store {
+    const struct gh_store_ops *ops;
+    void *be; /* the backend's own state */
+};
+
+extern const struct gh_store_ops gh_store_sqlite_ops;
+
+/* The equipment's primary then secondary muscles as a JSON array of strings, e.g.
+ * ["quadriceps","glutes"], for the muscle_groups column. *out is owned by the caller (gh_free).
+ * Errors: GH_ENOMEM. */
+int gh_store_muscles_json(const struct gh_equipment *e, char **out,
+                          struct gh_err *err) GH_MUST_CHECK;
+
+/* Test introspection: the contract tests run unchanged against every backend, so what they
+ * need to see that the interface does not show goes through the backend too.
+ * gh_store_equipment_name copies the stored name of slug into name (GH_ENOTFOUND when absent);
+ * gh_store_explain_near copies the database's plan for the near-duplicate query into plan,
+ * one line per step joined by "; ", so a test can assert that it searches indexes. */
+int gh_store_equipment_name(struct gh_store *st, const char *slug, char *name, size_t name_cap,
+                            struct gh_err *err) GH_MUST_CHECK;
+int gh_store_explain_near(struct gh_store *st, char *plan, size_t plan_cap,
+                          struct gh_err *err) GH_MUST_CHECK;
+
+#endif
