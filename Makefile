@@ -4,7 +4,7 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 PY         := /usr/bin/python3
-ARGS       ?= help
+ARGS       ?=
 
 .PHONY: all deps build build-asan run test bench fuzz format lint clean
 
@@ -25,9 +25,10 @@ build: deps $(BUILD)/build.ninja
 build-asan: deps $(ASAN_BUILD)/build.ninja
 	meson compile -C $(ASAN_BUILD)
 
-# Until `gymhelper serve` exists this runs the CLI: make run ARGS="hash photo.jpg".
+# Serves the API on http://127.0.0.1:8000 with the embedded SQLite store in ./data/.
+# Settings come from the environment (see README) or ARGS, e.g. make run ARGS="--port 9000".
 run: build
-	./$(BUILD)/gymhelper $(ARGS)
+	./$(BUILD)/gymhelper serve $(ARGS)
 
 test: build build-asan
 	@scripts/lint
@@ -35,6 +36,7 @@ test: build build-asan
 
 bench: build
 	$(PY) bench/run.py --build=$(BUILD)
+	$(PY) bench/http_bench.py --build=$(BUILD)
 
 # libFuzzer with clang: make fuzz [SECONDS=60]
 SECONDS ?= 60
@@ -42,9 +44,10 @@ fuzz: deps
 	[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang meson setup $(FUZZ_BUILD) --buildtype=debug \
 	    -Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false
 	meson compile -C $(FUZZ_BUILD)
-	mkdir -p $(FUZZ_BUILD)/corpus && ./$(FUZZ_BUILD)/fuzz/validate_fuzz \
-	    -dict=fuzz/validate.dict -max_total_time=$(SECONDS) -rss_limit_mb=2048 \
-	    $(FUZZ_BUILD)/corpus fuzz/corpus/validate
+	for t in validate multipart; do \
+	    mkdir -p $(FUZZ_BUILD)/corpus-$$t && ./$(FUZZ_BUILD)/fuzz/$${t}_fuzz \
+	        -dict=fuzz/$$t.dict -max_total_time=$(SECONDS) -rss_limit_mb=2048 \
+	        $(FUZZ_BUILD)/corpus-$$t fuzz/corpus/$$t || exit 1; done
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -16,7 +16,8 @@ struct gh_lru_value {
     size_t json_len;
     int64_t expires_at; /* Unix seconds; the cache never returns it at or after this time */
     uint64_t phash;
-    const char *slug; /* equipment slug, "" when not identified */
+    const char *slug;     /* equipment slug, "" when not identified */
+    const char *provider; /* provider that produced the answer, for logs and history */
 };
 
 struct gh_lru_stats {
@@ -43,11 +44,12 @@ void gh_lru_free(struct gh_lru *lru);
  * NULL on a miss. Thread-safe. */
 const struct gh_lru_value *gh_lru_get(struct gh_lru *lru, const char *key, int64_t now);
 
-/* Inserts or replaces key with copies of json, slug; evicts least recently used entries
- * until both bounds hold. A value larger than max_bytes on its own is not cached (returns
- * GH_ETOOBIG). GH_ENOMEM on allocation failure. Thread-safe. */
+/* Inserts or replaces key with copies of json, slug and provider (NULL: ""); evicts least recently
+ * used entries until both bounds hold. A value larger than max_bytes on its own is not cached
+ * (returns GH_ETOOBIG). GH_ENOMEM on allocation failure. Thread-safe. */
 int gh_lru_put(struct gh_lru *lru, const char *key, const char *json, size_t json_len,
-               const char *slug, uint64_t phash, int64_t expires_at) GH_MUST_CHECK;
+               const char *slug, const char *provider, uint64_t phash,
+               int64_t expires_at) GH_MUST_CHECK;
 
 /* Removes key if present. Thread-safe. */
 void gh_lru_remove(struct gh_lru *lru, const char *key);

@@ -30,7 +30,8 @@ struct lru_entry {
     char key[]; /* key, JSON, slug, each NUL-terminated */
 };
 
-_Static_assert(sizeof(struct lru_entry) <= LRU_ENTRY_OVERHEAD, "overhead undercounts the header");
+_Static_assert(sizeof(struct lru_entry) + 4 <= LRU_ENTRY_OVERHEAD,
+               "overhead undercounts the header");
 
 struct gh_lru {
     pthread_mutex_t mu;
@@ -242,22 +243,23 @@ const struct gh_lru_value *gh_lru_get(struct gh_lru *lru, const char *key, int64
 }
 
 /* The accounted size of an entry, or 0 when it overflows. */
-static size_t entry_cost(size_t key_len, size_t json_len, size_t slug_len)
+static size_t entry_cost(size_t key_len, size_t json_len, size_t slug_len, size_t prov_len)
 {
     size_t n;
 
     if (!gh_add_ok(key_len, json_len, &n) || !gh_add_ok(n, slug_len, &n) ||
-        !gh_add_ok(n, LRU_ENTRY_OVERHEAD, &n))
+        !gh_add_ok(n, prov_len, &n) || !gh_add_ok(n, LRU_ENTRY_OVERHEAD, &n))
         return 0;
     return n;
 }
 
-/* One block: header, then key, JSON and slug with their NULs (cost already covers the sum,
- * and sizeof the header plus three NULs fits in the overhead). */
+/* One block: header, then key, JSON, slug and provider with their NULs (cost already covers
+ * the sum, and sizeof the header plus four NULs fits in the overhead). */
 static struct lru_entry *entry_new(const char *key, size_t key_len, const char *json,
-                                   size_t json_len, const char *slug, size_t slug_len, size_t cost)
+                                   size_t json_len, const char *slug, size_t slug_len,
+                                   const char *prov, size_t prov_len, size_t cost)
 {
-    struct lru_entry *e = gh_malloc(sizeof *e + key_len + json_len + slug_len + 3);
+    struct lru_entry *e = gh_malloc(sizeof *e + key_len + json_len + slug_len + prov_len + 4);
     char *p;
 
     if (!e)
@@ -277,13 +279,16 @@ static struct lru_entry *entry_new(const char *key, size_t key_len, const char *
     p += json_len + 1;
     memcpy(p, slug, slug_len + 1);
     e->pub.slug = p;
+    p += slug_len + 1;
+    memcpy(p, prov, prov_len + 1);
+    e->pub.provider = p;
     return e;
 }
 
 int gh_lru_put(struct gh_lru *lru, const char *key, const char *json, size_t json_len,
-               const char *slug, uint64_t phash, int64_t expires_at)
+               const char *slug, const char *provider, uint64_t phash, int64_t expires_at)
 {
-    size_t key_len, slug_len, cost;
+    size_t key_len, slug_len, prov_len, cost;
     uint64_t h;
     struct lru_entry **pp, *e = NULL, *dropped = NULL;
     int rc = GH_OK;
@@ -294,10 +299,14 @@ int gh_lru_put(struct gh_lru *lru, const char *key, const char *json, size_t jso
     if (!slug)
         slug = "";
     slug_len = strlen(slug);
-    cost = entry_cost(key_len, json_len, slug_len);
+    if (!provider)
+        provider = "";
+    prov_len = strlen(provider);
+    cost = entry_cost(key_len, json_len, slug_len, prov_len);
     if (cost == 0 || cost > lru->max_bytes)
         rc = GH_ETOOBIG;
-    else if (!(e = entry_new(key, key_len, json, json_len, slug, slug_len, cost)))
+    else if (!(e = entry_new(key, key_len, json, json_len, slug, slug_len, provider, prov_len,
+                             cost)))
         rc = GH_ENOMEM;
     if (e) {
         e->hash = h;

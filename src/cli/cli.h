@@ -17,6 +17,10 @@ struct gh_cli_image_opts {
 int gh_cli_hash(int argc, char **argv);
 int gh_cli_validate(int argc, char **argv);
 int gh_cli_prep(int argc, char **argv);
+int gh_cli_serve(int argc, char **argv);
+int gh_cli_analyze(int argc, char **argv);
+int gh_cli_cache(int argc, char **argv);
+int gh_cli_db(int argc, char **argv);
 
 /* Parses a whole decimal integer in [min, max]; 0 on success, -1 otherwise. */
 int gh_cli_parse_long(const char *s, long min, long max, long *out);

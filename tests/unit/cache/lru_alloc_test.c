@@ -25,7 +25,7 @@ static int scenario(void)
         int rc;
 
         snprintf(key, sizeof key, "k%u", i % N_KEYS);
-        rc = gh_lru_put(lru, key, "{}", 2, "s", i, 100);
+        rc = gh_lru_put(lru, key, "{}", 2, "s", "openai", i, 100);
         v = gh_lru_get(lru, key, 0);
         if (rc == GH_OK)
             bad |= !v || v->phash != i;

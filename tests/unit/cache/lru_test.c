@@ -21,7 +21,7 @@ static uint64_t overhead(void)
     char key[65];
 
     make_key(key, 0);
-    if (!lru || gh_lru_put(lru, key, "{}", 2, "", 0, 100) != GH_OK)
+    if (!lru || gh_lru_put(lru, key, "{}", 2, "", "openai", 0, 100) != GH_OK)
         return 0;
     gh_lru_stats(lru, &st);
     gh_lru_free(lru);
@@ -36,7 +36,7 @@ static void put_get_replace(void)
 
     make_key(key, 1);
     CHECK(lru != NULL);
-    CHECK_INT(gh_lru_put(lru, key, "{\"a\":1}", 7, "lat-pulldown", 42, 1000), GH_OK);
+    CHECK_INT(gh_lru_put(lru, key, "{\"a\":1}", 7, "lat-pulldown", "openai", 42, 1000), GH_OK);
     v = gh_lru_get(lru, key, 10);
     CHECK(v != NULL);
     if (v) {
@@ -48,7 +48,7 @@ static void put_get_replace(void)
     }
     /* Replacing hands later readers the new value; the old reference stays readable. */
     old = v;
-    CHECK_INT(gh_lru_put(lru, key, "{\"a\":2}", 7, NULL, 7, 2000), GH_OK);
+    CHECK_INT(gh_lru_put(lru, key, "{\"a\":2}", 7, NULL, "openai", 7, 2000), GH_OK);
     v = gh_lru_get(lru, key, 10);
     CHECK(v != NULL && v != old);
     if (v) {
@@ -74,7 +74,7 @@ static void miss_and_remove(void)
     make_key(a, 1);
     make_key(b, 2);
     CHECK(gh_lru_get(lru, a, 0) == NULL);
-    CHECK_INT(gh_lru_put(lru, a, "x", 1, "", 0, 100), GH_OK);
+    CHECK_INT(gh_lru_put(lru, a, "x", 1, "", "openai", 0, 100), GH_OK);
     CHECK(gh_lru_get(lru, b, 0) == NULL);
     gh_lru_remove(lru, b); /* absent: no-op */
     gh_lru_remove(lru, a);
@@ -95,7 +95,7 @@ static void expired_entry_is_removed(void)
     char key[65];
 
     make_key(key, 3);
-    CHECK_INT(gh_lru_put(lru, key, "x", 1, "", 0, 100), GH_OK);
+    CHECK_INT(gh_lru_put(lru, key, "x", 1, "", "openai", 0, 100), GH_OK);
     v = gh_lru_get(lru, key, 99); /* one second before expiry: a hit */
     CHECK(v != NULL);
     gh_lru_value_release(v);
@@ -119,13 +119,13 @@ static void evicts_least_recently_used(void)
     for (unsigned i = 0; i < 5; i++)
         make_key(k[i], i);
     for (unsigned i = 0; i < 3; i++)
-        CHECK_INT(gh_lru_put(lru, k[i], "v", 1, "", 0, 100), GH_OK);
+        CHECK_INT(gh_lru_put(lru, k[i], "v", 1, "", "openai", 0, 100), GH_OK);
     /* A get refreshes: k0 becomes the most recent, so k1 is the first to go. */
     gh_lru_value_release(gh_lru_get(lru, k[0], 0));
-    CHECK_INT(gh_lru_put(lru, k[3], "v", 1, "", 0, 100), GH_OK);
+    CHECK_INT(gh_lru_put(lru, k[3], "v", 1, "", "openai", 0, 100), GH_OK);
     CHECK(gh_lru_get(lru, k[1], 0) == NULL);
     /* Order now, oldest first: k2, k0, k3. */
-    CHECK_INT(gh_lru_put(lru, k[4], "v", 1, "", 0, 100), GH_OK);
+    CHECK_INT(gh_lru_put(lru, k[4], "v", 1, "", "openai", 0, 100), GH_OK);
     CHECK(gh_lru_get(lru, k[2], 0) == NULL);
     for (unsigned i = 0; i < 3; i++) {
         static const unsigned kept[] = {0, 3, 4};
@@ -155,7 +155,7 @@ static void evicts_by_bytes(void)
     json[100] = '\0';
     for (unsigned i = 0; i < 4; i++) {
         make_key(k[i], i);
-        CHECK_INT(gh_lru_put(lru, k[i], json, 100, "bench", 0, 100), GH_OK);
+        CHECK_INT(gh_lru_put(lru, k[i], json, 100, "bench", "openai", 0, 100), GH_OK);
     }
     gh_lru_stats(lru, &st);
     CHECK_INT(st.entries, 3);
@@ -164,7 +164,8 @@ static void evicts_by_bytes(void)
     CHECK_INT(st.max_bytes, 3 * one);
     CHECK(gh_lru_get(lru, k[0], 0) == NULL);
     /* A bigger value pushes out two older ones. */
-    CHECK_INT(gh_lru_put(lru, k[0], json, 100, "a-much-longer-slug-than-bench", 0, 100), GH_OK);
+    CHECK_INT(gh_lru_put(lru, k[0], json, 100, "a-much-longer-slug-than-bench", "openai", 0, 100),
+              GH_OK);
     gh_lru_stats(lru, &st);
     CHECK_INT(st.entries, 2);
     CHECK(st.bytes <= 3 * one);
@@ -182,13 +183,13 @@ static void oversized_value_is_refused(void)
     memset(big, 'x', sizeof big - 1);
     big[sizeof big - 1] = '\0';
     make_key(key, 9);
-    CHECK_INT(gh_lru_put(lru, key, "small", 5, "", 0, 100), GH_OK);
-    CHECK_INT(gh_lru_put(lru, key, big, sizeof big - 1, "", 0, 100), GH_ETOOBIG);
+    CHECK_INT(gh_lru_put(lru, key, "small", 5, "", "openai", 0, 100), GH_OK);
+    CHECK_INT(gh_lru_put(lru, key, big, sizeof big - 1, "", "openai", 0, 100), GH_ETOOBIG);
     /* The refused put still replaced: the old, now stale, answer is gone. */
     CHECK(gh_lru_get(lru, key, 0) == NULL);
     /* A value that fits alone evicts everything else, never itself. */
-    CHECK_INT(gh_lru_put(lru, key, "small", 5, "", 0, 100), GH_OK);
-    CHECK_INT(gh_lru_put(lru, "other", big, 1024 - overhead() - 5, "", 0, 100), GH_OK);
+    CHECK_INT(gh_lru_put(lru, key, "small", 5, "", "openai", 0, 100), GH_OK);
+    CHECK_INT(gh_lru_put(lru, "other", big, 1024 - overhead() - 5, "", "openai", 0, 100), GH_OK);
     gh_lru_stats(lru, &st);
     CHECK_INT(st.entries, 1);
     CHECK_INT(st.bytes, 1024);
@@ -206,9 +207,10 @@ static void value_outlives_eviction_and_cache(void)
 
     make_key(ka, 1);
     make_key(kb, 2);
-    CHECK_INT(gh_lru_put(lru, ka, "{\"k\":\"a\"}", 9, "a", 1, 100), GH_OK);
+    CHECK_INT(gh_lru_put(lru, ka, "{\"k\":\"a\"}", 9, "a", "openai", 1, 100), GH_OK);
     a = gh_lru_get(lru, ka, 0);
-    CHECK_INT(gh_lru_put(lru, kb, "{\"k\":\"b\"}", 9, "b", 2, 100), GH_OK); /* evicts ka */
+    CHECK_INT(gh_lru_put(lru, kb, "{\"k\":\"b\"}", 9, "b", "openai", 2, 100),
+              GH_OK); /* evicts ka */
     CHECK(gh_lru_get(lru, ka, 0) == NULL);
     b = gh_lru_get(lru, kb, 0);
     gh_lru_free(lru);
@@ -234,7 +236,7 @@ static void many_keys_grow_the_table(void)
     for (unsigned i = 0; i < 5000; i++) {
         make_key(key, i * 2654435761u);
         snprintf(json, sizeof json, "%u", i);
-        CHECK_INT(gh_lru_put(lru, key, json, strlen(json), "", i, 100), GH_OK);
+        CHECK_INT(gh_lru_put(lru, key, json, strlen(json), "", "openai", i, 100), GH_OK);
     }
     for (unsigned i = 0; i < 5000; i++) {
         const struct gh_lru_value *v;
@@ -281,7 +283,7 @@ static void *hammer(void *arg)
             gh_lru_value_release(v);
         } else if (op < 15) {
             snprintf(json, sizeof json, "%u", k);
-            if (gh_lru_put(w->lru, key, json, strlen(json), "slug", k, 3) != GH_OK)
+            if (gh_lru_put(w->lru, key, json, strlen(json), "slug", "openai", k, 3) != GH_OK)
                 w->bad++;
         } else {
             gh_lru_remove(w->lru, key);

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/* The HTTP API (DESIGN.md, "HTTP API (v1)") on libmicrohttpd: a pool of I/O threads answers
+ * cheap requests inline (cache hits, catalogue, health) and hands slow analyses to a pool of
+ * workers, suspending the connection meanwhile so one slow provider call blocks nobody. */
+#ifndef GH_HTTP_H
+#define GH_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gh/catalogue.h"
+#include "gh/err.h"
+#include "gh/lru.h"
+#include "gh/pipeline.h"
+#include "gh/provider.h"
+#include "gh/store.h"
+
+/* What routes work with. Borrowed; must outlive the server. */
+struct gh_app {
+    struct gh_pipeline *pipeline;
+    struct gh_store *store;
+    struct gh_lru *lru; /* may be NULL */
+    struct gh_provider *provider;
+    const struct gh_catalogue *cat;
+    size_t max_body; /* bytes; larger uploads get 413 before their body is read */
+    int64_t started_at;
+};
+
+struct gh_http_config {
+    const char *host;         /* HOST, default 127.0.0.1 */
+    int port;                 /* PORT, default 8000; 0 picks a free port */
+    int io_threads;           /* default 2 */
+    int workers;              /* analysis workers, default 4 */
+    int queue_cap;            /* analyses waiting for a worker before 503, default 256 */
+    int connection_timeout_s; /* idle/slow clients are dropped after this, default 30 */
+};
+
+void gh_http_config_defaults(struct gh_http_config *cfg);
+
+struct gh_http_server;
+
+/* Binds and starts serving. Errors: GH_EINVAL (bad host), GH_EBACKEND (cannot bind: the
+ * message names the address and the reason), GH_ENOMEM. */
+int gh_http_start(const struct gh_http_config *cfg, struct gh_app *app, struct gh_http_server **out,
+                  struct gh_err *err) GH_MUST_CHECK;
+
+/* The port actually bound (useful with port 0). */
+int gh_http_port(const struct gh_http_server *srv);
+
+/* Graceful stop: stops accepting, lets requests in progress finish (up to grace_ms), then
+ * closes everything and frees srv. NULL is a no-op. */
+void gh_http_stop(struct gh_http_server *srv, int grace_ms);
+
+#endif

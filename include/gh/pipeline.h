@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+/* The analysis pipeline of DESIGN.md: exact key -> in-process LRU -> store by exact key ->
+ * decode and pHash -> store near-duplicate -> AI provider (one call per distinct upload at a
+ * time) -> answer from the catalogue -> cache + identification record. Thread-safe: one
+ * pipeline serves every worker thread. */
+#ifndef GH_PIPELINE_H
+#define GH_PIPELINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gh/catalogue.h"
+#include "gh/digest.h"
+#include "gh/err.h"
+#include "gh/image.h"
+#include "gh/lru.h"
+#include "gh/provider.h"
+#include "gh/store.h"
+
+struct gh_pipeline_config {
+    struct gh_image_limits lim;
+    struct gh_image_prep_opts prep;
+    int64_t cache_ttl_s;         /* CACHE_TTL_DAYS, default 30 days */
+    int max_distance;            /* CACHE_MAX_DISTANCE, 0..4, default 4 */
+    double confidence_threshold; /* below it the answer is "not sure", default 0.5 */
+};
+
+void gh_pipeline_config_defaults(struct gh_pipeline_config *cfg);
+
+/* Borrowed collaborators; they must outlive the pipeline. lru may be NULL (no memory layer). */
+struct gh_pipeline_deps {
+    struct gh_store *store;
+    struct gh_lru *lru;
+    struct gh_provider *provider;
+    const struct gh_catalogue *cat;
+};
+
+struct gh_analyze_request {
+    const uint8_t *body; /* the upload, borrowed for the call */
+    size_t len;
+    enum gh_image_format declared; /* from Content-Type or file name; UNKNOWN: none */
+    int nocache;                   /* skip cache lookups; the fresh answer is still stored */
+    int top_k;                     /* alternatives to return, 0..3 (default 3) */
+    const char *request_id;
+    char sha256[GH_SHA256_HEX_LEN + 1]; /* filled by gh_pipeline_lookup for analyze to reuse */
+};
+
+struct gh_analysis {
+    char *json; /* the response body; gh_free */
+    size_t json_len;
+    int cached;
+    char layer[16]; /* "memory", "exact", "near", "coalesced", "" */
+    int distance;
+    char slug[64]; /* "" when not identified */
+    char provider[32];
+    double processing_ms;
+};
+
+struct gh_pipeline_stats {
+    uint64_t requests;
+    uint64_t memory_hits;
+    uint64_t exact_hits; /* store, by SHA-256 */
+    uint64_t near_hits;  /* store, by pHash */
+    uint64_t coalesced;  /* waited for an identical upload's provider call */
+    uint64_t misses;     /* went to the provider */
+    uint64_t provider_errors;
+    uint64_t store_errors; /* store failures degraded to a miss */
+    int64_t prompt_tokens;
+    int64_t completion_tokens;
+};
+
+/* NULL with err set on failure (GH_ENOMEM, GH_EINVAL for a bad config). */
+struct gh_pipeline *gh_pipeline_new(const struct gh_pipeline_config *cfg,
+                                    const struct gh_pipeline_deps *deps, struct gh_err *err);
+
+/* Waits for queued identification records to be written, then frees. NULL is a no-op. */
+void gh_pipeline_free(struct gh_pipeline *p);
+
+/* The fast path, cheap enough for an I/O thread: checks the declared type against the
+ * bytes, computes the SHA-256 into req->sha256 and answers from the LRU or the store's exact
+ * key. GH_OK with *out filled on a hit; GH_ENOTFOUND on a miss (call gh_pipeline_analyze);
+ * other errors as gh_image_validate. With req->nocache it only validates and hashes. */
+int gh_pipeline_lookup(struct gh_pipeline *p, struct gh_analyze_request *req,
+                       struct gh_analysis *out, struct gh_err *err) GH_MUST_CHECK;
+
+/* The whole pipeline (runs the fast path first when req->sha256 is empty). May block for
+ * seconds on the provider. Errors: those of gh_image_validate/gh_image_luma_grid for the
+ * image (GH_EINVAL, GH_ETOOBIG, GH_EUNSUPPORTED, GH_EMISMATCH, GH_EDECODE, GH_ERANGE), and
+ * GH_EPROVIDER, GH_ETIMEOUT, GH_EUNAVAILABLE from the provider. Store failures never fail a
+ * request: they are logged and the analysis goes on without that layer. */
+int gh_pipeline_analyze(struct gh_pipeline *p, struct gh_analyze_request *req,
+                        struct gh_analysis *out, struct gh_err *err) GH_MUST_CHECK;
+
+void gh_analysis_fini(struct gh_analysis *a);
+
+void gh_pipeline_stats(struct gh_pipeline *p, struct gh_pipeline_stats *out);
+
+#endif

@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: MIT */
+/* One table of settings drives environment parsing, flag parsing and --help, so the three
+ * cannot drift apart. */
+#include "config.h"
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum kind { K_STR, K_INT, K_LONG, K_MB, K_DAYS, K_SECONDS, K_FRACTION, K_LEVEL, K_FORMAT };
+
+struct setting {
+    const char *env;  /* NULL: flag only */
+    const char *flag; /* NULL: environment only */
+    enum kind kind;
+    long min, max;
+    size_t offset;
+    const char *help;
+};
+
+#define AT(field) offsetof(struct gh_config, field)
+
+static const struct setting settings[] = {
+    {"HOST", "host", K_STR, 0, 0, AT(http.host), "address to listen on (127.0.0.1)"},
+    {"PORT", "port", K_INT, 0, 65535, AT(http.port), "TCP port; 0 picks an unused one (8000)"},
+    {"DATABASE_URL", "database-url", K_STR, 0, 0, AT(database_url),
+     "sqlite:///path or sqlite::memory: (sqlite:///./data/gymhelper.db)"},
+    {"REDIS_URL", "redis-url", K_STR, 0, 0, AT(redis_url), "Redis hot layer (not yet used)"},
+    {"AI_PROVIDER", "ai-provider", K_STR, 0, 0, AT(provider.name), "auto, openai or llava (auto)"},
+    {"OPENAI_API_KEY", NULL, K_STR, 0, 0, AT(provider.openai_api_key),
+     "API key (environment only)"},
+    {"OPENAI_BASE_URL", "openai-base-url", K_STR, 0, 0, AT(provider.openai_base_url),
+     "Chat Completions base URL (https://api.openai.com/v1)"},
+    {"OPENAI_MODEL", "openai-model", K_STR, 0, 0, AT(provider.openai_model), "model (gpt-4o-mini)"},
+    {"LLAVA_BASE_URL", "llava-base-url", K_STR, 0, 0, AT(provider.llava_base_url),
+     "OpenAI-compatible local server (http://127.0.0.1:11434/v1)"},
+    {"LLAVA_MODEL", "llava-model", K_STR, 0, 0, AT(provider.llava_model), "model (llava)"},
+    {"PROVIDER_TIMEOUT_MS", "provider-timeout-ms", K_LONG, 100, 600000, AT(provider.timeout_ms),
+     "whole provider call incl. retries (30000)"},
+    {"PROVIDER_RETRIES", "provider-retries", K_INT, 0, 10, AT(provider.max_retries),
+     "retries on 429/5xx (2)"},
+    {"CACHE_TTL_DAYS", "cache-ttl-days", K_DAYS, 1, 3650, AT(pipeline.cache_ttl_s),
+     "days a cached answer is served (30)"},
+    {"CACHE_TTL_SECONDS", "cache-ttl-seconds", K_SECONDS, 1, 315360000, AT(pipeline.cache_ttl_s),
+     "the same in seconds (overrides days)"},
+    {"CACHE_MAX_DISTANCE", "cache-max-distance", K_INT, 0, 4, AT(pipeline.max_distance),
+     "pHash distance of a near-duplicate hit, 0..4 (4)"},
+    {"CONFIDENCE_THRESHOLD", "confidence-threshold", K_FRACTION, 0, 1,
+     AT(pipeline.confidence_threshold), "below it the answer is 'not sure' (0.5)"},
+    {"MAX_UPLOAD_MB", "max-upload-mb", K_MB, 1, 1000, AT(pipeline.lim.max_bytes),
+     "upload limit in MB of 1,000,000 bytes (10)"},
+    {"IMAGE_MIN_SIDE", "min-side", K_INT, 1, 100000, AT(pipeline.lim.min_side),
+     "smallest width/height (50)"},
+    {"IMAGE_MAX_SIDE", "max-side", K_INT, 1, 100000, AT(pipeline.lim.max_side),
+     "largest width/height (10000)"},
+    {"CATALOGUE_PATH", "catalogue", K_STR, 0, 0, AT(catalogue_path),
+     "catalogue JSON file (the embedded one)"},
+    {"LRU_ENTRIES", "lru-entries", K_LONG, 0, 10000000, AT(lru_entries),
+     "in-process cache entries, 0 = off (10000)"},
+    {"LRU_MB", "lru-mb", K_LONG, 1, 100000, AT(lru_mb), "in-process cache size in MB (64)"},
+    {"HTTP_THREADS", "threads", K_INT, 1, 256, AT(http.io_threads), "I/O threads (2)"},
+    {"WORKERS", "workers", K_INT, 1, 256, AT(http.workers), "analysis workers (4)"},
+    {"LOG_LEVEL", "log-level", K_LEVEL, 0, 0, AT(log_level), "debug, info, warn, error (info)"},
+    {"LOG_FORMAT", "log-format", K_FORMAT, 0, 0, AT(log_format), "json or text (json)"},
+};
+
+#define N_SETTINGS (sizeof settings / sizeof settings[0])
+
+static void defaults(struct gh_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    gh_http_config_defaults(&cfg->http);
+    gh_pipeline_config_defaults(&cfg->pipeline);
+    gh_provider_config_defaults(&cfg->provider);
+    cfg->provider.name = "auto";
+    cfg->database_url = "sqlite:///./data/gymhelper.db";
+    cfg->lru_entries = 10000;
+    cfg->lru_mb = 64;
+    cfg->store_pool = 4;
+    cfg->log_level = GH_LOG_INFO;
+    cfg->log_format = GH_LOG_JSON;
+}
+
+static int set_value(struct gh_config *cfg, const struct setting *s, const char *name,
+                     const char *v)
+{
+    char *p = (char *)cfg + s->offset, *end = NULL;
+    long n = 0;
+    double d;
+
+    switch (s->kind) {
+    case K_STR:
+        *(const char **)(void *)p = v;
+        return 0;
+    case K_LEVEL:
+        if (gh_log_parse_level(v, (enum gh_log_level *)(void *)p) == GH_OK)
+            return 0;
+        fprintf(stderr, "gymhelper: %s=%s: expected debug, info, warn or error\n", name, v);
+        return -1;
+    case K_FORMAT:
+        if (gh_log_parse_format(v, (enum gh_log_format *)(void *)p) == GH_OK)
+            return 0;
+        fprintf(stderr, "gymhelper: %s=%s: expected json or text\n", name, v);
+        return -1;
+    case K_FRACTION:
+        errno = 0;
+        d = strtod(v, &end);
+        if (errno || !*v || *end || d < 0 || d > 1) {
+            fprintf(stderr, "gymhelper: %s=%s: expected a number from 0 to 1\n", name, v);
+            return -1;
+        }
+        *(double *)(void *)p = d;
+        return 0;
+    default:
+        break;
+    }
+    if (gh_cli_parse_long(v, s->min, s->max, &n) != 0) {
+        fprintf(stderr, "gymhelper: %s=%s: expected a whole number from %ld to %ld\n", name, v,
+                s->min, s->max);
+        return -1;
+    }
+    switch (s->kind) {
+    case K_INT:
+        *(int *)(void *)p = (int)n;
+        break;
+    case K_LONG:
+        *(long *)(void *)p = n;
+        break;
+    case K_MB:
+        *(size_t *)(void *)p = (size_t)n * 1000 * 1000;
+        break;
+    case K_DAYS:
+        *(int64_t *)(void *)p = (int64_t)n * 86400;
+        break;
+    default: /* K_SECONDS */
+        *(int64_t *)(void *)p = (int64_t)n;
+        break;
+    }
+    return 0;
+}
+
+static void print_help(const char *usage)
+{
+    fputs(usage, stdout);
+    printf("\nsettings (environment variable / flag, default in brackets):\n");
+    for (size_t i = 0; i < N_SETTINGS; i++)
+        printf("  %-22s %s%-24s %s\n", settings[i].env ? settings[i].env : "",
+               settings[i].flag ? "--" : "  ", settings[i].flag ? settings[i].flag : "",
+               settings[i].help);
+}
+
+int gh_config_load(struct gh_config *cfg, int argc, char **argv, const char *usage, int *next_arg)
+{
+    struct option opts[N_SETTINGS + 2];
+    size_t n = 0;
+    int c;
+
+    defaults(cfg);
+    /* CACHE_TTL_SECONDS overrides days: it comes later in the table. */
+    for (size_t i = 0; i < N_SETTINGS; i++) {
+        const char *v = settings[i].env ? getenv(settings[i].env) : NULL;
+
+        if (v && *v && set_value(cfg, &settings[i], settings[i].env, v) != 0)
+            return -1;
+    }
+    for (size_t i = 0; i < N_SETTINGS; i++)
+        if (settings[i].flag)
+            opts[n++] = (struct option){settings[i].flag, required_argument, NULL, (int)i};
+    opts[n++] = (struct option){"help", no_argument, NULL, 'h'};
+    opts[n] = (struct option){NULL, 0, NULL, 0};
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        if (c == 'h') {
+            print_help(usage);
+            return 1;
+        }
+        if (c < 0 || (size_t)c >= N_SETTINGS) {
+            fprintf(stderr, "gymhelper: try 'gymhelper %s --help'\n", argv[0]);
+            return -1;
+        }
+        if (set_value(cfg, &settings[c], settings[c].flag, optarg) != 0)
+            return -1;
+    }
+    *next_arg = optind;
+    return 0;
+}

@@ -1,0 +1,353 @@
+/* SPDX-License-Identifier: MIT */
+/* The service commands: `serve`, `analyze`, `cache stats|purge`, `db migrate`. They share
+ * one wiring of catalogue, store, memory cache, provider and pipeline. */
+#include "cli.h"
+#include "config.h"
+
+#include "gh/alloc.h"
+#include "gh/file.h"
+#include "gh/log.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+struct service {
+    struct gh_config cfg;
+    struct gh_catalogue *cat;
+    struct gh_store *store;
+    struct gh_lru *lru;
+    struct gh_provider *provider;
+    struct gh_pipeline *pipeline;
+};
+
+static void service_close(struct service *s)
+{
+    gh_pipeline_free(s->pipeline);
+    gh_provider_free(s->provider);
+    gh_lru_free(s->lru);
+    gh_store_close(s->store);
+    gh_catalogue_free(s->cat);
+    memset(s, 0, sizeof *s);
+}
+
+/* Opens what every service command needs; with_provider = 0 skips the provider and the
+ * pipeline (cache and database maintenance). Prints the reason on failure. */
+static int service_open(struct service *s, int with_provider)
+{
+    struct gh_pipeline_deps deps;
+    struct gh_err err = {0};
+    int rc;
+
+    rc = s->cfg.catalogue_path ? gh_catalogue_load_file(s->cfg.catalogue_path, &s->cat, &err)
+                               : gh_catalogue_load_embedded(&s->cat, &err);
+    if (rc == GH_OK)
+        rc = gh_store_open(s->cfg.database_url, s->cfg.store_pool, &s->store, &err);
+    if (rc == GH_OK)
+        rc = gh_store_sync_catalogue(s->store, s->cat, &err);
+    if (rc == GH_OK && with_provider)
+        rc = gh_provider_new(&s->cfg.provider, &s->provider, &err);
+    if (rc == GH_OK && with_provider && s->cfg.lru_entries > 0) {
+        s->lru = gh_lru_new((size_t)s->cfg.lru_entries, (size_t)s->cfg.lru_mb << 20);
+        if (!s->lru)
+            rc = gh_err_set(&err, GH_ENOMEM, "out of memory for the in-process cache");
+    }
+    if (rc == GH_OK && with_provider) {
+        deps = (struct gh_pipeline_deps){s->store, s->lru, s->provider, s->cat};
+        s->pipeline = gh_pipeline_new(&s->cfg.pipeline, &deps, &err);
+        if (!s->pipeline)
+            rc = err.code ? err.code : GH_ENOMEM;
+    }
+    if (rc) {
+        fprintf(stderr, "gymhelper: %s\n", err.msg);
+        service_close(s);
+    }
+    return rc;
+}
+
+static const char serve_usage[] =
+    "usage: gymhelper serve [SETTINGS]\n"
+    "Serves the HTTP API (DESIGN.md) until SIGINT or SIGTERM, then finishes the requests in\n"
+    "progress (up to 30 s) and closes the store cleanly.\n";
+
+/* Room for the multipart envelope around an image of the maximum size. */
+#define MULTIPART_OVERHEAD 16384
+
+/* Expired cache entries are purged at start and then hourly. */
+#define PURGE_INTERVAL_S 3600
+
+static void purge(struct service *s)
+{
+    struct gh_err err = {0};
+    int64_t n = 0;
+
+    if (gh_store_purge_expired(s->store, (int64_t)time(NULL), &n, &err) != GH_OK)
+        gh_logf(GH_LOG_WARN, "purging expired cache entries failed: %s", err.msg);
+    else if (n > 0)
+        gh_logf(GH_LOG_INFO, "purged %lld expired cache entries", (long long)n);
+}
+
+static int wait_for_stop(struct service *s)
+{
+    sigset_t set;
+    struct timespec every = {PURGE_INTERVAL_S, 0};
+    int sig;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    for (;;) {
+        sig = sigtimedwait(&set, NULL, &every);
+        if (sig == SIGINT || sig == SIGTERM)
+            return sig;
+        if (sig < 0 && errno == EAGAIN)
+            purge(s);
+    }
+}
+
+int gh_cli_serve(int argc, char **argv)
+{
+    struct service s;
+    struct gh_http_server *srv = NULL;
+    struct gh_err err = {0};
+    struct gh_app app;
+    char why[256] = "";
+    int next, rc, sig;
+
+    memset(&s, 0, sizeof s);
+    rc = gh_config_load(&s.cfg, argc, argv, serve_usage, &next);
+    if (rc)
+        return rc > 0 ? 0 : 2;
+    if (next < argc) {
+        fprintf(stderr, "gymhelper serve: unexpected argument '%s'\n", argv[next]);
+        return 2;
+    }
+    gh_log_setup(s.cfg.log_level, s.cfg.log_format);
+    if (service_open(&s, 1) != GH_OK)
+        return 1;
+    memset(&app, 0, sizeof app);
+    app.pipeline = s.pipeline;
+    app.store = s.store;
+    app.lru = s.lru;
+    app.provider = s.provider;
+    app.cat = s.cat;
+    app.max_body = s.cfg.pipeline.lim.max_bytes + MULTIPART_OVERHEAD;
+    app.started_at = (int64_t)time(NULL);
+    purge(&s);
+    if (gh_http_start(&s.cfg.http, &app, &srv, &err) != GH_OK) {
+        fprintf(stderr, "gymhelper: %s\n", err.msg);
+        service_close(&s);
+        return 1;
+    }
+    if (!s.provider->ops->ready(s.provider, why, sizeof why))
+        gh_logf(GH_LOG_WARN, "%s", why);
+    gh_logf(GH_LOG_INFO,
+            "gymhelper listening on http://%s:%d (store %s, provider %s, %zu "
+            "equipment types)",
+            s.cfg.http.host, gh_http_port(srv), gh_store_backend(s.store), s.provider->name,
+            gh_catalogue_count(s.cat));
+    printf("listening on http://%s:%d\n", s.cfg.http.host, gh_http_port(srv));
+    fflush(stdout);
+    sig = wait_for_stop(&s);
+    gh_logf(GH_LOG_INFO, "received %s; finishing requests in progress",
+            sig == SIGINT ? "SIGINT" : "SIGTERM");
+    gh_http_stop(srv, 30000);
+    service_close(&s);
+    gh_logf(GH_LOG_INFO, "stopped cleanly");
+    return 0;
+}
+
+static const char analyze_usage[] =
+    "usage: gymhelper analyze [--json] [SETTINGS] FILE...\n"
+    "Identifies the equipment in each photo through the same pipeline and cache as the\n"
+    "server, and prints a card (name, confidence, muscles, steps, tips) or, with --json, the\n"
+    "API's JSON answer, one per line.\n";
+
+static void print_list(const char *title, json_t *arr, int numbered)
+{
+    size_t i;
+    json_t *v;
+
+    if (!json_is_array(arr) || json_array_size(arr) == 0)
+        return;
+    printf("%s\n", title);
+    json_array_foreach(arr, i, v)
+    {
+        if (numbered)
+            printf("  %zu. %s\n", i + 1, json_string_value(v));
+        else
+            printf("  - %s\n", json_string_value(v));
+    }
+}
+
+static void print_card(const char *path, const char *json)
+{
+    json_t *doc = json_loads(json, 0, NULL), *eq, *alt;
+    size_t i;
+
+    if (!doc) {
+        printf("%s\n", json);
+        return;
+    }
+    eq = json_object_get(doc, "equipment");
+    printf("== %s\n", path);
+    if (json_is_object(eq)) {
+        printf("%s (%.0f%% sure%s)\n", json_string_value(json_object_get(eq, "name")),
+               100 * json_number_value(json_object_get(doc, "confidence")),
+               json_is_true(json_object_get(doc, "cached")) ? ", from cache" : "");
+        printf("%s\n", json_string_value(json_object_get(eq, "description")));
+        print_list("Primary muscles:", json_object_get(eq, "primary_muscles"), 0);
+        print_list("Secondary muscles:", json_object_get(eq, "secondary_muscles"), 0);
+        print_list("Setup:", json_object_get(eq, "setup"), 0);
+        print_list("Steps:", json_object_get(eq, "instructions"), 1);
+        print_list("Safety:", json_object_get(eq, "safety_tips"), 0);
+        print_list("Common mistakes:", json_object_get(eq, "common_mistakes"), 0);
+    } else {
+        printf("Not sure what this is.");
+        if (json_array_size(json_object_get(doc, "candidates")))
+            printf(" It may be:");
+        printf("\n");
+        json_array_foreach(json_object_get(doc, "candidates"), i, alt)
+            printf("  - %s (%.0f%%)\n", json_string_value(json_object_get(alt, "name")),
+                   100 * json_number_value(json_object_get(alt, "confidence")));
+    }
+    json_decref(doc);
+}
+
+static int analyze_one(struct service *s, const char *path, int as_json, int n)
+{
+    struct gh_analyze_request req;
+    struct gh_analysis a;
+    struct gh_err err = {0};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    char rid[32];
+    int rc;
+
+    rc = gh_file_read(path, s->cfg.pipeline.lim.max_bytes, &buf, &len, &err);
+    if (rc == GH_OK) {
+        memset(&req, 0, sizeof req);
+        snprintf(rid, sizeof rid, "cli-%d", n);
+        req.body = buf;
+        req.len = len;
+        req.declared = gh_image_format_from_filename(path);
+        req.top_k = GH_PROVIDER_MAX_ALTS;
+        req.request_id = rid;
+        rc = gh_pipeline_analyze(s->pipeline, &req, &a, &err);
+    }
+    if (rc) {
+        fprintf(stderr, "gymhelper: %s: %s [%s]\n", path, err.msg, gh_err_name(err.code));
+    } else {
+        if (as_json)
+            printf("%s\n", a.json);
+        else
+            print_card(path, a.json);
+        gh_analysis_fini(&a);
+    }
+    gh_free(buf);
+    return rc;
+}
+
+int gh_cli_analyze(int argc, char **argv)
+{
+    struct service s;
+    int next, rc, as_json = 0, failed = 0, first;
+
+    memset(&s, 0, sizeof s);
+    /* --json is ours; the rest are settings. */
+    for (first = 1; first < argc && strcmp(argv[first], "--json") != 0; first++)
+        ;
+    if (first < argc) {
+        as_json = 1;
+        memmove(argv + first, argv + first + 1, (size_t)(argc - first - 1) * sizeof *argv);
+        argc--;
+    }
+    rc = gh_config_load(&s.cfg, argc, argv, analyze_usage, &next);
+    if (rc)
+        return rc > 0 ? 0 : 2;
+    if (next >= argc) {
+        fprintf(stderr, "gymhelper analyze: no FILE given\n");
+        return 2;
+    }
+    gh_log_setup(s.cfg.log_level, s.cfg.log_format);
+    if (service_open(&s, 1) != GH_OK)
+        return 1;
+    for (int i = next; i < argc; i++)
+        failed |= analyze_one(&s, argv[i], as_json, i - next + 1) != GH_OK;
+    service_close(&s);
+    return failed;
+}
+
+static const char cache_usage[] =
+    "usage: gymhelper cache stats|purge [SETTINGS]\n"
+    "stats: what the cache and history hold, as JSON. purge: delete expired entries.\n";
+
+static const char db_usage[] = "usage: gymhelper db migrate [SETTINGS]\n"
+                               "Creates or upgrades the database schema and loads the "
+                               "catalogue; prints the schema version.\n";
+
+static int maintenance(int argc, char **argv, const char *usage, const char *const *verbs)
+{
+    struct service s;
+    struct gh_store_stats st;
+    struct gh_err err = {0};
+    const char *verb;
+    int next, rc;
+    int64_t n = 0;
+
+    memset(&s, 0, sizeof s);
+    rc = gh_config_load(&s.cfg, argc, argv, usage, &next);
+    if (rc)
+        return rc > 0 ? 0 : 2;
+    verb = next < argc ? argv[next] : "";
+    if (next + 1 != argc || (strcmp(verb, verbs[0]) && (!verbs[1] || strcmp(verb, verbs[1])))) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    gh_log_setup(s.cfg.log_level, s.cfg.log_format);
+    if (service_open(&s, 0) != GH_OK)
+        return 1;
+    if (strcmp(verb, "purge") == 0) {
+        rc = gh_store_purge_expired(s.store, (int64_t)time(NULL), &n, &err);
+        if (rc == GH_OK)
+            printf("purged %lld expired entries\n", (long long)n);
+    } else if (strcmp(verb, "stats") == 0) {
+        rc = gh_store_stats(s.store, (int64_t)time(NULL), &st, &err);
+        if (rc == GH_OK)
+            printf("{\"backend\":\"%s\",\"entries\":%lld,\"live_entries\":%lld,\"expired\":%lld,"
+                   "\"hits\":%lld,\"identifications\":%lld,\"provider_calls\":%lld,"
+                   "\"equipment\":%lld,\"catalogue_version\":\"%s\",\"schema_version\":%d}\n",
+                   gh_store_backend(s.store), (long long)st.entries, (long long)st.live_entries,
+                   (long long)st.expired, (long long)st.total_hits, (long long)st.identifications,
+                   (long long)st.provider_calls, (long long)st.equipment, st.catalogue_version,
+                   st.schema_version);
+    } else {
+        rc = gh_store_schema_version(s.store, &err);
+        if (rc > 0)
+            printf("schema version %d, catalogue %s (%zu equipment types)\n", rc,
+                   gh_catalogue_version(s.cat), gh_catalogue_count(s.cat));
+        rc = rc > 0 ? GH_OK : rc;
+    }
+    if (rc)
+        fprintf(stderr, "gymhelper: %s\n", err.msg);
+    service_close(&s);
+    return rc ? 1 : 0;
+}
+
+int gh_cli_cache(int argc, char **argv)
+{
+    static const char *const verbs[] = {"stats", "purge"};
+
+    return maintenance(argc, argv, cache_usage, verbs);
+}
+
+int gh_cli_db(int argc, char **argv)
+{
+    static const char *const verbs[] = {"migrate", NULL};
+
+    return maintenance(argc, argv, db_usage, verbs);
+}

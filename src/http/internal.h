@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared inside the HTTP module: the request being served, responses, problem documents and
+ * the route handlers (one file each). Only src/http sees <microhttpd.h>. */
+#ifndef GH_HTTP_INTERNAL_H
+#define GH_HTTP_INTERNAL_H
+
+#include "gh/http.h"
+#include "gh/image.h"
+
+#include <microhttpd.h>
+#include <stdint.h>
+
+/* A response ready to queue. body is owned (gh_free) unless body_static. */
+struct gh_http_response {
+    int status;
+    const char *content_type;
+    char *body;
+    size_t len;
+    int body_static;
+    const char *allow; /* for 405 */
+    int no_store;      /* Cache-Control: no-store */
+};
+
+struct gh_http_request {
+    struct gh_app *app;
+    struct MHD_Connection *conn;
+    const char *method; /* owned by libmicrohttpd, valid for the request */
+    const char *url;
+    char request_id[65];
+    double t0;
+    uint8_t *body; /* uploaded bytes */
+    size_t body_len, body_cap;
+    int too_big;
+    int suspended; /* an analysis runs on a worker */
+    int done;      /* the worker finished; resp is ready */
+    struct gh_http_response resp;
+    /* for the access log */
+    int cached; /* -1 when not an analysis */
+    char cache_layer[16];
+    char equipment[64];
+    char provider[32];
+    const char *error_code;
+    struct gh_analyze_request areq;
+};
+
+/* A route answers synchronously by filling req->resp, or returns 1 after handing the request
+ * to a worker (analysis) that will fill it and resume the connection. */
+typedef int (*gh_route_fn)(struct gh_http_request *req);
+
+/* Problem details (RFC 9457) as application/problem+json with a stable code. */
+void gh_http_problem(struct gh_http_request *req, int status, const char *code, const char *fmt,
+                     ...) GH_PRINTF(4, 5);
+
+/* The HTTP status and problem code for an error of the lower layers. */
+void gh_http_problem_from_err(struct gh_http_request *req, const struct gh_err *err);
+
+/* A JSON body (takes ownership of json, allocated with malloc/gh_malloc). */
+void gh_http_json(struct gh_http_request *req, int status, char *json, size_t len);
+
+/* Query argument, or NULL. */
+const char *gh_http_arg(struct gh_http_request *req, const char *name);
+const char *gh_http_header(struct gh_http_request *req, const char *name);
+
+/* Routes */
+int gh_route_health(struct gh_http_request *req);
+int gh_route_cache_stats(struct gh_http_request *req);
+int gh_route_equipment_list(struct gh_http_request *req);
+int gh_route_equipment_get(struct gh_http_request *req);
+int gh_route_analyze(struct gh_http_request *req);
+
+/* The worker's part of an analysis: runs the pipeline and fills req->resp. */
+void gh_route_analyze_slow(struct gh_http_request *req);
+
+/* Hands req to the analysis workers. 0 when queued (the connection is suspended), or -1
+ * when the queue is full (the caller answers 503). */
+int gh_http_submit(struct gh_http_request *req);
+
+#endif

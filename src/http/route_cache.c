@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/* GET /api/v1/cache/stats: what the cache holds and how often each layer answered. */
+#include "internal.h"
+
+#include <jansson.h>
+#include <string.h>
+#include <time.h>
+
+static json_t *iso_or_null(int64_t t)
+{
+    char buf[32];
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    if (t <= 0)
+        return json_null();
+    gmtime_r(&tt, &tm);
+    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return json_string(buf);
+}
+
+static double rate(uint64_t part, uint64_t whole)
+{
+    return whole ? (double)part / (double)whole : 0.0;
+}
+
+int gh_route_cache_stats(struct gh_http_request *req)
+{
+    struct gh_app *app = req->app;
+    struct gh_store_stats ss;
+    struct gh_pipeline_stats ps;
+    struct gh_lru_stats ls;
+    struct gh_err err = {0};
+    uint64_t hits, lookups;
+    json_t *doc;
+    char *text;
+
+    memset(&ls, 0, sizeof ls);
+    if (gh_store_stats(app->store, (int64_t)time(NULL), &ss, &err) != GH_OK) {
+        gh_http_problem_from_err(req, &err);
+        return 0;
+    }
+    gh_pipeline_stats(app->pipeline, &ps);
+    if (app->lru)
+        gh_lru_stats(app->lru, &ls);
+    hits = ps.memory_hits + ps.exact_hits + ps.near_hits + ps.coalesced;
+    lookups = hits + ps.misses;
+    doc = json_pack(
+        "{s:I, s:I, s:I, s:o, s:o, s:f, s:{s:{s:I, s:I, s:I, s:I}, s:{s:I}, s:{s:I}, s:{s:I}},"
+        " s:I, s:I, s:I, s:{s:I, s:I}, s:{s:I, s:I, s:I}, s:s}",
+        "entries", (json_int_t)ss.entries, "live_entries", (json_int_t)ss.live_entries, "expired",
+        (json_int_t)ss.expired, "oldest", iso_or_null(ss.oldest_created_at), "newest",
+        iso_or_null(ss.newest_created_at), "hit_rate", rate(hits, lookups), "layers", "memory",
+        "hits", (json_int_t)ps.memory_hits, "entries", (json_int_t)ls.entries, "bytes",
+        (json_int_t)ls.bytes, "evictions", (json_int_t)ls.evictions, "exact", "hits",
+        (json_int_t)ps.exact_hits, "near", "hits", (json_int_t)ps.near_hits, "coalesced", "hits",
+        (json_int_t)ps.coalesced, "misses", (json_int_t)ps.misses, "requests",
+        (json_int_t)ps.requests, "provider_errors", (json_int_t)ps.provider_errors, "tokens",
+        "prompt", (json_int_t)ss.prompt_tokens, "completion", (json_int_t)ss.completion_tokens,
+        "history", "identifications", (json_int_t)ss.identifications, "provider_calls",
+        (json_int_t)ss.provider_calls, "stored_hits", (json_int_t)ss.total_hits, "backend",
+        gh_store_backend(app->store));
+    text = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(doc);
+    if (!text) {
+        gh_http_problem(req, 503, "out_of_memory", "the server is out of memory");
+        return 0;
+    }
+    gh_http_json(req, 200, text, strlen(text));
+    req->resp.no_store = 1;
+    return 0;
+}

@@ -1,0 +1,568 @@
+/* SPDX-License-Identifier: MIT */
+/* libmicrohttpd glue: routing, body limits enforced while reading, request ids, gzip, the
+ * access log, the analysis worker pool (connections are suspended while a worker runs) and
+ * graceful shutdown. Route handlers live in route_*.c. */
+#include "internal.h"
+
+#include "gh/alloc.h"
+#include "gh/log.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+struct gh_http_server {
+    struct MHD_Daemon *daemon;
+    struct gh_app *app;
+    int port;
+    atomic_int in_flight; /* requests between their first byte and their completion */
+    /* analysis workers */
+    pthread_t *workers;
+    int n_workers;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct gh_http_request **queue;
+    int queue_cap, queue_head, queue_len;
+    int stopping;
+};
+
+/* The server of the current process; routes reach the worker queue through it. One server
+ * per process is all gymhelper runs. */
+static struct gh_http_server *the_server;
+
+void gh_http_config_defaults(struct gh_http_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->host = "127.0.0.1";
+    cfg->port = 8000;
+    cfg->io_threads = 2;
+    cfg->workers = 4;
+    cfg->queue_cap = 256;
+    cfg->connection_timeout_s = 30;
+}
+
+static double mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+const char *gh_http_arg(struct gh_http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *gh_http_header(struct gh_http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+/* A client's X-Request-ID is echoed when it is a plain token (so it is safe in JSON and
+ * logs); otherwise we make one. */
+static void set_request_id(struct gh_http_request *req)
+{
+    static _Thread_local uint64_t state;
+    const char *id = gh_http_header(req, "X-Request-ID");
+    size_t n = id ? strlen(id) : 0, i;
+
+    if (n > 0 && n < sizeof req->request_id) {
+        for (i = 0; i < n; i++) {
+            char c = id[i];
+
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '-' || c == '_' || c == '.' || c == ':'))
+                break;
+        }
+        if (i == n) {
+            memcpy(req->request_id, id, n + 1);
+            return;
+        }
+    }
+    if (state == 0 && getrandom(&state, sizeof state, 0) != (ssize_t)sizeof state)
+        state = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)&state;
+    state ^= state << 13; /* xorshift64: ids need to be unique, not secret */
+    state ^= state >> 7;
+    state ^= state << 17;
+    snprintf(req->request_id, sizeof req->request_id, "%016llx", (unsigned long long)state);
+}
+
+static int accepts_gzip(struct gh_http_request *req)
+{
+    const char *ae = gh_http_header(req, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+    const char *g = ae ? strstr(ae, "gzip") : NULL;
+
+    return g && strncmp(g, "gzip;q=0", 8) != 0 && strncmp(g, "gzip; q=0", 9) != 0;
+}
+
+/* gzip of body, or NULL when it would not help or fails (then we send it plain). */
+static char *gzip_body(const char *body, size_t len, size_t *out_len)
+{
+    z_stream zs;
+    uLong cap = compressBound((uLong)len) + 32;
+    char *out;
+
+    if (len < 1024 || len > 64u << 20)
+        return NULL;
+    out = gh_malloc(cap);
+    if (!out)
+        return NULL;
+    memset(&zs, 0, sizeof zs);
+    if (deflateInit2(&zs, 4, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+        gh_free(out);
+        return NULL;
+    }
+    zs.next_in = (Bytef *)(uintptr_t)body;
+    zs.avail_in = (uInt)len;
+    zs.next_out = (Bytef *)out;
+    zs.avail_out = (uInt)cap;
+    if (deflate(&zs, Z_FINISH) != Z_STREAM_END) {
+        deflateEnd(&zs);
+        gh_free(out);
+        return NULL;
+    }
+    *out_len = zs.total_out;
+    deflateEnd(&zs);
+    return out;
+}
+
+static enum MHD_Result queue(struct gh_http_request *req)
+{
+    struct gh_http_response *r = &req->resp;
+    struct MHD_Response *mr;
+    enum MHD_Result ok;
+    char *gz = NULL;
+    size_t gz_len = 0;
+    int is_json = r->content_type && strstr(r->content_type, "json");
+
+    if (is_json && accepts_gzip(req))
+        gz = gzip_body(r->body, r->len, &gz_len);
+    if (gz) {
+        mr = MHD_create_response_from_buffer(gz_len, gz, MHD_RESPMEM_MUST_FREE);
+        if (!r->body_static)
+            gh_free(r->body);
+    } else if (r->body_static) {
+        mr = MHD_create_response_from_buffer(r->len, r->body, MHD_RESPMEM_PERSISTENT);
+    } else {
+        mr = MHD_create_response_from_buffer(r->len, r->body, MHD_RESPMEM_MUST_FREE);
+    }
+    r->body = NULL; /* libmicrohttpd owns it now */
+    if (!mr)
+        return MHD_NO;
+    MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            r->content_type ? r->content_type : "application/json");
+    MHD_add_response_header(mr, "X-Request-ID", req->request_id);
+    if (gz)
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+    if (is_json)
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+    if (r->allow)
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW, r->allow);
+    if (r->no_store)
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    ok = MHD_queue_response(req->conn, (unsigned int)r->status, mr);
+    MHD_destroy_response(mr);
+    return ok;
+}
+
+struct route {
+    const char *path;
+    int prefix; /* path ends with '/' and takes one more segment */
+    const char *allow;
+    gh_route_fn get;
+    gh_route_fn post;
+};
+
+static const struct route routes[] = {
+    {"/health", 0, "GET, HEAD", gh_route_health, NULL},
+    {"/api/v1/health", 0, "GET, HEAD", gh_route_health, NULL},
+    {"/api/v1/cache/stats", 0, "GET, HEAD", gh_route_cache_stats, NULL},
+    {"/api/v1/equipment", 0, "GET, HEAD", gh_route_equipment_list, NULL},
+    {"/api/v1/equipment/", 1, "GET, HEAD", gh_route_equipment_get, NULL},
+    {"/api/v1/analyze", 0, "POST", NULL, gh_route_analyze},
+};
+
+static const struct route *find_route(const char *url)
+{
+    size_t n = strlen(url);
+
+    if (n > 1 && url[n - 1] == '/') /* "/api/v1/equipment/" is the list */
+        n--;
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        const struct route *r = &routes[i];
+        size_t m = strlen(r->path);
+
+        if (!r->prefix && n == m && strncmp(url, r->path, m) == 0)
+            return r;
+        if (r->prefix && n > m && strncmp(url, r->path, m) == 0 && !memchr(url + m, '/', n - m))
+            return r;
+    }
+    return NULL;
+}
+
+static gh_route_fn route_for(const struct route *r, const char *method)
+{
+    if (strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0)
+        return r->get;
+    if (strcmp(method, MHD_HTTP_METHOD_POST) == 0)
+        return r->post;
+    return NULL;
+}
+
+static struct gh_http_request *request_new(struct gh_http_server *srv, struct MHD_Connection *conn,
+                                           const char *url, const char *method)
+{
+    struct gh_http_request *req = gh_malloc(sizeof *req);
+
+    if (!req)
+        return NULL;
+    memset(req, 0, sizeof *req);
+    req->app = srv->app;
+    req->conn = conn;
+    req->url = url;
+    req->method = method;
+    req->t0 = mono_ms();
+    req->cached = -1;
+    set_request_id(req);
+    atomic_fetch_add(&srv->in_flight, 1);
+    return req;
+}
+
+/* Appends upload bytes; past the limit the request is answered 413 at once. */
+static int take_body(struct gh_http_request *req, const char *data, size_t n)
+{
+    size_t want;
+
+    if (req->body_len + n > req->app->max_body)
+        return -1;
+    want = req->body_len + n;
+    if (want > req->body_cap) {
+        size_t cap = req->body_cap ? req->body_cap * 2 : 65536;
+        uint8_t *p;
+
+        while (cap < want)
+            cap *= 2;
+        if (cap > req->app->max_body)
+            cap = req->app->max_body;
+        p = gh_realloc(req->body, cap);
+        if (!p)
+            return -2;
+        req->body = p;
+        req->body_cap = cap;
+    }
+    memcpy(req->body + req->body_len, data, n);
+    req->body_len += n;
+    return 0;
+}
+
+static void too_large(struct gh_http_request *req)
+{
+    gh_http_problem(req, MHD_HTTP_CONTENT_TOO_LARGE, "payload_too_large",
+                    "the upload is larger than the %zu-byte limit (%zu MB); send a smaller "
+                    "photo",
+                    req->app->max_body, req->app->max_body / 1000000);
+}
+
+/* The route's handler; answers 404/405 itself (into req->resp) and returns NULL. */
+static gh_route_fn dispatch(struct gh_http_request *req)
+{
+    const struct route *r = find_route(req->url);
+    gh_route_fn fn;
+
+    if (!r) {
+        gh_http_problem(req, MHD_HTTP_NOT_FOUND, "not_found", "no such endpoint: %s %s",
+                        req->method, req->url);
+        return NULL;
+    }
+    fn = route_for(r, req->method);
+    if (!fn) {
+        gh_http_problem(req, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+                        "%s is not allowed on %s; use %s", req->method, req->url, r->allow);
+        req->resp.allow = r->allow;
+    }
+    return fn;
+}
+
+/* A declared body over the limit is refused from the headers, before any of it is read. */
+static int declared_too_big(struct gh_http_request *req)
+{
+    const char *clen = gh_http_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    char *end = NULL;
+    unsigned long long n;
+
+    if (!clen)
+        return 0;
+    n = strtoull(clen, &end, 10);
+    return end && *end == '\0' && n > req->app->max_body;
+}
+
+/* libmicrohttpd calls this first with the headers, then with each piece of the body, then
+ * once more with nothing: we answer on that last call (keep-alive stays possible), except
+ * for uploads refused early. */
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    struct gh_http_server *srv = cls;
+    struct gh_http_request *req = *con_cls;
+    gh_route_fn fn;
+
+    (void)version;
+    if (!req) {
+        req = request_new(srv, conn, url, method);
+        if (!req)
+            return MHD_NO;
+        *con_cls = req;
+        if (strcmp(method, MHD_HTTP_METHOD_POST) == 0 && declared_too_big(req)) {
+            req->too_big = 1;
+            too_large(req);
+            return queue(req);
+        }
+        return MHD_YES;
+    }
+    if (req->done)
+        return queue(req); /* a worker finished and resumed us */
+    if (req->suspended || req->too_big) {
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        int r = take_body(req, upload_data, *upload_data_size);
+
+        *upload_data_size = 0;
+        if (r == 0)
+            return MHD_YES;
+        req->too_big = 1;
+        if (r == -2)
+            gh_http_problem(req, MHD_HTTP_SERVICE_UNAVAILABLE, "out_of_memory",
+                            "the server is out of memory; try again shortly");
+        else
+            too_large(req);
+        return queue(req);
+    }
+    fn = dispatch(req);
+    if (fn && fn(req) != 0) {
+        MHD_suspend_connection(conn);
+        return MHD_YES;
+    }
+    return queue(req);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct gh_http_server *srv = cls;
+    struct gh_http_request *req = *con_cls;
+    struct gh_log_request line;
+
+    (void)conn;
+    if (!req)
+        return;
+    memset(&line, 0, sizeof line);
+    line.request_id = req->request_id;
+    line.method = req->method;
+    line.path = req->url;
+    line.status = req->resp.status ? req->resp.status : 499; /* client went away */
+    line.duration_ms = mono_ms() - req->t0;
+    line.cached = req->cached;
+    line.cache_layer = req->cache_layer[0] ? req->cache_layer : NULL;
+    line.equipment = req->equipment[0] ? req->equipment : NULL;
+    line.provider = req->provider[0] ? req->provider : NULL;
+    line.error_code = req->error_code;
+    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && !req->resp.status)
+        line.error_code = "connection_closed";
+    gh_log_request(&line);
+    if (!req->resp.body_static)
+        gh_free(req->resp.body);
+    gh_free(req->body);
+    gh_free(req);
+    *con_cls = NULL;
+    atomic_fetch_sub(&srv->in_flight, 1);
+}
+
+static void *worker_main(void *arg)
+{
+    struct gh_http_server *srv = arg;
+
+    for (;;) {
+        struct gh_http_request *req;
+
+        pthread_mutex_lock(&srv->mu);
+        while (srv->queue_len == 0 && !srv->stopping)
+            pthread_cond_wait(&srv->cv, &srv->mu);
+        if (srv->queue_len == 0) {
+            pthread_mutex_unlock(&srv->mu);
+            return NULL;
+        }
+        req = srv->queue[srv->queue_head];
+        srv->queue_head = (srv->queue_head + 1) % srv->queue_cap;
+        srv->queue_len--;
+        pthread_mutex_unlock(&srv->mu);
+        gh_route_analyze_slow(req);
+        req->done = 1;
+        MHD_resume_connection(req->conn);
+    }
+}
+
+int gh_http_submit(struct gh_http_request *req)
+{
+    struct gh_http_server *srv = the_server;
+    int ok;
+
+    pthread_mutex_lock(&srv->mu);
+    ok = !srv->stopping && srv->queue_len < srv->queue_cap;
+    if (ok) {
+        srv->queue[(srv->queue_head + srv->queue_len) % srv->queue_cap] = req;
+        srv->queue_len++;
+        req->suspended = 1;
+        pthread_cond_signal(&srv->cv);
+    }
+    pthread_mutex_unlock(&srv->mu);
+    return ok ? 0 : -1;
+}
+
+static int resolve(const char *host, int port, struct sockaddr_storage *ss, socklen_t *len,
+                   struct gh_err *err)
+{
+    struct addrinfo hints, *res = NULL;
+    char port_s[16];
+    int rc;
+
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    snprintf(port_s, sizeof port_s, "%d", port);
+    rc = getaddrinfo(host, port_s, &hints, &res);
+    if (rc != 0 || !res)
+        return gh_err_set(err, GH_EINVAL, "cannot use HOST '%s': %s", host, gai_strerror(rc));
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *len = res->ai_addrlen;
+    freeaddrinfo(res);
+    return GH_OK;
+}
+
+static void server_free(struct gh_http_server *srv)
+{
+    if (!srv)
+        return;
+    pthread_mutex_lock(&srv->mu);
+    srv->stopping = 1;
+    pthread_cond_broadcast(&srv->cv);
+    pthread_mutex_unlock(&srv->mu);
+    for (int i = 0; i < srv->n_workers; i++)
+        pthread_join(srv->workers[i], NULL);
+    if (srv->daemon)
+        MHD_stop_daemon(srv->daemon);
+    pthread_cond_destroy(&srv->cv);
+    pthread_mutex_destroy(&srv->mu);
+    gh_free(srv->workers);
+    gh_free(srv->queue);
+    if (the_server == srv)
+        the_server = NULL;
+    gh_free(srv);
+}
+
+static int start_workers(struct gh_http_server *srv, const struct gh_http_config *cfg,
+                         struct gh_err *err)
+{
+    srv->queue_cap = cfg->queue_cap > 0 ? cfg->queue_cap : 256;
+    srv->queue = gh_malloc_array((size_t)srv->queue_cap, sizeof *srv->queue);
+    srv->workers =
+        gh_malloc_array((size_t)(cfg->workers > 0 ? cfg->workers : 1), sizeof *srv->workers);
+    if (!srv->queue || !srv->workers)
+        return gh_err_set(err, GH_ENOMEM, "out of memory starting the server");
+    for (int i = 0; i < (cfg->workers > 0 ? cfg->workers : 1); i++) {
+        if (pthread_create(&srv->workers[i], NULL, worker_main, srv) != 0)
+            return gh_err_set(err, GH_EBACKEND, "cannot start analysis worker threads");
+        srv->n_workers = i + 1;
+    }
+    return GH_OK;
+}
+
+int gh_http_start(const struct gh_http_config *cfg, struct gh_app *app, struct gh_http_server **out,
+                  struct gh_err *err)
+{
+    struct gh_http_server *srv;
+    struct sockaddr_storage ss;
+    socklen_t ss_len = 0;
+    const union MHD_DaemonInfo *info;
+    unsigned int flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC;
+    int rc;
+
+    *out = NULL;
+    if (the_server)
+        return gh_err_set(err, GH_EINVAL, "a server is already running in this process");
+    rc = resolve(cfg->host, cfg->port, &ss, &ss_len, err);
+    if (rc)
+        return rc;
+    srv = gh_malloc(sizeof *srv);
+    if (!srv)
+        return gh_err_set(err, GH_ENOMEM, "out of memory starting the server");
+    memset(srv, 0, sizeof *srv);
+    srv->app = app;
+    pthread_mutex_init(&srv->mu, NULL);
+    pthread_cond_init(&srv->cv, NULL);
+    the_server = srv;
+    rc = start_workers(srv, cfg, err);
+    if (rc)
+        goto fail;
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    srv->daemon = MHD_start_daemon(
+        flags, (uint16_t)cfg->port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned int)(cfg->io_threads > 0 ? cfg->io_threads : 1), MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned int)cfg->connection_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
+    if (!srv->daemon) {
+        rc = gh_err_set(err, GH_EBACKEND,
+                        "cannot listen on %s:%d (is the port in use, or the address not local?)",
+                        cfg->host, cfg->port);
+        goto fail;
+    }
+    info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    srv->port = info ? info->port : cfg->port;
+    *out = srv;
+    return GH_OK;
+fail:
+    server_free(srv);
+    return rc;
+}
+
+int gh_http_port(const struct gh_http_server *srv)
+{
+    return srv->port;
+}
+
+void gh_http_stop(struct gh_http_server *srv, int grace_ms)
+{
+    MHD_socket fd;
+    double deadline = mono_ms() + grace_ms;
+
+    if (!srv)
+        return;
+    /* Stop accepting; requests already started (queued or on a worker) may finish. */
+    fd = MHD_quiesce_daemon(srv->daemon);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+    while (atomic_load(&srv->in_flight) > 0 && mono_ms() < deadline) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+
+        nanosleep(&ts, NULL);
+    }
+    if (atomic_load(&srv->in_flight) > 0)
+        gh_logf(GH_LOG_WARN, "stopping with %d requests unfinished after %d ms",
+                atomic_load(&srv->in_flight), grace_ms);
+    server_free(srv);
+}

@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: MIT */
+/* Answer documents: built once per provider call from the catalogue (what is stored and
+ * cached), then wrapped per request by splicing a few fields in front, so a cache hit costs a
+ * memcpy instead of a JSON parse. */
+#include "internal.h"
+
+#include "gh/alloc.h"
+#include "gh/phash.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static json_t *candidate(const struct gh_catalogue *cat, const char *slug, double confidence)
+{
+    const struct gh_equipment *q = gh_catalogue_find(cat, slug);
+
+    return json_pack("{s:s, s:s, s:s, s:f}", "slug", slug, "name", q ? q->name : slug, "category",
+                     q ? q->category : "", "confidence", confidence);
+}
+
+static json_t *image_json(const struct gh_image_info *info, const char *sha256, uint64_t phash)
+{
+    char hex[GH_PHASH_HEX_LEN + 1];
+
+    gh_phash_to_hex(phash, hex);
+    return json_pack("{s:s, s:i, s:i, s:i, s:s, s:s}", "format", gh_image_format_name(info->format),
+                     "width", info->width, "height", info->height, "orientation", info->orientation,
+                     "phash", hex, "sha256", sha256);
+}
+
+static void iso_now(char *out, size_t cap)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Takes ownership of value; returns -1 when it is NULL or cannot be added. */
+static int set(json_t *obj, const char *key, json_t *value)
+{
+    return value ? json_object_set_new(obj, key, value) : -1;
+}
+
+char *gh_answer_build(const struct gh_catalogue *cat, const struct gh_provider_result *r,
+                      double threshold, const struct gh_image_info *info, const char *sha256,
+                      uint64_t phash, int *identified)
+{
+    const struct gh_equipment *q = r->slug[0] ? gh_catalogue_find(cat, r->slug) : NULL;
+    json_t *doc = json_object(), *alts = json_array(), *cands = NULL;
+    char when[32];
+    char *text = NULL;
+    int ok = doc && alts;
+
+    *identified = q && r->confidence >= threshold;
+    for (int i = 0; ok && i < r->n_alternatives; i++)
+        ok = json_array_append_new(
+                 alts, candidate(cat, r->alternatives[i].slug, r->alternatives[i].confidence)) == 0;
+    if (ok && !*identified) {
+        /* "Not sure": offer the best guess and the alternatives to pick from. */
+        cands = json_array();
+        ok = cands &&
+             (!q || json_array_append_new(cands, candidate(cat, q->slug, r->confidence)) == 0);
+        ok = ok && json_array_extend(cands, alts) == 0;
+    }
+    iso_now(when, sizeof when);
+    ok = ok && set(doc, "identified", json_boolean(*identified)) == 0 &&
+         set(doc, "equipment", *identified ? json_loads(q->json, 0, NULL) : json_null()) == 0 &&
+         set(doc, "confidence", json_real(r->confidence)) == 0 &&
+         json_object_set(doc, "alternatives", alts) == 0 &&
+         set(doc, "candidates", cands ? json_incref(cands) : json_array()) == 0 &&
+         set(doc, "provider", json_string(r->provider)) == 0 &&
+         set(doc, "model", json_string(r->model)) == 0 &&
+         set(doc, "image", image_json(info, sha256, phash)) == 0 &&
+         set(doc, "catalogue_version", json_string(gh_catalogue_version(cat))) == 0 &&
+         set(doc, "analyzed_at", json_string(when)) == 0 &&
+         set(doc, "usage",
+             json_pack("{s:I, s:I}", "prompt_tokens", (json_int_t)r->prompt_tokens,
+                       "completion_tokens", (json_int_t)r->completion_tokens)) == 0;
+    if (ok && r->note[0])
+        ok = set(doc, "note", json_string(r->note)) == 0;
+    if (ok)
+        text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(cands);
+    json_decref(alts);
+    json_decref(doc);
+    return text; /* jansson allocates with malloc, released by gh_free */
+}
+
+char *gh_answer_rewrite(const char *stored, const struct gh_image_info *info, const char *sha256,
+                        uint64_t phash, int top_k)
+{
+    json_t *doc = json_loads(stored, 0, NULL), *alts;
+    char *text = NULL;
+
+    if (!doc)
+        return NULL;
+    if (info && json_object_set_new(doc, "image", image_json(info, sha256, phash)) != 0)
+        goto out;
+    alts = json_object_get(doc, "alternatives");
+    if (top_k >= 0 && json_is_array(alts))
+        while (json_array_size(alts) > (size_t)top_k)
+            json_array_remove(alts, json_array_size(alts) - 1);
+    text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+out:
+    json_decref(doc);
+    return text;
+}
+
+/* {"request_id":...,"cached":...,"cache":{...},"processing_time_ms":..., + stored[1..]. The
+ * request id is ours or validated by the HTTP layer (no quotes or controls). */
+int gh_answer_wrap(const char *stored, size_t stored_len, const char *request_id, int cached,
+                   const char *layer, int distance, double ms, char **out, size_t *out_len)
+{
+    char head[256];
+    int n;
+    size_t total;
+    char *buf;
+
+    if (stored_len < 2 || stored[0] != '{')
+        return GH_EINVAL;
+    if (cached)
+        n = snprintf(head, sizeof head,
+                     "{\"request_id\":\"%s\",\"cached\":true,\"cache\":{\"layer\":\"%s\","
+                     "\"distance\":%d},\"processing_time_ms\":%.3f%s",
+                     request_id ? request_id : "", layer, distance, ms, stored_len > 2 ? "," : "");
+    else
+        n = snprintf(head, sizeof head,
+                     "{\"request_id\":\"%s\",\"cached\":false,\"cache\":null,"
+                     "\"processing_time_ms\":%.3f%s",
+                     request_id ? request_id : "", ms, stored_len > 2 ? "," : "");
+    if (n < 0 || (size_t)n >= sizeof head)
+        return GH_EINVAL;
+    total = (size_t)n + stored_len - 1;
+    buf = gh_malloc(total + 1);
+    if (!buf)
+        return GH_ENOMEM;
+    memcpy(buf, head, (size_t)n);
+    memcpy(buf + n, stored + 1, stored_len - 1);
+    buf[total] = '\0';
+    *out = buf;
+    *out_len = total;
+    return GH_OK;
+}

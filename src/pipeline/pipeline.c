@@ -1,0 +1,494 @@
+/* SPDX-License-Identifier: MIT */
+/* The analysis pipeline: cache layers from cheapest to dearest, then one provider call per
+ * distinct upload in flight (single-flight), then store and answer. */
+#include "internal.h"
+
+#include "gh/alloc.h"
+#include "gh/log.h"
+#include "gh/phash.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define RECORDER_QUEUE 65536
+
+/* One provider call in progress; identical uploads wait on it instead of calling again. */
+struct flight {
+    char key[GH_SHA256_HEX_LEN + 1];
+    pthread_cond_t cv;
+    int done;
+    int rc;
+    struct gh_err err;
+    char *answer; /* stored answer on success */
+    size_t answer_len;
+    char slug[64];
+    char provider[32];
+    char model[64];
+    double confidence;
+    int64_t prompt_tokens, completion_tokens;
+    int refs;
+    struct flight *next;
+};
+
+struct gh_pipeline {
+    struct gh_pipeline_config cfg;
+    struct gh_pipeline_deps deps;
+    struct gh_recorder *recorder;
+    pthread_mutex_t flights_mu;
+    struct flight *flights;
+    atomic_uint_least64_t requests, memory_hits, exact_hits, near_hits, coalesced, misses,
+        provider_errors, store_errors;
+    atomic_int_least64_t prompt_tokens, completion_tokens;
+};
+
+void gh_pipeline_config_defaults(struct gh_pipeline_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->lim = gh_image_limits_default();
+    cfg->prep = gh_image_prep_opts_default();
+    cfg->cache_ttl_s = 30 * 24 * 3600;
+    cfg->max_distance = 4;
+    cfg->confidence_threshold = 0.5;
+}
+
+static double mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+struct gh_pipeline *gh_pipeline_new(const struct gh_pipeline_config *cfg,
+                                    const struct gh_pipeline_deps *deps, struct gh_err *err)
+{
+    struct gh_pipeline *p;
+
+    if (cfg->max_distance < 0 || cfg->max_distance > 4 || cfg->cache_ttl_s <= 0 ||
+        cfg->confidence_threshold < 0 || cfg->confidence_threshold > 1) {
+        gh_err_set(err, GH_EINVAL,
+                   "cache distance must be 0..4, TTL positive, confidence threshold 0..1");
+        return NULL;
+    }
+    if (!deps->store || !deps->provider || !deps->cat) {
+        gh_err_set(err, GH_EINVAL, "the pipeline needs a store, a provider and a catalogue");
+        return NULL;
+    }
+    p = gh_malloc(sizeof *p);
+    if (!p) {
+        gh_err_set(err, GH_ENOMEM, "out of memory creating the pipeline");
+        return NULL;
+    }
+    memset(p, 0, sizeof *p);
+    p->cfg = *cfg;
+    p->deps = *deps;
+    p->recorder = gh_recorder_new(deps->store, RECORDER_QUEUE);
+    if (!p->recorder) {
+        gh_free(p);
+        gh_err_set(err, GH_ENOMEM, "cannot start the identification recorder");
+        return NULL;
+    }
+    pthread_mutex_init(&p->flights_mu, NULL);
+    return p;
+}
+
+void gh_pipeline_free(struct gh_pipeline *p)
+{
+    if (!p)
+        return;
+    gh_recorder_free(p->recorder);
+    pthread_mutex_destroy(&p->flights_mu);
+    gh_free(p);
+}
+
+void gh_analysis_fini(struct gh_analysis *a)
+{
+    if (!a)
+        return;
+    gh_free(a->json);
+    memset(a, 0, sizeof *a);
+}
+
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+    snprintf(dst, cap, "%s", src ? src : "");
+}
+
+/* Fills *out from a stored answer: the per-request wrapper, and a rewrite when the image
+ * differs (near hits) or fewer alternatives are wanted. */
+static int respond(struct gh_pipeline *p, const struct gh_analyze_request *req, const char *stored,
+                   size_t stored_len, const struct gh_image_info *new_info, uint64_t new_phash,
+                   int cached, const char *layer, int distance, double t0, struct gh_analysis *out,
+                   struct gh_err *err)
+{
+    char *rewritten = NULL;
+    int rc;
+
+    (void)p;
+    if (new_info || req->top_k < GH_PROVIDER_MAX_ALTS) {
+        rewritten = gh_answer_rewrite(stored, new_info, req->sha256, new_phash, req->top_k);
+        if (!rewritten)
+            return gh_err_set(err, GH_ENOMEM, "out of memory building the answer");
+        stored = rewritten;
+        stored_len = strlen(rewritten);
+    }
+    out->cached = cached;
+    copy_str(out->layer, sizeof out->layer, layer);
+    out->distance = distance;
+    out->processing_ms = mono_ms() - t0;
+    rc = gh_answer_wrap(stored, stored_len, req->request_id, cached, layer, distance,
+                        out->processing_ms, &out->json, &out->json_len);
+    gh_free(rewritten);
+    if (rc)
+        return gh_err_set(err, rc, "out of memory building the answer");
+    return GH_OK;
+}
+
+static void record(struct gh_pipeline *p, const struct gh_analyze_request *req,
+                   const struct gh_analysis *a, uint64_t phash, double confidence, int identified,
+                   const char *model, int64_t ptok, int64_t ctok)
+{
+    struct gh_identification rec;
+
+    memset(&rec, 0, sizeof rec);
+    copy_str(rec.request_id, sizeof rec.request_id, req->request_id);
+    rec.created_at = (int64_t)time(NULL);
+    copy_str(rec.sha256, sizeof rec.sha256, req->sha256);
+    rec.phash = phash;
+    copy_str(rec.equipment_slug, sizeof rec.equipment_slug, a->slug);
+    rec.confidence = confidence;
+    rec.identified = identified;
+    rec.cached = a->cached;
+    copy_str(rec.cache_layer, sizeof rec.cache_layer, a->layer);
+    rec.cache_distance = a->distance;
+    copy_str(rec.provider, sizeof rec.provider, a->provider);
+    copy_str(rec.model, sizeof rec.model, model);
+    rec.processing_ms = a->processing_ms;
+    rec.prompt_tokens = ptok;
+    rec.completion_tokens = ctok;
+    gh_recorder_push(p->recorder, &rec);
+}
+
+/* Cache hits are recorded with what the stored answer says; reading it back costs a parse,
+ * done here off the response's critical path only for its few fields. */
+static void record_hit(struct gh_pipeline *p, const struct gh_analyze_request *req,
+                       const struct gh_analysis *a, uint64_t phash, const char *slug,
+                       const char *provider)
+{
+    struct gh_analysis tmp = *a;
+
+    copy_str(tmp.slug, sizeof tmp.slug, slug);
+    copy_str(tmp.provider, sizeof tmp.provider, provider);
+    record(p, req, &tmp, phash, 0, slug && slug[0], "", 0, 0);
+}
+
+/* The memory layer is an optimisation: an entry it refuses (too big, no memory) is simply
+ * served from the store next time. */
+static void lru_remember(struct gh_pipeline *p, const char *sha256, const char *answer,
+                         const char *slug, const char *provider, uint64_t phash, int64_t expires_at)
+{
+    int rc;
+
+    if (!p->deps.lru)
+        return;
+    rc = gh_lru_put(p->deps.lru, sha256, answer, strlen(answer), slug, provider, phash, expires_at);
+    (void)rc;
+}
+
+static void store_failed(struct gh_pipeline *p, const char *what, const struct gh_err *e)
+{
+    atomic_fetch_add(&p->store_errors, 1);
+    gh_logf(GH_LOG_WARN, "store %s failed, going on without it: %s", what, e->msg);
+}
+
+int gh_pipeline_lookup(struct gh_pipeline *p, struct gh_analyze_request *req,
+                       struct gh_analysis *out, struct gh_err *err)
+{
+    double t0 = mono_ms();
+    enum gh_image_format fmt = gh_image_sniff(req->body, req->len);
+    uint8_t digest[GH_SHA256_LEN];
+    const struct gh_lru_value *v;
+    struct gh_cache_entry e;
+    struct gh_err serr = {0};
+    int64_t now = (int64_t)time(NULL);
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    atomic_fetch_add(&p->requests, 1);
+    /* Cheap refusals before hashing; the full check runs on a miss. */
+    if (req->len == 0 || req->len > p->cfg.lim.max_bytes || fmt == GH_IMAGE_FORMAT_UNKNOWN ||
+        (req->declared != GH_IMAGE_FORMAT_UNKNOWN && req->declared != fmt))
+        return gh_image_validate(req->body, req->len, &p->cfg.lim, req->declared, NULL, err);
+    rc = gh_sha256(req->body, req->len, digest, err);
+    if (rc)
+        return rc;
+    gh_sha256_to_hex(digest, req->sha256);
+    if (req->nocache)
+        return gh_err_set(err, GH_ENOTFOUND, "cache bypassed");
+    if (p->deps.lru && (v = gh_lru_get(p->deps.lru, req->sha256, now)) != NULL) {
+        atomic_fetch_add(&p->memory_hits, 1);
+        rc = respond(p, req, v->json, v->json_len, NULL, 0, 1, "memory", 0, t0, out, err);
+        copy_str(out->slug, sizeof out->slug, v->slug);
+        copy_str(out->provider, sizeof out->provider, v->provider);
+        if (rc == GH_OK)
+            record_hit(p, req, out, v->phash, v->slug, v->provider);
+        gh_lru_value_release(v);
+        return rc;
+    }
+    rc = gh_store_get_exact(p->deps.store, req->sha256, now, &e, &serr);
+    if (rc == GH_ENOTFOUND)
+        return gh_err_set(err, GH_ENOTFOUND, "not cached");
+    if (rc) {
+        store_failed(p, "exact lookup", &serr);
+        return gh_err_set(err, GH_ENOTFOUND, "not cached");
+    }
+    atomic_fetch_add(&p->exact_hits, 1);
+    rc =
+        respond(p, req, e.answer_json, strlen(e.answer_json), NULL, 0, 1, "exact", 0, t0, out, err);
+    copy_str(out->slug, sizeof out->slug, e.equipment_slug);
+    copy_str(out->provider, sizeof out->provider, e.provider);
+    if (rc == GH_OK) {
+        lru_remember(p, e.sha256, e.answer_json, e.equipment_slug, e.provider, e.phash,
+                     e.expires_at);
+        record_hit(p, req, out, e.phash, e.equipment_slug, e.provider);
+    }
+    gh_cache_entry_fini(&e);
+    return rc;
+}
+
+/* Saves a fresh or re-keyed answer in both cache layers; failures only cost future hits. */
+static void remember(struct gh_pipeline *p, const char *sha256, uint64_t phash, const char *answer,
+                     const char *slug, const char *provider, const char *model, int64_t expires_at)
+{
+    struct gh_cache_entry e;
+    struct gh_err serr = {0};
+
+    memset(&e, 0, sizeof e);
+    copy_str(e.sha256, sizeof e.sha256, sha256);
+    e.phash = phash;
+    e.answer_json = (char *)answer; /* borrowed: put copies what it keeps */
+    copy_str(e.equipment_slug, sizeof e.equipment_slug, slug);
+    copy_str(e.provider, sizeof e.provider, provider);
+    copy_str(e.model, sizeof e.model, model);
+    e.created_at = (int64_t)time(NULL);
+    e.expires_at = expires_at;
+    if (gh_store_put(p->deps.store, &e, &serr) != GH_OK)
+        store_failed(p, "write", &serr);
+    lru_remember(p, sha256, answer, slug, provider, phash, expires_at);
+}
+
+static int near_lookup(struct gh_pipeline *p, struct gh_analyze_request *req,
+                       const struct gh_image_info *info, uint64_t phash, double t0,
+                       struct gh_analysis *out, struct gh_err *err)
+{
+    struct gh_cache_entry e;
+    struct gh_err serr = {0};
+    char *answer;
+    int distance = 0, rc;
+
+    rc = gh_store_get_near(p->deps.store, phash, p->cfg.max_distance, (int64_t)time(NULL), &e,
+                           &distance, &serr);
+    if (rc == GH_ENOTFOUND)
+        return rc;
+    if (rc) {
+        store_failed(p, "near-duplicate lookup", &serr);
+        return GH_ENOTFOUND;
+    }
+    /* The answer of the similar photo, describing this upload's image. */
+    answer = gh_answer_rewrite(e.answer_json, info, req->sha256, phash, -1);
+    if (!answer) {
+        gh_cache_entry_fini(&e);
+        return gh_err_set(err, GH_ENOMEM, "out of memory building the answer");
+    }
+    atomic_fetch_add(&p->near_hits, 1);
+    rc = respond(p, req, answer, strlen(answer), NULL, 0, 1, "near", distance, t0, out, err);
+    copy_str(out->slug, sizeof out->slug, e.equipment_slug);
+    copy_str(out->provider, sizeof out->provider, e.provider);
+    if (rc == GH_OK) {
+        /* Only the memory layer learns these bytes: a store row per re-encoded copy would
+         * pile up rows with one pHash, and every later near lookup would read them all. */
+        lru_remember(p, req->sha256, answer, e.equipment_slug, e.provider, phash, e.expires_at);
+        record_hit(p, req, out, phash, e.equipment_slug, e.provider);
+    }
+    gh_free(answer);
+    gh_cache_entry_fini(&e);
+    return rc;
+}
+
+/* Asks the provider and stores the answer; fills the flight for anyone waiting on it. */
+static int ask_provider(struct gh_pipeline *p, struct gh_analyze_request *req,
+                        const struct gh_image_info *info, uint64_t phash, struct flight *f,
+                        struct gh_err *err)
+{
+    struct gh_provider *prov = p->deps.provider;
+    struct gh_provider_request preq;
+    struct gh_provider_result res;
+    uint8_t *jpeg = NULL;
+    size_t jpeg_len = 0;
+    char *answer = NULL;
+    int identified = 0, rc;
+
+    memset(&res, 0, sizeof res);
+    rc = gh_image_provider_copy(req->body, req->len, &p->cfg.lim, req->declared, &p->cfg.prep,
+                                &jpeg, &jpeg_len, NULL, err);
+    if (rc)
+        goto out;
+    preq.jpeg = jpeg;
+    preq.jpeg_len = jpeg_len;
+    preq.cat = p->deps.cat;
+    preq.request_id = req->request_id;
+    atomic_fetch_add(&p->misses, 1);
+    rc = prov->ops->analyze(prov, &preq, &res, err);
+    if (rc) {
+        atomic_fetch_add(&p->provider_errors, 1);
+        goto out;
+    }
+    atomic_fetch_add(&p->prompt_tokens, res.prompt_tokens);
+    atomic_fetch_add(&p->completion_tokens, res.completion_tokens);
+    if (!res.provider[0])
+        copy_str(res.provider, sizeof res.provider, prov->name);
+    answer = gh_answer_build(p->deps.cat, &res, p->cfg.confidence_threshold, info, req->sha256,
+                             phash, &identified);
+    if (!answer) {
+        rc = gh_err_set(err, GH_ENOMEM, "out of memory building the answer");
+        goto out;
+    }
+    copy_str(f->slug, sizeof f->slug, identified ? res.slug : "");
+    copy_str(f->provider, sizeof f->provider, res.provider);
+    copy_str(f->model, sizeof f->model, res.model);
+    f->confidence = res.confidence;
+    f->prompt_tokens = res.prompt_tokens;
+    f->completion_tokens = res.completion_tokens;
+    remember(p, req->sha256, phash, answer, f->slug, res.provider, res.model,
+             (int64_t)time(NULL) + p->cfg.cache_ttl_s);
+    f->answer = answer;
+    f->answer_len = strlen(answer);
+    answer = NULL;
+out:
+    gh_free(answer);
+    gh_free(jpeg);
+    return rc;
+}
+
+static void flight_release(struct gh_pipeline *p, struct flight *f)
+{
+    /* called with flights_mu held */
+    if (--f->refs > 0)
+        return;
+    pthread_cond_destroy(&f->cv);
+    gh_free(f->answer);
+    gh_free(f);
+    (void)p;
+}
+
+static void flight_unlink(struct gh_pipeline *p, struct flight *f)
+{
+    for (struct flight **pp = &p->flights; *pp; pp = &(*pp)->next)
+        if (*pp == f) {
+            *pp = f->next;
+            return;
+        }
+}
+
+static int join_or_lead(struct gh_pipeline *p, struct gh_analyze_request *req,
+                        const struct gh_image_info *info, uint64_t phash, double t0,
+                        struct gh_analysis *out, struct gh_err *err)
+{
+    struct flight *f;
+    int rc, leader = 0;
+
+    pthread_mutex_lock(&p->flights_mu);
+    for (f = p->flights; f && strcmp(f->key, req->sha256) != 0; f = f->next)
+        ;
+    if (!f) {
+        f = gh_malloc(sizeof *f);
+        if (!f) {
+            pthread_mutex_unlock(&p->flights_mu);
+            return gh_err_set(err, GH_ENOMEM, "out of memory");
+        }
+        memset(f, 0, sizeof *f);
+        copy_str(f->key, sizeof f->key, req->sha256);
+        pthread_cond_init(&f->cv, NULL);
+        f->next = p->flights;
+        p->flights = f;
+        leader = 1;
+    }
+    f->refs++;
+    if (leader) {
+        pthread_mutex_unlock(&p->flights_mu);
+        f->rc = ask_provider(p, req, info, phash, f, &f->err);
+        pthread_mutex_lock(&p->flights_mu);
+        f->done = 1;
+        flight_unlink(p, f);
+        pthread_cond_broadcast(&f->cv);
+    } else {
+        while (!f->done)
+            pthread_cond_wait(&f->cv, &p->flights_mu);
+        atomic_fetch_add(&p->coalesced, 1);
+    }
+    pthread_mutex_unlock(&p->flights_mu);
+    /* f->answer and f->err are immutable once done; our reference keeps f alive. */
+    if (f->rc) {
+        rc = gh_err_set(err, f->rc, "%s", f->err.msg);
+    } else {
+        rc = respond(p, req, f->answer, f->answer_len, leader ? NULL : info, phash, !leader,
+                     leader ? "" : "coalesced", 0, t0, out, err);
+        copy_str(out->slug, sizeof out->slug, f->slug);
+        copy_str(out->provider, sizeof out->provider, f->provider);
+        if (rc == GH_OK && leader)
+            record(p, req, out, phash, f->confidence, f->slug[0] != 0, f->model, f->prompt_tokens,
+                   f->completion_tokens);
+        else if (rc == GH_OK)
+            record_hit(p, req, out, phash, f->slug, f->provider);
+    }
+    pthread_mutex_lock(&p->flights_mu);
+    flight_release(p, f);
+    pthread_mutex_unlock(&p->flights_mu);
+    return rc;
+}
+
+int gh_pipeline_analyze(struct gh_pipeline *p, struct gh_analyze_request *req,
+                        struct gh_analysis *out, struct gh_err *err)
+{
+    uint8_t luma[GH_PHASH_SIDE * GH_PHASH_SIDE];
+    struct gh_image_info info;
+    double t0 = mono_ms();
+    uint64_t phash;
+    int rc;
+
+    if (!req->sha256[0]) {
+        rc = gh_pipeline_lookup(p, req, out, err);
+        if (rc != GH_ENOTFOUND)
+            return rc;
+        gh_err_clear(err);
+    }
+    memset(out, 0, sizeof *out);
+    rc = gh_image_luma_grid(req->body, req->len, &p->cfg.lim, req->declared, GH_PHASH_SIDE, luma,
+                            &info, err);
+    if (rc)
+        return rc;
+    phash = gh_phash_from_luma(luma);
+    if (!req->nocache) {
+        rc = near_lookup(p, req, &info, phash, t0, out, err);
+        if (rc != GH_ENOTFOUND)
+            return rc;
+    }
+    return join_or_lead(p, req, &info, phash, t0, out, err);
+}
+
+void gh_pipeline_stats(struct gh_pipeline *p, struct gh_pipeline_stats *out)
+{
+    out->requests = atomic_load(&p->requests);
+    out->memory_hits = atomic_load(&p->memory_hits);
+    out->exact_hits = atomic_load(&p->exact_hits);
+    out->near_hits = atomic_load(&p->near_hits);
+    out->coalesced = atomic_load(&p->coalesced);
+    out->misses = atomic_load(&p->misses);
+    out->provider_errors = atomic_load(&p->provider_errors);
+    out->store_errors = atomic_load(&p->store_errors);
+    out->prompt_tokens = atomic_load(&p->prompt_tokens);
+    out->completion_tokens = atomic_load(&p->completion_tokens);
+}

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+/* Background writer of identification records: requests queue a record and move on; one
+ * thread drains the queue into the store. */
+#include "internal.h"
+
+#include "gh/alloc.h"
+#include "gh/log.h"
+
+#include <pthread.h>
+#include <string.h>
+
+struct gh_recorder {
+    struct gh_store *store;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t thread;
+    struct gh_identification *ring;
+    size_t cap, head, n;
+    int stopping;
+    uint64_t dropped;
+    struct gh_identification one; /* the batch when the batch buffer could not be had */
+};
+
+/* Takes up to BATCH queued records per transaction: under load one commit covers hundreds
+ * of cache hits, idle it still writes each record at once. */
+#define BATCH 512
+
+static void *run(void *arg)
+{
+    struct gh_recorder *r = arg;
+    struct gh_identification *batch = gh_malloc_array(BATCH, sizeof *batch);
+
+    pthread_mutex_lock(&r->mu);
+    for (;;) {
+        struct gh_err err = {0};
+        size_t n = 0;
+
+        while (r->n == 0 && !r->stopping)
+            pthread_cond_wait(&r->cv, &r->mu);
+        if (r->n == 0)
+            break; /* stopping and drained */
+        while (r->n > 0 && n < (batch ? BATCH : 1)) {
+            if (batch)
+                batch[n] = r->ring[r->head];
+            else
+                r->one = r->ring[r->head];
+            n++;
+            r->head = (r->head + 1) % r->cap;
+            r->n--;
+        }
+        pthread_mutex_unlock(&r->mu);
+        if (gh_store_record_identifications(r->store, batch ? batch : &r->one, n, &err) != GH_OK)
+            gh_logf(GH_LOG_WARN, "%zu identification records not saved: %s", n, err.msg);
+        pthread_mutex_lock(&r->mu);
+    }
+    pthread_mutex_unlock(&r->mu);
+    gh_free(batch);
+    return NULL;
+}
+
+struct gh_recorder *gh_recorder_new(struct gh_store *store, size_t cap)
+{
+    struct gh_recorder *r = gh_malloc(sizeof *r);
+
+    if (!r)
+        return NULL;
+    memset(r, 0, sizeof *r);
+    r->store = store;
+    r->cap = cap;
+    r->ring = gh_malloc_array(cap, sizeof *r->ring);
+    if (!r->ring) {
+        gh_free(r);
+        return NULL;
+    }
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    if (pthread_create(&r->thread, NULL, run, r) != 0) {
+        pthread_cond_destroy(&r->cv);
+        pthread_mutex_destroy(&r->mu);
+        gh_free(r->ring);
+        gh_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void gh_recorder_push(struct gh_recorder *r, const struct gh_identification *rec)
+{
+    uint64_t dropped = 0;
+
+    pthread_mutex_lock(&r->mu);
+    if (r->n == r->cap) {
+        dropped = ++r->dropped;
+    } else {
+        r->ring[(r->head + r->n) % r->cap] = *rec;
+        r->n++;
+        pthread_cond_signal(&r->cv);
+    }
+    pthread_mutex_unlock(&r->mu);
+    if (dropped == 1 || (dropped && dropped % 10000 == 0))
+        gh_logf(GH_LOG_WARN, "identification history is behind; %llu records dropped so far",
+                (unsigned long long)dropped);
+}
+
+void gh_recorder_free(struct gh_recorder *r)
+{
+    if (!r)
+        return;
+    pthread_mutex_lock(&r->mu);
+    r->stopping = 1;
+    pthread_cond_signal(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+    pthread_join(r->thread, NULL);
+    pthread_cond_destroy(&r->cv);
+    pthread_mutex_destroy(&r->mu);
+    gh_free(r->ring);
+    gh_free(r);
+}
