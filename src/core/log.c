@@ -2,6 +2,7 @@
 /* Structured logging to stderr. JSON string escaping is done here (leaf code, no jansson) so
  * the logger works before anything else starts and costs no allocation. */
 #include "gh/log.h"
+#include "gh/str.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -124,10 +125,13 @@ static void begin(struct line *l, enum gh_log_level level)
         putf(l, "%s.%03ldZ %-5s", ts, (long)(tv.tv_usec / 1000), level_names[level]);
 }
 
-static void field_str(struct line *l, const char *key, const char *value)
+static void field_str(struct line *l, const char *key, const char *raw)
 {
-    if (!value)
+    char value[LINE_CAP / 2];
+
+    if (!raw)
         return;
+    gh_utf8_sanitize(value, sizeof value, raw); /* paths and ids come from clients */
     if (log_format == GH_LOG_JSON) {
         putf(l, ",\"%s\":\"", key);
         put_escaped(l, value);

@@ -30,9 +30,11 @@ struct gh_http_request {
     double t0;
     uint8_t *body; /* uploaded bytes */
     size_t body_len, body_cap;
-    int too_big;
-    int suspended; /* an analysis runs on a worker */
-    int done;      /* the worker finished; resp is ready */
+    int refused;      /* the body went over the limit; resp holds the answer */
+    size_t discarded; /* body bytes dropped after refusing */
+    int dispatched;   /* the body is in and a route is answering */
+    int suspended;    /* an analysis runs on a worker */
+    int done;         /* the worker finished; resp is ready */
     struct gh_http_response resp;
     /* for the access log */
     int cached; /* -1 when not an analysis */

@@ -4,6 +4,7 @@
 #include "internal.h"
 
 #include "gh/alloc.h"
+#include "gh/str.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -65,17 +66,21 @@ static const char *title_of(int status)
 void gh_http_problem(struct gh_http_request *req, int status, const char *code, const char *fmt,
                      ...)
 {
-    char detail[512], type[128];
+    char raw[512], detail[512], type[128], instance[512];
     va_list ap;
     json_t *doc;
     char *text;
 
+    /* Details quote URLs, headers and library messages: bytes we do not control, which
+     * must still make valid JSON. */
     va_start(ap, fmt);
-    vsnprintf(detail, sizeof detail, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
+    gh_utf8_sanitize(detail, sizeof detail, raw);
+    gh_utf8_sanitize(instance, sizeof instance, req->url);
     snprintf(type, sizeof type, "urn:gymhelper:problem:%s", code);
     doc = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:s}", "type", type, "title", title_of(status),
-                    "status", status, "code", code, "detail", detail, "instance", req->url,
+                    "status", status, "code", code, "detail", detail, "instance", instance,
                     "request_id", req->request_id);
     text = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(doc);

@@ -23,7 +23,8 @@ struct gh_http_server {
     struct MHD_Daemon *daemon;
     struct gh_app *app;
     int port;
-    atomic_int in_flight; /* requests between their first byte and their completion */
+    atomic_int in_flight;  /* requests between their first byte and their completion */
+    atomic_int processing; /* of those, the ones whose body is in (being answered) */
     /* analysis workers */
     pthread_t *workers;
     int n_workers;
@@ -305,6 +306,38 @@ static int declared_too_big(struct gh_http_request *req)
     return end && *end == '\0' && n > req->app->max_body;
 }
 
+/* Bytes of an over-limit body read and dropped before we give up on answering politely. */
+#define DISCARD_CAP (16u << 20)
+
+/* A piece of the body. Past the limit the request is refused, but libmicrohttpd can only
+ * send a response once the body is in: the rest is read and dropped (up to DISCARD_CAP, then
+ * the connection is closed), and the 413 goes out after it. Uploads that declare their
+ * length are refused from the headers instead (see on_request). */
+static enum MHD_Result take_upload(struct gh_http_request *req, const char *data, size_t *size)
+{
+    size_t n = *size;
+    int r;
+
+    *size = 0;
+    if (req->refused) {
+        req->discarded += n;
+        if (req->discarded <= DISCARD_CAP)
+            return MHD_YES;
+        req->resp.status = 0; /* logged as the client's abort: it never gets an answer */
+        return MHD_NO;
+    }
+    r = take_body(req, data, n);
+    if (r == 0)
+        return MHD_YES;
+    req->refused = 1;
+    if (r == -2)
+        gh_http_problem(req, MHD_HTTP_SERVICE_UNAVAILABLE, "out_of_memory",
+                        "the server is out of memory; try again shortly");
+    else
+        too_large(req);
+    return MHD_YES;
+}
+
 /* libmicrohttpd calls this first with the headers, then with each piece of the body, then
  * once more with nothing: we answer on that last call (keep-alive stays possible), except
  * for uploads refused early. */
@@ -323,7 +356,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_NO;
         *con_cls = req;
         if (strcmp(method, MHD_HTTP_METHOD_POST) == 0 && declared_too_big(req)) {
-            req->too_big = 1;
+            req->refused = 1;
             too_large(req);
             return queue(req);
         }
@@ -331,24 +364,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (req->done)
         return queue(req); /* a worker finished and resumed us */
-    if (req->suspended || req->too_big) {
+    if (req->suspended) {
         *upload_data_size = 0;
         return MHD_YES;
     }
-    if (*upload_data_size > 0) {
-        int r = take_body(req, upload_data, *upload_data_size);
-
-        *upload_data_size = 0;
-        if (r == 0)
-            return MHD_YES;
-        req->too_big = 1;
-        if (r == -2)
-            gh_http_problem(req, MHD_HTTP_SERVICE_UNAVAILABLE, "out_of_memory",
-                            "the server is out of memory; try again shortly");
-        else
-            too_large(req);
+    if (*upload_data_size > 0)
+        return take_upload(req, upload_data, upload_data_size);
+    if (req->refused)
         return queue(req);
-    }
+    req->dispatched = 1;
+    atomic_fetch_add(&srv->processing, 1);
     fn = dispatch(req);
     if (fn && fn(req) != 0) {
         MHD_suspend_connection(conn);
@@ -384,6 +409,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!req->resp.body_static)
         gh_free(req->resp.body);
     gh_free(req->body);
+    if (req->dispatched)
+        atomic_fetch_sub(&srv->processing, 1);
     gh_free(req);
     *con_cls = NULL;
     atomic_fetch_sub(&srv->in_flight, 1);
@@ -545,10 +572,22 @@ int gh_http_port(const struct gh_http_server *srv)
     return srv->port;
 }
 
+/* Sleeps until *counter is 0 or the monotonic clock passes deadline. */
+static void wait_zero(atomic_int *counter, double deadline)
+{
+    while (atomic_load(counter) > 0 && mono_ms() < deadline) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Requests being answered get the whole grace period; uploads still arriving get a second
+ * more, since a client that vanished mid-body looks the same as a slow one until the
+ * connection timeout. */
 void gh_http_stop(struct gh_http_server *srv, int grace_ms)
 {
     MHD_socket fd;
-    double deadline = mono_ms() + grace_ms;
 
     if (!srv)
         return;
@@ -556,13 +595,10 @@ void gh_http_stop(struct gh_http_server *srv, int grace_ms)
     fd = MHD_quiesce_daemon(srv->daemon);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
-    while (atomic_load(&srv->in_flight) > 0 && mono_ms() < deadline) {
-        struct timespec ts = {0, 10 * 1000 * 1000};
-
-        nanosleep(&ts, NULL);
-    }
-    if (atomic_load(&srv->in_flight) > 0)
+    wait_zero(&srv->processing, mono_ms() + grace_ms);
+    wait_zero(&srv->in_flight, mono_ms() + 1000);
+    if (atomic_load(&srv->processing) > 0)
         gh_logf(GH_LOG_WARN, "stopping with %d requests unfinished after %d ms",
-                atomic_load(&srv->in_flight), grace_ms);
+                atomic_load(&srv->processing), grace_ms);
     server_free(srv);
 }

@@ -204,30 +204,16 @@ static void store_failed(struct gh_pipeline *p, const char *what, const struct g
     gh_logf(GH_LOG_WARN, "store %s failed, going on without it: %s", what, e->msg);
 }
 
-int gh_pipeline_lookup(struct gh_pipeline *p, struct gh_analyze_request *req,
-                       struct gh_analysis *out, struct gh_err *err)
+/* The memory layer, then the store's exact key. GH_ENOTFOUND on a miss. */
+static int from_cache(struct gh_pipeline *p, struct gh_analyze_request *req, double t0,
+                      struct gh_analysis *out, struct gh_err *err)
 {
-    double t0 = mono_ms();
-    enum gh_image_format fmt = gh_image_sniff(req->body, req->len);
-    uint8_t digest[GH_SHA256_LEN];
     const struct gh_lru_value *v;
     struct gh_cache_entry e;
     struct gh_err serr = {0};
     int64_t now = (int64_t)time(NULL);
     int rc;
 
-    memset(out, 0, sizeof *out);
-    atomic_fetch_add(&p->requests, 1);
-    /* Cheap refusals before hashing; the full check runs on a miss. */
-    if (req->len == 0 || req->len > p->cfg.lim.max_bytes || fmt == GH_IMAGE_FORMAT_UNKNOWN ||
-        (req->declared != GH_IMAGE_FORMAT_UNKNOWN && req->declared != fmt))
-        return gh_image_validate(req->body, req->len, &p->cfg.lim, req->declared, NULL, err);
-    rc = gh_sha256(req->body, req->len, digest, err);
-    if (rc)
-        return rc;
-    gh_sha256_to_hex(digest, req->sha256);
-    if (req->nocache)
-        return gh_err_set(err, GH_ENOTFOUND, "cache bypassed");
     if (p->deps.lru && (v = gh_lru_get(p->deps.lru, req->sha256, now)) != NULL) {
         atomic_fetch_add(&p->memory_hits, 1);
         rc = respond(p, req, v->json, v->json_len, NULL, 0, 1, "memory", 0, t0, out, err);
@@ -257,6 +243,29 @@ int gh_pipeline_lookup(struct gh_pipeline *p, struct gh_analyze_request *req,
     }
     gh_cache_entry_fini(&e);
     return rc;
+}
+
+int gh_pipeline_lookup(struct gh_pipeline *p, struct gh_analyze_request *req,
+                       struct gh_analysis *out, struct gh_err *err)
+{
+    double t0 = mono_ms();
+    enum gh_image_format fmt = gh_image_sniff(req->body, req->len);
+    uint8_t digest[GH_SHA256_LEN];
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    atomic_fetch_add(&p->requests, 1);
+    /* Cheap refusals before hashing; the full check runs on a miss. */
+    if (req->len == 0 || req->len > p->cfg.lim.max_bytes || fmt == GH_IMAGE_FORMAT_UNKNOWN ||
+        (req->declared != GH_IMAGE_FORMAT_UNKNOWN && req->declared != fmt))
+        return gh_image_validate(req->body, req->len, &p->cfg.lim, req->declared, NULL, err);
+    rc = gh_sha256(req->body, req->len, digest, err);
+    if (rc)
+        return rc;
+    gh_sha256_to_hex(digest, req->sha256);
+    if (req->nocache)
+        return gh_err_set(err, GH_ENOTFOUND, "cache bypassed");
+    return from_cache(p, req, t0, out, err);
 }
 
 /* Saves a fresh or re-keyed answer in both cache layers; failures only cost future hits. */
@@ -461,6 +470,13 @@ int gh_pipeline_analyze(struct gh_pipeline *p, struct gh_analyze_request *req,
 
     if (!req->sha256[0]) {
         rc = gh_pipeline_lookup(p, req, out, err);
+        if (rc != GH_ENOTFOUND)
+            return rc;
+        gh_err_clear(err);
+    } else if (!req->nocache) {
+        /* Looked up before waiting for a worker: an identical upload may have been answered
+         * meanwhile. */
+        rc = from_cache(p, req, t0, out, err);
         if (rc != GH_ENOTFOUND)
             return rc;
         gh_err_clear(err);

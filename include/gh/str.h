@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: MIT */
+/* Small string helpers for text that came from outside (URLs, headers, library messages). */
+#ifndef GH_STR_H
+#define GH_STR_H
+
+#include <stddef.h>
+
+/* Copies src into dst (cap bytes, always NUL-terminated when cap > 0) keeping only well-formed
+ * UTF-8 (RFC 3629); each byte that does not start or continue a valid sequence becomes '?',
+ * and a sequence that would not fit whole is dropped. The result is safe in JSON strings after
+ * the usual escaping. Returns the length written. Pure; thread-safe. */
+size_t gh_utf8_sanitize(char *dst, size_t cap, const char *src);
+
+#endif

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/* UTF-8 clean-up for text that must go into JSON (jansson refuses invalid UTF-8). */
+#include "gh/str.h"
+
+#include <stdint.h>
+#include <string.h>
+
+/* Length of the valid UTF-8 sequence at s (RFC 3629 table 3.7: no overlongs, no surrogates,
+ * nothing past U+10FFFF), or 0. */
+static size_t valid_seq(const unsigned char *s)
+{
+    unsigned char c = s[0];
+
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        return (s[1] & 0xC0) == 0x80 ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF) {
+        unsigned char lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+
+        return (s[1] >= lo && s[1] <= hi && (s[2] & 0xC0) == 0x80) ? 3 : 0;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        unsigned char lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+
+        return (s[1] >= lo && s[1] <= hi && (s[2] & 0xC0) == 0x80 && (s[3] & 0xC0) == 0x80) ? 4 : 0;
+    }
+    return 0;
+}
+
+size_t gh_utf8_sanitize(char *dst, size_t cap, const char *src)
+{
+    const unsigned char *s = (const unsigned char *)src;
+    size_t n = 0;
+
+    if (cap == 0)
+        return 0;
+    while (*s) {
+        size_t k = valid_seq(s); /* a NUL inside a sequence makes it invalid: no overread */
+
+        if (k == 0) {
+            if (n + 1 >= cap)
+                break;
+            dst[n++] = '?';
+            s++;
+            continue;
+        }
+        if (n + k >= cap)
+            break;
+        memcpy(dst + n, s, k);
+        n += k;
+        s += k;
+    }
+    dst[n] = '\0';
+    return n;
+}

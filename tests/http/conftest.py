@@ -1,0 +1,137 @@
+# SPDX-License-Identifier: MIT
+"""Fixtures of the end-to-end HTTP tests (tests/http).
+
+Every test runs against the release build; tests (or whole modules) marked `asan` also run
+against the ASan+UBSan build as a smoke subset. The builds come from the top-level
+conftest's --build / --asan-build options and its make_binary (sanitizer environment
+included). Servers and fake providers are child processes on ephemeral ports with their
+output drained to files under pytest's tmp directories; each one is killed at teardown even
+when a test fails, and every server must stop cleanly on SIGTERM (exit 0, no sanitizer
+report) or the test that owned it errors at teardown.
+"""
+from pathlib import Path
+
+import pytest
+
+import ghhttp as G
+
+TOP_CONFTEST = Path(__file__).resolve().parent.parent / "conftest.py"
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "asan: also run this test against the ASan build (the smoke subset)")
+
+
+def pytest_generate_tests(metafunc):
+    """`variant` is release for every test, and asan as well for tests marked asan."""
+    if "variant" in metafunc.fixturenames:
+        variants = ["release"]
+        if metafunc.definition.get_closest_marker("asan"):
+            variants.append("asan")
+        metafunc.parametrize("variant", variants, scope="module")
+
+
+@pytest.hookimpl(trylast=True)  # after the runner's own teardown of the fixtures
+def pytest_sessionfinish(session, exitstatus):
+    G.kill_leftovers()
+
+
+def _top_conftest(config):
+    """The top-level tests/conftest.py module as pytest loaded it (registered under its path)."""
+    mod = config.pluginmanager.get_plugin(str(TOP_CONFTEST))
+    if mod is None or not hasattr(mod, "make_binary"):
+        pytest.fail("tests/conftest.py (make_binary, --build, --asan-build) is not loaded",
+                    pytrace=False)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def binary(request, variant):
+    """The gymhelper binary of this variant (a Binary: str with .variant and .env)."""
+    return _top_conftest(request.config).make_binary(request.config, variant)
+
+
+@pytest.fixture(scope="session")
+def release_binary(request):
+    return _top_conftest(request.config).make_binary(request.config, "release")
+
+
+@pytest.fixture(scope="session")
+def asan_binary(request):
+    return _top_conftest(request.config).make_binary(request.config, "asan")
+
+
+@pytest.fixture(scope="session")
+def photos():
+    """A few JPEG test photos of different labels (bytes), read at test time."""
+    if not (G.GYM_PHOTOS / "labels.tsv").is_file():
+        pytest.fail("test photos not found at %s" % G.GYM_PHOTOS, pytrace=False)
+    return G.jpeg_photos(12)
+
+
+class Processes:
+    """Starts fakes and servers; stop_all() kills the fakes and stops every server with
+    SIGTERM, returning the problems of those that did not stop cleanly."""
+
+    def __init__(self, tmp):
+        self.tmp = Path(tmp)
+        self.servers = []
+        self.fakes = []
+        self.n = 0
+
+    def fake(self, **kw):
+        self.n += 1
+        f = G.FakeOpenAI(self.tmp / ("fake%d" % self.n), **kw)
+        self.fakes.append(f)
+        return f
+
+    def server(self, binary, workdir=None, **kw):
+        self.n += 1
+        s = G.Server(binary, workdir or self.tmp / ("srv%d" % self.n), **kw)
+        self.servers.append(s)
+        return s
+
+    def stop_all(self):
+        problems = []
+        for s in self.servers:
+            if s.returncode is not None or not s.alive():
+                # stopped by the test (which checked it) or died: a death is reported
+                if s.returncode is None:
+                    s.proc.wait()
+                    problems.append("server died with status %s:\n%s"
+                                    % (s.proc.returncode, G._sanitizer_excerpt(s.stderr_text())))
+                elif s.sanitizer_reports():
+                    problems.append("sanitizer report:\n%s"
+                                    % G._sanitizer_excerpt(s.stderr_text()))
+                continue
+            problems += s.check_clean_exit()
+        for f in self.fakes:
+            f.stop()
+        return problems
+
+
+def _finish(procs):
+    problems = procs.stop_all()
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def procs(tmp_path):
+    """Per-test processes (fakes, servers), stopped at the test's end."""
+    p = Processes(tmp_path)
+    try:
+        yield p
+    finally:
+        _finish(p)
+
+
+@pytest.fixture(scope="module")
+def module_procs(tmp_path_factory):
+    """Processes shared by a module's tests."""
+    p = Processes(tmp_path_factory.mktemp("http"))
+    try:
+        yield p
+    finally:
+        _finish(p)

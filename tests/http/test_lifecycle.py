@@ -1,0 +1,187 @@
+# SPDX-License-Identifier: MIT
+"""The server's life: graceful shutdown on SIGTERM (in-flight requests finish, the listening
+socket closes, exit 0, the database intact), SIGINT, keep-alive connections and clients that
+stall or vanish."""
+import http.client
+import signal
+import socket
+import sqlite3
+import threading
+import time
+
+import pytest
+
+import ghhttp as G
+
+
+def connect_refused(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+def wait_for(pred, timeout=5.0, step=0.02):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v or time.monotonic() > deadline:
+            return v
+        time.sleep(step)
+
+
+def integrity(db):
+    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+    try:
+        return (con.execute("PRAGMA integrity_check").fetchone()[0],
+                con.execute("SELECT COUNT(*) FROM equipment_cache").fetchone()[0])
+    finally:
+        con.close()
+
+
+@pytest.mark.asan
+def test_sigterm_finishes_in_flight_request(procs, binary, photos, tmp_path):
+    fake = procs.fake(mode="slow", slow_seconds=1.5)
+    db = tmp_path / "graceful.db"
+    s = procs.server(binary, db=db, provider=fake, args=["--provider-timeout-ms", "10000"])
+    result = {}
+
+    def upload():
+        try:
+            result["r"] = s.analyze(photos[0], timeout=20)
+        except Exception as e:  # reported below
+            result["r"] = e
+
+    t = threading.Thread(target=upload)
+    t.start()
+    try:
+        assert wait_for(lambda: fake.calls() == 1), "the analysis never reached the provider"
+        t_term = time.monotonic()
+        s.send_signal(signal.SIGTERM)
+        # the listening socket closes at once; the in-flight request goes on
+        assert wait_for(lambda: connect_refused(s.port), timeout=2), \
+            "still accepting connections after SIGTERM"
+        assert s.alive()
+    finally:
+        t.join(20)
+    r = result["r"]
+    assert isinstance(r, G.Response), r
+    assert r.status == 200, r
+    doc = r.json()
+    assert doc["identified"] is True and doc["equipment"]["slug"] == G.ANSWER
+    rc = s.stop(sig=None, timeout=10)  # SIGTERM was sent above
+    assert rc == 0
+    assert time.monotonic() - t_term < 8
+    assert not s.sanitizer_reports(), G._sanitizer_excerpt(s.stderr_text())
+    assert "stopped cleanly" in s.stderr_text()
+    assert connect_refused(s.port)
+    # the database is whole, and holds the answer of the request that finished during shutdown
+    check, rows = integrity(db)
+    assert check == "ok"
+    assert rows == 1
+    fake.control(mode="good")
+    s2 = procs.server(binary, db=db, provider=fake)
+    st = s2.stats()
+    assert st["entries"] == 1 and st["history"]["identifications"] == 1, st
+    doc = s2.analyze(photos[0]).json()
+    assert doc["cached"] is True and doc["cache"]["layer"] == "exact"
+    assert fake.calls() == 1
+
+
+@pytest.mark.asan
+def test_sigint_stops_cleanly(procs, binary):
+    s = procs.server(binary)
+    assert s.get("/health").status == 200
+    t0 = time.monotonic()
+    rc = s.stop(sig=signal.SIGINT)
+    assert rc == 0
+    assert time.monotonic() - t0 < 5
+    assert "SIGINT" in s.stderr_text() and "stopped cleanly" in s.stderr_text()
+    assert not s.sanitizer_reports(), G._sanitizer_excerpt(s.stderr_text())
+    assert connect_refused(s.port)
+
+
+def test_idle_server_stops_at_once(procs, binary, tmp_path):
+    db = tmp_path / "idle.db"
+    s = procs.server(binary, db=db)
+    t0 = time.monotonic()
+    assert s.stop() == 0
+    assert time.monotonic() - t0 < 2
+    assert integrity(db) == ("ok", 0)
+
+
+@pytest.mark.asan
+def test_keep_alive(procs, binary, photos):
+    fake = procs.fake()
+    s = procs.server(binary, provider=fake)
+    conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
+    try:
+        sock = None
+        steps = [("GET", "/health", None, {}, 200),
+                 ("GET", "/api/v1/equipment", None, {}, 200),
+                 ("GET", "/nope", None, {}, 404),
+                 ("POST", "/api/v1/analyze", photos[1], {"Content-Type": "image/jpeg"}, 200),
+                 ("POST", "/api/v1/analyze", photos[1], {"Content-Type": "image/jpeg"}, 200),
+                 ("DELETE", "/health", None, {}, 405),
+                 ("POST", "/api/v1/analyze", b"", {"Content-Type": "image/jpeg"}, 400),
+                 ("HEAD", "/api/v1/equipment", None, {}, 200),
+                 ("GET", "/api/v1/cache/stats", None, {"Accept-Encoding": "gzip"}, 200)]
+        ids = []
+        for method, path, body, headers, status in steps:
+            r = G.request(s.port, method, path, body, headers, conn=conn)
+            assert r.status == status, (method, path, r)
+            assert r.header("Connection") != "close", (method, path)
+            if sock is None:
+                sock = conn.sock
+            assert conn.sock is sock, "the connection was not kept alive after %s %s" % (
+                method, path)
+            ids.append(r.header("X-Request-ID"))
+        assert len(set(ids)) == len(steps)
+    finally:
+        conn.close()
+    assert fake.calls() == 1
+
+
+def test_stalled_client_does_not_block_others(procs, binary):
+    """A client that sends half its headers and stalls keeps only its own connection: the
+    server serves others meanwhile and still stops at once. (libmicrohttpd's 30 s connection
+    timeout, which would drop it, has no setting, so its expiry is not awaited here.)"""
+    s = procs.server(binary)
+    stalled = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+    try:
+        stalled.sendall(b"GET /api/v1/equipment HTTP/1.1\r\nHost: t\r\nAccept: ")
+        for _ in range(10):
+            r = s.get("/api/v1/health", timeout=5)
+            assert r.status == 200 and r.elapsed < 1.0, r
+        t0 = time.monotonic()
+        assert s.stop() == 0
+        assert time.monotonic() - t0 < 3
+    finally:
+        stalled.close()
+
+
+def test_client_abort_mid_upload_does_not_delay_shutdown(procs, binary):
+    """A client sends the headers and the start of a body and closes the connection in the
+    same breath (a phone losing signal mid-upload). libmicrohttpd may only notice at its
+    connection timeout, so SIGTERM must not wait the 30 s grace period for uploads that are
+    still arriving: it stops at once and logs each of them as a client abort (499)."""
+    s = procs.server(binary)
+    for _ in range(3):
+        c = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+        # corked: the request and the FIN leave in one segment, as they do from a client
+        # that writes and closes at once over a real network
+        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+        c.sendall(b"POST /api/v1/analyze HTTP/1.1\r\nHost: t\r\nContent-Type: image/jpeg\r\n"
+                  b"Content-Length: 5000\r\n\r\n\xff\xd8\xff")
+        c.close()
+    t0 = time.monotonic()
+    try:
+        rc = s.stop(timeout=4)
+    except AssertionError:
+        rc = None
+    took = time.monotonic() - t0
+    assert rc == 0 and took < 3, (
+        "SIGTERM took %.1f s (exit %s) after clients aborted uploads" % (took, rc))
+    aborted = [x for x in s.log_lines() if x.get("status") == 499]
+    assert len(aborted) == 3, "the aborted uploads were not all logged: %r" % aborted
