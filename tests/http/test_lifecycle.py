@@ -15,9 +15,11 @@ import ghhttp as G
 
 
 def connect_refused(port):
+    """True once nothing accepts on port. A connection that reached the backlog just before
+    the listening socket closed is reset instead of refused: the same answer."""
     try:
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
-    except ConnectionRefusedError:
+    except (ConnectionRefusedError, ConnectionResetError):
         return True
     return False
 
