@@ -171,8 +171,9 @@ int gh_config_load(struct gh_config *cfg, int argc, char **argv, const char *usa
             opts[n++] = (struct option){settings[i].flag, required_argument, NULL, (int)i};
     opts[n++] = (struct option){"help", no_argument, NULL, 'h'};
     opts[n] = (struct option){NULL, 0, NULL, 0};
+    /* GNU getopt permutes: flags may follow the verb and the files ("db migrate --x y"). */
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (c == 'h') {
             print_help(usage);
             return 1;
