@@ -93,6 +93,24 @@ int gh_pipeline_analyze(struct gh_pipeline *p, struct gh_analyze_request *req,
 
 void gh_analysis_fini(struct gh_analysis *a);
 
+/* Returns once every analysis answered so far is in the history (records are written in the
+ * background; reads of the history that must see them call this first). */
+void gh_pipeline_flush(struct gh_pipeline *p);
+
+/* Finds an earlier analysis by its history id (all digits) or its request id. GH_ENOTFOUND
+ * when none; GH_EBACKEND when the store fails. */
+int gh_pipeline_find_identification(struct gh_pipeline *p, const char *id,
+                                    struct gh_identification *out,
+                                    struct gh_err *err) GH_MUST_CHECK;
+
+/* A person's correction of an earlier analysis (id as above): from now on the cache answers
+ * for that image, and near duplicates of it, with slug's equipment and "corrected": true, and
+ * no provider answer overwrites it. *out gets the updated history record. Errors:
+ * GH_ENOTFOUND (no such analysis), GH_EINVAL (slug not in the catalogue), GH_ECONFLICT (the
+ * analysis has no image to correct), GH_EBACKEND, GH_ENOMEM. */
+int gh_pipeline_correct(struct gh_pipeline *p, const char *id, const char *slug,
+                        struct gh_identification *out, struct gh_err *err) GH_MUST_CHECK;
+
 void gh_pipeline_stats(struct gh_pipeline *p, struct gh_pipeline_stats *out);
 
 #endif

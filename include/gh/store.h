@@ -27,6 +27,7 @@ struct gh_cache_entry {
     int64_t expires_at; /* never served at or after this time */
     int64_t hits;
     int64_t last_hit_at; /* 0 when never hit */
+    int corrected;       /* a person corrected this answer; providers never overwrite it */
 };
 
 /* One analysis as it happened (served from cache or not). */
@@ -47,6 +48,7 @@ struct gh_identification {
     double processing_ms;
     int64_t prompt_tokens;
     int64_t completion_tokens;
+    char corrected_slug[64]; /* a person's correction, "" when none */
 };
 
 struct gh_store_stats {
@@ -100,7 +102,9 @@ int gh_store_get_exact(struct gh_store *st, const char *sha256_hex, int64_t now,
 int gh_store_get_near(struct gh_store *st, uint64_t phash, int max_distance, int64_t now,
                       struct gh_cache_entry *out, int *distance, struct gh_err *err) GH_MUST_CHECK;
 
-/* Inserts or replaces the entry with e->sha256 (hits reset to e->hits). */
+/* Inserts or replaces the entry with e->sha256 (hits reset to e->hits). An entry a person
+ * corrected is left as it is and GH_ECONFLICT says so: a later provider answer never
+ * overwrites a correction. */
 int gh_store_put(struct gh_store *st, const struct gh_cache_entry *e,
                  struct gh_err *err) GH_MUST_CHECK;
 
@@ -111,6 +115,22 @@ int gh_store_record_identification(struct gh_store *st, struct gh_identification
 /* Appends n records in one transaction (all or none); sets each id. */
 int gh_store_record_identifications(struct gh_store *st, struct gh_identification *recs, size_t n,
                                     struct gh_err *err) GH_MUST_CHECK;
+
+/* The most recent identifications with id < before_id (0: the newest), newest first, at
+ * most limit (1..1000) into out; *n_out gets the count. */
+int gh_store_list_identifications(struct gh_store *st, int64_t before_id, size_t limit,
+                                  struct gh_identification *out, size_t *n_out,
+                                  struct gh_err *err) GH_MUST_CHECK;
+
+/* One identification by id (> 0), else the latest with request_id. GH_ENOTFOUND. */
+int gh_store_get_identification(struct gh_store *st, int64_t id, const char *request_id,
+                                struct gh_identification *out, struct gh_err *err) GH_MUST_CHECK;
+
+/* A person's correction, in one transaction: records that identification ident_id should be
+ * e->equipment_slug, and makes e (answer, slug; its sha256 and phash name the image) the
+ * image's cache entry, marked corrected, kept at least until e->expires_at. */
+int gh_store_correct(struct gh_store *st, int64_t ident_id, const struct gh_cache_entry *e,
+                     int64_t now, struct gh_err *err) GH_MUST_CHECK;
 
 int gh_store_stats(struct gh_store *st, int64_t now, struct gh_store_stats *out,
                    struct gh_err *err) GH_MUST_CHECK;

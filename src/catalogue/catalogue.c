@@ -227,7 +227,7 @@ static int make_json_texts(struct gh_catalogue *cat, json_t *items, struct gh_er
             json_decref(e);
             return gh_err_set(err, GH_ENOMEM, "out of memory loading the catalogue");
         }
-        s = json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        s = json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
         json_decref(e);
         if (!s)
             return gh_err_set(err, GH_ENOMEM, "out of memory loading the catalogue");

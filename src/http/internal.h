@@ -17,8 +17,12 @@ struct gh_http_response {
     char *body;
     size_t len;
     int body_static;
-    const char *allow; /* for 405 */
-    int no_store;      /* Cache-Control: no-store */
+    const char *allow;         /* for 405 */
+    int no_store;              /* Cache-Control: no-store */
+    const char *cache_control; /* overrides no_store when set */
+    const char *etag;
+    const unsigned char *gz; /* precompressed body (static files), sent when accepted */
+    size_t gz_len;
 };
 
 struct gh_http_request {
@@ -43,6 +47,7 @@ struct gh_http_request {
     char provider[32];
     const char *error_code;
     struct gh_analyze_request areq;
+    char etag[24];
 };
 
 /* A route answers synchronously by filling req->resp, or returns 1 after handing the request
@@ -69,6 +74,13 @@ int gh_route_cache_stats(struct gh_http_request *req);
 int gh_route_equipment_list(struct gh_http_request *req);
 int gh_route_equipment_get(struct gh_http_request *req);
 int gh_route_analyze(struct gh_http_request *req);
+int gh_route_static(struct gh_http_request *req);
+int gh_route_identifications(struct gh_http_request *req);
+int gh_route_identification_get(struct gh_http_request *req);
+int gh_route_identification_feedback(struct gh_http_request *req);
+
+/* The embedded file served for url ("/" and "/docs/" map to their index.html), or NULL. */
+const struct gh_asset *gh_http_asset(const char *url);
 
 /* The worker's part of an analysis: runs the pipeline and fills req->resp. */
 void gh_route_analyze_slow(struct gh_http_request *req);

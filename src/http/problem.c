@@ -82,7 +82,8 @@ void gh_http_problem(struct gh_http_request *req, int status, const char *code, 
     doc = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:s}", "type", type, "title", title_of(status),
                     "status", status, "code", code, "detail", detail, "instance", instance,
                     "request_id", req->request_id);
-    text = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    text =
+        doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) : NULL;
     json_decref(doc);
     req->error_code = code;
     if (!text) {

@@ -60,7 +60,8 @@ int gh_route_cache_stats(struct gh_http_request *req)
         "history", "identifications", (json_int_t)ss.identifications, "provider_calls",
         (json_int_t)ss.provider_calls, "stored_hits", (json_int_t)ss.total_hits, "backend",
         gh_store_backend(app->store));
-    text = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    text =
+        doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) : NULL;
     json_decref(doc);
     if (!text) {
         gh_http_problem(req, 503, "out_of_memory", "the server is out of memory");

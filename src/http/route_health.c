@@ -32,7 +32,8 @@ int gh_route_health(struct gh_http_request *req)
         "schema_version", store_ok ? schema : 0, "detail", store_ok ? "ok" : err.msg, "redis",
         "configured", 0, "detail", "not configured (REDIS_URL unset)", "catalogue", "version",
         gh_catalogue_version(app->cat), "equipment", (json_int_t)gh_catalogue_count(app->cat));
-    text = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    text =
+        doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) : NULL;
     json_decref(doc);
     if (!text) {
         gh_http_problem(req, 503, "out_of_memory", "the server is out of memory");

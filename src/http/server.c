@@ -136,15 +136,46 @@ static char *gzip_body(const char *body, size_t len, size_t *out_len)
     return out;
 }
 
+/* Adds the headers every response carries and queues it; takes mr. */
+static enum MHD_Result queue_with_headers(struct gh_http_request *req, struct MHD_Response *mr)
+{
+    struct gh_http_response *r = &req->resp;
+    enum MHD_Result ok;
+
+    MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            r->content_type ? r->content_type : "application/json");
+    MHD_add_response_header(mr, "X-Request-ID", req->request_id);
+    if (r->allow)
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW, r->allow);
+    if (r->cache_control)
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, r->cache_control);
+    else if (r->no_store)
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (r->etag)
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_ETAG, r->etag);
+    ok = MHD_queue_response(req->conn, (unsigned int)r->status, mr);
+    MHD_destroy_response(mr);
+    return ok;
+}
+
 static enum MHD_Result queue(struct gh_http_request *req)
 {
     struct gh_http_response *r = &req->resp;
     struct MHD_Response *mr;
-    enum MHD_Result ok;
     char *gz = NULL;
     size_t gz_len = 0;
     int is_json = r->content_type && strstr(r->content_type, "json");
 
+    if (r->gz && accepts_gzip(req)) {
+        mr = MHD_create_response_from_buffer(r->gz_len, (void *)(uintptr_t)r->gz,
+                                             MHD_RESPMEM_PERSISTENT);
+        r->body = NULL;
+        if (!mr)
+            return MHD_NO;
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+        return queue_with_headers(req, mr);
+    }
     if (is_json && accepts_gzip(req))
         gz = gzip_body(r->body, r->len, &gz_len);
     if (gz) {
@@ -159,20 +190,11 @@ static enum MHD_Result queue(struct gh_http_request *req)
     r->body = NULL; /* libmicrohttpd owns it now */
     if (!mr)
         return MHD_NO;
-    MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            r->content_type ? r->content_type : "application/json");
-    MHD_add_response_header(mr, "X-Request-ID", req->request_id);
     if (gz)
         MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
     if (is_json)
         MHD_add_response_header(mr, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
-    if (r->allow)
-        MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW, r->allow);
-    if (r->no_store)
-        MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    ok = MHD_queue_response(req->conn, (unsigned int)r->status, mr);
-    MHD_destroy_response(mr);
-    return ok;
+    return queue_with_headers(req, mr);
 }
 
 struct route {
@@ -181,16 +203,23 @@ struct route {
     const char *allow;
     gh_route_fn get;
     gh_route_fn post;
+    const char *suffix; /* with prefix: what follows the segment ("/feedback"), or NULL */
 };
 
 static const struct route routes[] = {
-    {"/health", 0, "GET, HEAD", gh_route_health, NULL},
-    {"/api/v1/health", 0, "GET, HEAD", gh_route_health, NULL},
-    {"/api/v1/cache/stats", 0, "GET, HEAD", gh_route_cache_stats, NULL},
-    {"/api/v1/equipment", 0, "GET, HEAD", gh_route_equipment_list, NULL},
-    {"/api/v1/equipment/", 1, "GET, HEAD", gh_route_equipment_get, NULL},
-    {"/api/v1/analyze", 0, "POST", NULL, gh_route_analyze},
+    {"/health", 0, "GET, HEAD", gh_route_health, NULL, NULL},
+    {"/api/v1/health", 0, "GET, HEAD", gh_route_health, NULL, NULL},
+    {"/api/v1/cache/stats", 0, "GET, HEAD", gh_route_cache_stats, NULL, NULL},
+    {"/api/v1/equipment", 0, "GET, HEAD", gh_route_equipment_list, NULL, NULL},
+    {"/api/v1/equipment/", 1, "GET, HEAD", gh_route_equipment_get, NULL, NULL},
+    {"/api/v1/analyze", 0, "POST", NULL, gh_route_analyze, NULL},
+    {"/api/v1/identifications", 0, "GET, HEAD", gh_route_identifications, NULL, NULL},
+    {"/api/v1/identifications/", 1, "GET, HEAD", gh_route_identification_get, NULL, NULL},
+    {"/api/v1/identifications/", 1, "POST", NULL, gh_route_identification_feedback, "/feedback"},
 };
+
+/* Files compiled into the binary, for whatever path the API routes do not claim. */
+static const struct route static_route = {"/", 0, "GET, HEAD", gh_route_static, NULL, NULL};
 
 static const struct route *find_route(const char *url)
 {
@@ -204,8 +233,18 @@ static const struct route *find_route(const char *url)
 
         if (!r->prefix && n == m && strncmp(url, r->path, m) == 0)
             return r;
-        if (r->prefix && n > m && strncmp(url, r->path, m) == 0 && !memchr(url + m, '/', n - m))
-            return r;
+        if (r->prefix && n > m && strncmp(url, r->path, m) == 0) {
+            const char *seg = url + m, *slash = memchr(seg, '/', n - m);
+            size_t rest = slash ? n - (size_t)(slash - url) : 0;
+
+            if (slash == seg)
+                continue; /* an empty segment */
+            if (!r->suffix && !slash)
+                return r;
+            if (r->suffix && slash && rest == strlen(r->suffix) &&
+                strncmp(slash, r->suffix, rest) == 0)
+                return r;
+        }
     }
     return NULL;
 }
@@ -279,6 +318,11 @@ static gh_route_fn dispatch(struct gh_http_request *req)
     const struct route *r = find_route(req->url);
     gh_route_fn fn;
 
+    if (!r && gh_http_asset(req->url)) {
+        if (route_for(&static_route, req->method))
+            return gh_route_static;
+        r = &static_route;
+    }
     if (!r) {
         gh_http_problem(req, MHD_HTTP_NOT_FOUND, "not_found", "no such endpoint: %s %s",
                         req->method, req->url);

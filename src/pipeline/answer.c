@@ -83,7 +83,7 @@ char *gh_answer_build(const struct gh_catalogue *cat, const struct gh_provider_r
     if (ok && r->note[0])
         ok = set(doc, "note", json_string(r->note)) == 0;
     if (ok)
-        text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
     json_decref(cands);
     json_decref(alts);
     json_decref(doc);
@@ -104,18 +104,21 @@ char *gh_answer_rewrite(const char *stored, const struct gh_image_info *info, co
     if (top_k >= 0 && json_is_array(alts))
         while (json_array_size(alts) > (size_t)top_k)
             json_array_remove(alts, json_array_size(alts) - 1);
-    text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
 out:
     json_decref(doc);
     return text;
 }
 
-/* {"request_id":...,"cached":...,"cache":{...},"processing_time_ms":..., + stored[1..]. The
- * request id is ours or validated by the HTTP layer (no quotes or controls). */
+/* {"request_id":...,"identification_id":...,"cached":...,"cache":{...},
+ * "processing_time_ms":..., + stored[1..]. The request id is ours or validated by the HTTP
+ * layer (no quotes or controls); it doubles as the analysis's id in the history API, since
+ * the numeric id is only assigned when the record is written in the background. */
 int gh_answer_wrap(const char *stored, size_t stored_len, const char *request_id, int cached,
                    const char *layer, int distance, double ms, char **out, size_t *out_len)
 {
-    char head[256];
+    const char *rid = request_id ? request_id : "";
+    char head[320];
     int n;
     size_t total;
     char *buf;
@@ -124,14 +127,14 @@ int gh_answer_wrap(const char *stored, size_t stored_len, const char *request_id
         return GH_EINVAL;
     if (cached)
         n = snprintf(head, sizeof head,
-                     "{\"request_id\":\"%s\",\"cached\":true,\"cache\":{\"layer\":\"%s\","
-                     "\"distance\":%d},\"processing_time_ms\":%.3f%s",
-                     request_id ? request_id : "", layer, distance, ms, stored_len > 2 ? "," : "");
+                     "{\"request_id\":\"%s\",\"identification_id\":\"%s\",\"cached\":true,"
+                     "\"cache\":{\"layer\":\"%s\",\"distance\":%d},\"processing_time_ms\":%.3f%s",
+                     rid, rid, layer, distance, ms, stored_len > 2 ? "," : "");
     else
         n = snprintf(head, sizeof head,
-                     "{\"request_id\":\"%s\",\"cached\":false,\"cache\":null,"
-                     "\"processing_time_ms\":%.3f%s",
-                     request_id ? request_id : "", ms, stored_len > 2 ? "," : "");
+                     "{\"request_id\":\"%s\",\"identification_id\":\"%s\",\"cached\":false,"
+                     "\"cache\":null,\"processing_time_ms\":%.3f%s",
+                     rid, rid, ms, stored_len > 2 ? "," : "");
     if (n < 0 || (size_t)n >= sizeof head)
         return GH_EINVAL;
     total = (size_t)n + stored_len - 1;
@@ -144,4 +147,34 @@ int gh_answer_wrap(const char *stored, size_t stored_len, const char *request_id
     *out = buf;
     *out_len = total;
     return GH_OK;
+}
+
+char *gh_answer_correct(const struct gh_catalogue *cat, const char *stored, const char *slug,
+                        const char *sha256, uint64_t phash)
+{
+    const struct gh_equipment *q = gh_catalogue_find(cat, slug);
+    json_t *doc = stored ? json_loads(stored, 0, NULL) : NULL;
+    char *text = NULL;
+    char hex[GH_PHASH_HEX_LEN + 1];
+    int ok;
+
+    if (!q)
+        return NULL;
+    if (!doc) { /* nothing cached any more: an answer from what the history knows */
+        gh_phash_to_hex(phash, hex);
+        doc = json_pack("{s:s, s:s, s:{s:s, s:s}, s:s}", "provider", "", "model", "", "image",
+                        "phash", hex, "sha256", sha256, "catalogue_version",
+                        gh_catalogue_version(cat));
+    }
+    ok = doc && set(doc, "identified", json_true()) == 0 &&
+         set(doc, "equipment", json_loads(q->json, 0, NULL)) == 0 &&
+         set(doc, "confidence", json_real(1.0)) == 0 &&
+         set(doc, "alternatives", json_array()) == 0 && set(doc, "candidates", json_array()) == 0 &&
+         set(doc, "corrected", json_true()) == 0;
+    if (ok) {
+        json_object_del(doc, "note");
+        text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+    }
+    json_decref(doc);
+    return text;
 }

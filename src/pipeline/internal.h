@@ -21,12 +21,20 @@ char *gh_answer_rewrite(const char *stored, const struct gh_image_info *info, co
 int gh_answer_wrap(const char *stored, size_t stored_len, const char *request_id, int cached,
                    const char *layer, int distance, double ms, char **out, size_t *out_len);
 
+/* The answer after a person's correction: stored's image, provider and model kept (stored may
+ * be NULL when the image's entry expired), equipment replaced by slug's, confidence 1,
+ * "corrected": true, no alternatives or candidates. NULL on allocation failure. */
+char *gh_answer_correct(const struct gh_catalogue *cat, const char *stored, const char *slug,
+                        const char *sha256, uint64_t phash);
+
 struct gh_recorder;
 
 /* Writes identification records on a background thread so requests never wait for the
  * database; at most cap records queue up, beyond that they are dropped with a warning. */
 struct gh_recorder *gh_recorder_new(struct gh_store *store, size_t cap);
 void gh_recorder_push(struct gh_recorder *r, const struct gh_identification *rec);
+/* Returns once every record queued before the call is in the store. */
+void gh_recorder_flush(struct gh_recorder *r);
 /* Writes what is queued, stops the thread, frees. NULL is a no-op. */
 void gh_recorder_free(struct gh_recorder *r);
 

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -284,8 +285,14 @@ static void remember(struct gh_pipeline *p, const char *sha256, uint64_t phash, 
     copy_str(e.model, sizeof e.model, model);
     e.created_at = (int64_t)time(NULL);
     e.expires_at = expires_at;
-    if (gh_store_put(p->deps.store, &e, &serr) != GH_OK)
+    switch (gh_store_put(p->deps.store, &e, &serr)) {
+    case GH_OK:
+        break;
+    case GH_ECONFLICT:
+        return; /* a person's correction stays what the caches answer */
+    default:
         store_failed(p, "write", &serr);
+    }
     lru_remember(p, sha256, answer, slug, provider, phash, expires_at);
 }
 
@@ -507,4 +514,66 @@ void gh_pipeline_stats(struct gh_pipeline *p, struct gh_pipeline_stats *out)
     out->store_errors = atomic_load(&p->store_errors);
     out->prompt_tokens = atomic_load(&p->prompt_tokens);
     out->completion_tokens = atomic_load(&p->completion_tokens);
+}
+
+void gh_pipeline_flush(struct gh_pipeline *p)
+{
+    gh_recorder_flush(p->recorder);
+}
+
+int gh_pipeline_find_identification(struct gh_pipeline *p, const char *id,
+                                    struct gh_identification *out, struct gh_err *err)
+{
+    char *end = NULL;
+    long long n = strtoll(id, &end, 10);
+    int numeric = *id && *end == '\0' && n > 0;
+
+    gh_pipeline_flush(p);
+    return gh_store_get_identification(p->deps.store, numeric ? (int64_t)n : 0, numeric ? NULL : id,
+                                       out, err);
+}
+
+int gh_pipeline_correct(struct gh_pipeline *p, const char *id, const char *slug,
+                        struct gh_identification *out, struct gh_err *err)
+{
+    struct gh_identification rec;
+    struct gh_cache_entry cached, fix;
+    struct gh_err serr = {0};
+    int64_t now = (int64_t)time(NULL);
+    int have_cached, rc;
+    char *answer;
+
+    if (!gh_catalogue_find(p->deps.cat, slug))
+        return gh_err_set(err, GH_EINVAL, "'%.64s' is not in the catalogue", slug);
+    rc = gh_pipeline_find_identification(p, id, &rec, err);
+    if (rc)
+        return rc;
+    if (!rec.sha256[0])
+        return gh_err_set(err, GH_ECONFLICT, "that analysis has no image to correct");
+    have_cached = gh_store_get_exact(p->deps.store, rec.sha256, now, &cached, &serr) == GH_OK;
+    answer = gh_answer_correct(p->deps.cat, have_cached ? cached.answer_json : NULL, slug,
+                               rec.sha256, rec.phash);
+    if (!answer) {
+        rc = gh_err_set(err, GH_ENOMEM, "out of memory building the corrected answer");
+        goto out;
+    }
+    memset(&fix, 0, sizeof fix);
+    copy_str(fix.sha256, sizeof fix.sha256, rec.sha256);
+    fix.phash = rec.phash;
+    fix.answer_json = answer;
+    copy_str(fix.equipment_slug, sizeof fix.equipment_slug, slug);
+    copy_str(fix.provider, sizeof fix.provider, have_cached ? cached.provider : rec.provider);
+    copy_str(fix.model, sizeof fix.model, have_cached ? cached.model : rec.model);
+    fix.created_at = now;
+    fix.expires_at = now + p->cfg.cache_ttl_s;
+    rc = gh_store_correct(p->deps.store, rec.id, &fix, now, err);
+    if (rc == GH_OK && p->deps.lru)
+        gh_lru_remove(p->deps.lru, rec.sha256); /* the next hit reads the correction */
+    if (rc == GH_OK)
+        rc = gh_store_get_identification(p->deps.store, rec.id, NULL, out, err);
+out:
+    gh_free(answer);
+    if (have_cached)
+        gh_cache_entry_fini(&cached);
+    return rc;
 }

@@ -17,6 +17,8 @@ struct gh_recorder {
     struct gh_identification *ring;
     size_t cap, head, n;
     int stopping;
+    int writing;         /* a batch is being written */
+    pthread_cond_t idle; /* signalled after each batch */
     uint64_t dropped;
     struct gh_identification one; /* the batch when the batch buffer could not be had */
 };
@@ -48,10 +50,13 @@ static void *run(void *arg)
             r->head = (r->head + 1) % r->cap;
             r->n--;
         }
+        r->writing = 1;
         pthread_mutex_unlock(&r->mu);
         if (gh_store_record_identifications(r->store, batch ? batch : &r->one, n, &err) != GH_OK)
             gh_logf(GH_LOG_WARN, "%zu identification records not saved: %s", n, err.msg);
         pthread_mutex_lock(&r->mu);
+        r->writing = 0;
+        pthread_cond_broadcast(&r->idle);
     }
     pthread_mutex_unlock(&r->mu);
     gh_free(batch);
@@ -74,7 +79,9 @@ struct gh_recorder *gh_recorder_new(struct gh_store *store, size_t cap)
     }
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL);
+    pthread_cond_init(&r->idle, NULL);
     if (pthread_create(&r->thread, NULL, run, r) != 0) {
+        pthread_cond_destroy(&r->idle);
         pthread_cond_destroy(&r->cv);
         pthread_mutex_destroy(&r->mu);
         gh_free(r->ring);
@@ -102,6 +109,14 @@ void gh_recorder_push(struct gh_recorder *r, const struct gh_identification *rec
                 (unsigned long long)dropped);
 }
 
+void gh_recorder_flush(struct gh_recorder *r)
+{
+    pthread_mutex_lock(&r->mu);
+    while (r->n > 0 || r->writing)
+        pthread_cond_wait(&r->idle, &r->mu);
+    pthread_mutex_unlock(&r->mu);
+}
+
 void gh_recorder_free(struct gh_recorder *r)
 {
     if (!r)
@@ -111,6 +126,7 @@ void gh_recorder_free(struct gh_recorder *r)
     pthread_cond_signal(&r->cv);
     pthread_mutex_unlock(&r->mu);
     pthread_join(r->thread, NULL);
+    pthread_cond_destroy(&r->idle);
     pthread_cond_destroy(&r->cv);
     pthread_mutex_destroy(&r->mu);
     gh_free(r->ring);

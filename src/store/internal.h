@@ -31,6 +31,12 @@ struct gh_store_ops {
     int (*put)(struct gh_store *st, const struct gh_cache_entry *e, struct gh_err *err);
     int (*record_identifications)(struct gh_store *st, struct gh_identification *recs, size_t n,
                                   struct gh_err *err);
+    int (*list_identifications)(struct gh_store *st, int64_t before_id, size_t limit,
+                                struct gh_identification *out, size_t *n_out, struct gh_err *err);
+    int (*get_identification)(struct gh_store *st, int64_t id, const char *request_id,
+                              struct gh_identification *out, struct gh_err *err);
+    int (*correct)(struct gh_store *st, int64_t ident_id, const struct gh_cache_entry *e,
+                   int64_t now, struct gh_err *err);
     int (*stats)(struct gh_store *st, int64_t now, struct gh_store_stats *out, struct gh_err *err);
     int (*purge_expired)(struct gh_store *st, int64_t now, int64_t *n_purged, struct gh_err *err);
     /* Introspection for the contract tests, see gh_store_equipment_name below. */

@@ -76,6 +76,17 @@ static const char *const sq_migrations[] = {
     " completion_tokens INTEGER NOT NULL);"
     "CREATE INDEX user_identifications_created_idx ON user_identifications(created_at);"
     "CREATE INDEX user_identifications_equipment_idx ON user_identifications(equipment_id);",
+    /* 2: people's corrections. A corrected cache row is never overwritten by a provider's
+     * answer; the feedback table keeps every correction, the identification the latest. */
+    "ALTER TABLE equipment_cache ADD COLUMN corrected INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE user_identifications ADD COLUMN corrected_slug TEXT NOT NULL DEFAULT '';"
+    "CREATE INDEX user_identifications_request_idx ON user_identifications(request_id);"
+    "CREATE TABLE identification_feedback ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " identification_id INTEGER NOT NULL REFERENCES user_identifications(id) ON DELETE CASCADE,"
+    " slug TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL);"
+    "CREATE INDEX identification_feedback_ident_idx ON identification_feedback(identification_id);",
 };
 
 #define SQ_SCHEMA_VERSION ((int)(sizeof sq_migrations / sizeof sq_migrations[0]))
@@ -95,13 +106,25 @@ enum sq_stmt_id {
     SQ_STMT_EQUIPMENT_COUNT,
     SQ_STMT_PURGE,
     SQ_STMT_EQUIPMENT_NAME,
+    SQ_STMT_IDENT_LIST,
+    SQ_STMT_IDENT_GET,
+    SQ_STMT_IDENT_BY_REQUEST,
+    SQ_STMT_FEEDBACK_INSERT,
+    SQ_STMT_IDENT_CORRECT,
+    SQ_STMT_CACHE_CORRECT,
     SQ_N_STMT,
 };
+
+/* The columns of an identification, in the order sq_read_ident expects. */
+#define SQ_IDENT_COLS                                                                              \
+    "id, request_id, created_at, sha256, phash, equipment_slug, confidence, identified, cached,"   \
+    " cache_layer, cache_distance, provider, model, processing_ms, prompt_tokens,"                 \
+    " completion_tokens, corrected_slug"
 
 /* The columns SQ_STMT_HIT returns, in the order sq_read_entry expects. */
 #define SQ_ENTRY_COLS                                                                              \
     "sha256, phash, answer, equipment_slug, provider, model, created_at, expires_at, hits, "       \
-    "last_hit_at"
+    "last_hit_at, corrected"
 
 /* "+expires_at" keeps the planner from answering the near query with a range scan of the
  * expiry index (nearly every row is live): the segment equalities must drive it, as a
@@ -143,7 +166,8 @@ static const char *const sq_sql[SQ_N_STMT] = {
         " equipment_slug = excluded.equipment_slug, provider = excluded.provider,"
         " model = excluded.model, created_at = excluded.created_at,"
         " expires_at = excluded.expires_at, hits = excluded.hits,"
-        " last_hit_at = excluded.last_hit_at",
+        " last_hit_at = excluded.last_hit_at"
+        " WHERE equipment_cache.corrected = 0", /* a person's correction stays */
     [SQ_STMT_RECORD] =
         "INSERT INTO user_identifications (request_id, created_at, sha256, phash,"
         " equipment_slug, equipment_id, confidence, identified, cached, cache_layer,"
@@ -159,6 +183,24 @@ static const char *const sq_sql[SQ_N_STMT] = {
     [SQ_STMT_EQUIPMENT_COUNT] = "SELECT count(*) FROM equipment",
     [SQ_STMT_PURGE] = "DELETE FROM equipment_cache WHERE expires_at <= ?1",
     [SQ_STMT_EQUIPMENT_NAME] = "SELECT name FROM equipment WHERE slug = ?1",
+    [SQ_STMT_IDENT_LIST] = "SELECT " SQ_IDENT_COLS " FROM user_identifications WHERE id < ?1"
+                           " ORDER BY id DESC LIMIT ?2",
+    [SQ_STMT_IDENT_GET] = "SELECT " SQ_IDENT_COLS " FROM user_identifications WHERE id = ?1",
+    [SQ_STMT_IDENT_BY_REQUEST] = "SELECT " SQ_IDENT_COLS " FROM user_identifications"
+                                 " WHERE request_id = ?1 ORDER BY id DESC LIMIT 1",
+    [SQ_STMT_FEEDBACK_INSERT] = "INSERT INTO identification_feedback (identification_id, slug,"
+                                " created_at) VALUES (?1, ?2, ?3)",
+    [SQ_STMT_IDENT_CORRECT] = "UPDATE user_identifications SET corrected_slug = ?2 WHERE id = ?1",
+    /* The corrected answer replaces whatever the cache held for the image, and lives at least
+     * as long as the answer it replaces. */
+    [SQ_STMT_CACHE_CORRECT] =
+        "INSERT INTO equipment_cache (sha256, phash, seg0, seg1, seg2, seg3, seg4, answer,"
+        " equipment_id, equipment_slug, provider, model, created_at, expires_at, hits,"
+        " last_hit_at, corrected) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+        " (SELECT id FROM equipment WHERE slug = ?9), ?9, ?10, ?11, ?12, ?13, 0, 0, 1)"
+        " ON CONFLICT(sha256) DO UPDATE SET answer = excluded.answer,"
+        " equipment_id = excluded.equipment_id, equipment_slug = excluded.equipment_slug,"
+        " corrected = 1, expires_at = max(equipment_cache.expires_at, excluded.expires_at)",
 };
 
 struct sq_conn {
@@ -670,6 +712,7 @@ static int sq_read_entry(sqlite3_stmt *q, struct gh_cache_entry *out, struct gh_
     out->expires_at = sqlite3_column_int64(q, 7);
     out->hits = sqlite3_column_int64(q, 8);
     out->last_hit_at = sqlite3_column_int64(q, 9);
+    out->corrected = sqlite3_column_int(q, 10);
     return GH_OK;
 }
 
@@ -832,6 +875,8 @@ static int sq_put(struct gh_store *st, const struct gh_cache_entry *e, struct gh
     bad |= sqlite3_bind_int64(q, 15, e->last_hit_at);
     if (bad || sq_step(q) != SQLITE_DONE)
         rc = sq_fail(err, c->db, "store a cache entry");
+    else if (sqlite3_changes(c->db) == 0) /* the upsert's WHERE kept a corrected row */
+        rc = gh_err_set(err, GH_ECONFLICT, "a person corrected this image's answer; kept it");
 out:
     sq_done(q);
     sq_release(s, c);
@@ -894,6 +939,155 @@ static int sq_record_identifications(struct gh_store *st, struct gh_identificati
         if (rc)
             sq_exec(c->db, "ROLLBACK");
     }
+out:
+    sq_release(s, c);
+    return rc;
+}
+
+static void sq_read_ident(sqlite3_stmt *q, struct gh_identification *r)
+{
+    memset(r, 0, sizeof *r);
+    r->id = sqlite3_column_int64(q, 0);
+    sq_copy_text(r->request_id, sizeof r->request_id, q, 1);
+    r->created_at = sqlite3_column_int64(q, 2);
+    sq_copy_text(r->sha256, sizeof r->sha256, q, 3);
+    r->phash = sq_u64(sqlite3_column_int64(q, 4));
+    sq_copy_text(r->equipment_slug, sizeof r->equipment_slug, q, 5);
+    r->confidence = sqlite3_column_double(q, 6);
+    r->identified = sqlite3_column_int(q, 7);
+    r->cached = sqlite3_column_int(q, 8);
+    sq_copy_text(r->cache_layer, sizeof r->cache_layer, q, 9);
+    r->cache_distance = sqlite3_column_int(q, 10);
+    sq_copy_text(r->provider, sizeof r->provider, q, 11);
+    sq_copy_text(r->model, sizeof r->model, q, 12);
+    r->processing_ms = sqlite3_column_double(q, 13);
+    r->prompt_tokens = sqlite3_column_int64(q, 14);
+    r->completion_tokens = sqlite3_column_int64(q, 15);
+    sq_copy_text(r->corrected_slug, sizeof r->corrected_slug, q, 16);
+}
+
+static int sq_list_identifications(struct gh_store *st, int64_t before_id, size_t limit,
+                                   struct gh_identification *out, size_t *n_out, struct gh_err *err)
+{
+    struct sq_store *s = sq_of(st);
+    struct sq_conn *c = sq_acquire(s);
+    sqlite3_stmt *q = NULL;
+    size_t n = 0;
+    int rc, step;
+
+    rc = sq_stmt(c, SQ_STMT_IDENT_LIST, &q, err);
+    if (rc)
+        goto out;
+    if (sqlite3_bind_int64(q, 1, before_id > 0 ? before_id : INT64_MAX) ||
+        sqlite3_bind_int64(q, 2, (sqlite3_int64)limit)) {
+        rc = sq_fail(err, c->db, "list identifications");
+        goto out;
+    }
+    while (n < limit && (step = sq_step(q)) == SQLITE_ROW)
+        sq_read_ident(q, &out[n++]);
+    if (n < limit && step != SQLITE_DONE)
+        rc = sq_fail(err, c->db, "list identifications");
+out:
+    *n_out = rc ? 0 : n;
+    sq_done(q);
+    sq_release(s, c);
+    return rc;
+}
+
+static int sq_get_identification(struct gh_store *st, int64_t id, const char *request_id,
+                                 struct gh_identification *out, struct gh_err *err)
+{
+    struct sq_store *s = sq_of(st);
+    struct sq_conn *c = sq_acquire(s);
+    sqlite3_stmt *q = NULL;
+    int rc, step, bad;
+
+    rc = sq_stmt(c, id > 0 ? SQ_STMT_IDENT_GET : SQ_STMT_IDENT_BY_REQUEST, &q, err);
+    if (rc)
+        goto out;
+    bad = id > 0 ? sqlite3_bind_int64(q, 1, id) : sq_bind_text(q, 1, request_id);
+    step = bad ? SQLITE_ERROR : sq_step(q);
+    if (step == SQLITE_ROW)
+        sq_read_ident(q, out);
+    else if (step == SQLITE_DONE)
+        rc = gh_err_set(err, GH_ENOTFOUND, "no identification with that id");
+    else
+        rc = sq_fail(err, c->db, "read an identification");
+out:
+    sq_done(q);
+    sq_release(s, c);
+    return rc;
+}
+
+/* Writes the corrected answer into the cache row of its image (creating it if it expired). */
+static int sq_correct_cache(struct sq_conn *c, const struct gh_cache_entry *e, struct gh_err *err)
+{
+    sqlite3_stmt *q = NULL;
+    uint32_t seg[5];
+    int rc, bad = 0;
+
+    rc = sq_stmt(c, SQ_STMT_CACHE_CORRECT, &q, err);
+    if (rc)
+        return rc;
+    gh_phash_segments(e->phash, seg);
+    bad |= sq_bind_text(q, 1, e->sha256);
+    bad |= sqlite3_bind_int64(q, 2, sq_i64(e->phash));
+    for (int i = 0; i < 5; i++)
+        bad |= sqlite3_bind_int64(q, 3 + i, seg[i]);
+    bad |= sq_bind_text(q, 8, e->answer_json);
+    bad |= sq_bind_text(q, 9, e->equipment_slug);
+    bad |= sq_bind_text(q, 10, e->provider);
+    bad |= sq_bind_text(q, 11, e->model);
+    bad |= sqlite3_bind_int64(q, 12, e->created_at);
+    bad |= sqlite3_bind_int64(q, 13, e->expires_at);
+    if (bad || sq_step(q) != SQLITE_DONE)
+        rc = sq_fail(err, c->db, "store the corrected answer");
+    sq_done(q);
+    return rc;
+}
+
+static int sq_note_feedback(struct sq_conn *c, int64_t ident_id, const char *slug, int64_t now,
+                            struct gh_err *err)
+{
+    sqlite3_stmt *q = NULL;
+    int rc;
+
+    rc = sq_stmt(c, SQ_STMT_FEEDBACK_INSERT, &q, err);
+    if (rc)
+        return rc;
+    if (sqlite3_bind_int64(q, 1, ident_id) || sq_bind_text(q, 2, slug) ||
+        sqlite3_bind_int64(q, 3, now) || sq_step(q) != SQLITE_DONE)
+        rc = sq_fail(err, c->db, "record the feedback");
+    sq_done(q);
+    if (rc)
+        return rc;
+    rc = sq_stmt(c, SQ_STMT_IDENT_CORRECT, &q, err);
+    if (rc)
+        return rc;
+    if (sqlite3_bind_int64(q, 1, ident_id) || sq_bind_text(q, 2, slug) || sq_step(q) != SQLITE_DONE)
+        rc = sq_fail(err, c->db, "mark the identification corrected");
+    sq_done(q);
+    return rc;
+}
+
+static int sq_correct(struct gh_store *st, int64_t ident_id, const struct gh_cache_entry *e,
+                      int64_t now, struct gh_err *err)
+{
+    struct sq_store *s = sq_of(st);
+    struct sq_conn *c = sq_acquire(s);
+    int rc = GH_OK;
+
+    if (sq_exec(c->db, "BEGIN IMMEDIATE") != SQLITE_OK) {
+        rc = sq_fail(err, c->db, "begin a correction");
+        goto out;
+    }
+    rc = sq_note_feedback(c, ident_id, e->equipment_slug, now, err);
+    if (rc == GH_OK)
+        rc = sq_correct_cache(c, e, err);
+    if (rc == GH_OK && sq_exec(c->db, "COMMIT") != SQLITE_OK)
+        rc = sq_fail(err, c->db, "commit a correction");
+    if (rc)
+        sq_exec(c->db, "ROLLBACK");
 out:
     sq_release(s, c);
     return rc;
@@ -1089,6 +1283,9 @@ const struct gh_store_ops gh_store_sqlite_ops = {
     .get_near = sq_get_near,
     .put = sq_put,
     .record_identifications = sq_record_identifications,
+    .list_identifications = sq_list_identifications,
+    .get_identification = sq_get_identification,
+    .correct = sq_correct,
     .stats = sq_stats,
     .purge_expired = sq_purge_expired,
     .equipment_name = sq_equipment_name,

@@ -129,6 +129,8 @@ static int check_identification(const struct gh_identification *r, struct gh_err
         rc = check_field(r->provider, sizeof r->provider, "provider", err);
     if (rc == GH_OK)
         rc = check_field(r->model, sizeof r->model, "model", err);
+    if (rc == GH_OK)
+        rc = check_field(r->corrected_slug, sizeof r->corrected_slug, "corrected_slug", err);
     return rc;
 }
 
@@ -288,6 +290,38 @@ int gh_store_record_identifications(struct gh_store *st, struct gh_identificatio
             return rc;
     }
     return n ? st->ops->record_identifications(st, recs, n, err) : GH_OK;
+}
+
+int gh_store_list_identifications(struct gh_store *st, int64_t before_id, size_t limit,
+                                  struct gh_identification *out, size_t *n_out, struct gh_err *err)
+{
+    *n_out = 0;
+    if (!st || !out || limit < 1 || limit > 1000)
+        return gh_err_set(err, GH_EINVAL, "list at most 1 to 1000 identifications");
+    memset(out, 0, limit * sizeof *out);
+    return st->ops->list_identifications(st, before_id, limit, out, n_out, err);
+}
+
+int gh_store_get_identification(struct gh_store *st, int64_t id, const char *request_id,
+                                struct gh_identification *out, struct gh_err *err)
+{
+    if (!st || !out || (id <= 0 && (!request_id || !*request_id)))
+        return gh_err_set(err, GH_EINVAL, "no identification id given");
+    memset(out, 0, sizeof *out);
+    return st->ops->get_identification(st, id, request_id, out, err);
+}
+
+int gh_store_correct(struct gh_store *st, int64_t ident_id, const struct gh_cache_entry *e,
+                     int64_t now, struct gh_err *err)
+{
+    int rc;
+
+    if (!st || ident_id <= 0)
+        return gh_err_set(err, GH_EINVAL, "no identification id given");
+    rc = check_entry(e, err);
+    if (rc == GH_OK && !e->equipment_slug[0])
+        rc = gh_err_set(err, GH_EINVAL, "a correction names equipment");
+    return rc ? rc : st->ops->correct(st, ident_id, e, now, err);
 }
 
 int gh_store_stats(struct gh_store *st, int64_t now, struct gh_store_stats *out, struct gh_err *err)

@@ -830,6 +830,105 @@ static void concurrent_mixed_operations(void)
     gh_store_close(st);
 }
 
+/* Identifications read back newest first, page by page, by id and by request id. */
+static void identifications_list_and_get(void)
+{
+    struct gh_store *st = open_store(0);
+    struct gh_identification rec[5], page[3], one;
+    struct gh_err err = {0};
+    size_t n = 0;
+    int rc;
+
+    if (!st)
+        return;
+    memset(rec, 0, sizeof rec);
+    for (int i = 0; i < 5; i++) {
+        snprintf(rec[i].request_id, sizeof rec[i].request_id, "list-%s-%d", g_nonce, i);
+        rec[i].created_at = T0 + i;
+        make_sha(rec[i].sha256);
+        snprintf(rec[i].provider, sizeof rec[i].provider, "openai");
+    }
+    rc = gh_store_record_identifications(st, rec, 5, &err);
+    print_err("record", rc, &err);
+    CHECK_INT(rc, GH_OK);
+    rc = gh_store_list_identifications(st, rec[4].id + 1, 3, page, &n, &err);
+    CHECK_INT(rc, GH_OK);
+    CHECK_INT(n, 3);
+    CHECK(page[0].id == rec[4].id && page[2].id == rec[2].id);
+    CHECK_STR(page[0].request_id, rec[4].request_id);
+    CHECK_STR(page[1].sha256, rec[3].sha256);
+    rc = gh_store_list_identifications(st, page[2].id, 3, page, &n, &err);
+    CHECK_INT(rc, GH_OK);
+    CHECK(n >= 2 && page[0].id == rec[1].id && page[1].id == rec[0].id);
+    CHECK_INT(gh_store_get_identification(st, rec[2].id, NULL, &one, &err), GH_OK);
+    CHECK_STR(one.request_id, rec[2].request_id);
+    CHECK_STR(one.corrected_slug, "");
+    CHECK_INT(gh_store_get_identification(st, 0, rec[3].request_id, &one, &err), GH_OK);
+    CHECK(one.id == rec[3].id);
+    gh_err_clear(&err);
+    CHECK_INT(gh_store_get_identification(st, 0, "no-such-request", &one, &err), GH_ENOTFOUND);
+    CHECK_INT(gh_store_get_identification(st, INT64_MAX, NULL, &one, NULL), GH_ENOTFOUND);
+    CHECK_INT(gh_store_list_identifications(st, 0, 0, page, &n, NULL), GH_EINVAL);
+    gh_store_close(st);
+}
+
+/* A correction replaces the image's cached answer, marks it, records the feedback, and no
+ * later provider answer (put) overwrites it; an image without a cache row gets one. */
+static void corrections_stick(void)
+{
+    struct gh_store *st = open_store(0);
+    struct entry_buf b, fresh;
+    struct gh_identification rec, got;
+    struct gh_cache_entry e, fix;
+    struct gh_err err = {0};
+    char fixed[64], right[64];
+    int rc;
+
+    if (!st || sync_catalogue(st, "v-correct", NULL) != GH_OK) {
+        gh_store_close(st);
+        return;
+    }
+    make_entry(&b, rnd(), T0, T0 + 100);
+    CHECK_INT(put(st, &b.e), GH_OK);
+    memset(&rec, 0, sizeof rec);
+    snprintf(rec.request_id, sizeof rec.request_id, "fix-%s", g_nonce);
+    rec.created_at = T0;
+    memcpy(rec.sha256, b.e.sha256, sizeof rec.sha256);
+    CHECK_INT(gh_store_record_identification(st, &rec, &err), GH_OK);
+    fix = b.e;
+    slug(right, sizeof right, "leg-press");
+    snprintf(fix.equipment_slug, sizeof fix.equipment_slug, "%s", right);
+    snprintf(fixed, sizeof fixed, "{\"corrected\":true}");
+    fix.answer_json = fixed;
+    fix.expires_at = T0 + 50; /* shorter than the row's: the row keeps T0 + 100 */
+    rc = gh_store_correct(st, rec.id, &fix, T0 + 1, &err);
+    print_err("correct", rc, &err);
+    CHECK_INT(rc, GH_OK);
+    CHECK_INT(gh_store_get_exact(st, b.e.sha256, T0 + 2, &e, &err), GH_OK);
+    CHECK_STR(e.answer_json, fixed);
+    CHECK_STR(e.equipment_slug, right);
+    CHECK_INT(e.corrected, 1);
+    CHECK_INT(e.expires_at, T0 + 100);
+    gh_cache_entry_fini(&e);
+    CHECK_INT(put(st, &b.e), GH_ECONFLICT); /* a provider's later answer is refused */
+    CHECK_INT(gh_store_get_exact(st, b.e.sha256, T0 + 3, &e, &err), GH_OK);
+    CHECK_STR(e.answer_json, fixed);
+    gh_cache_entry_fini(&e);
+    CHECK_INT(gh_store_get_identification(st, rec.id, NULL, &got, &err), GH_OK);
+    CHECK_STR(got.corrected_slug, right);
+    /* an image whose cache entry is gone */
+    make_entry(&fresh, rnd(), T0, T0 + 100);
+    fresh.e.answer_json = fixed;
+    snprintf(fresh.e.equipment_slug, sizeof fresh.e.equipment_slug, "%s", right);
+    CHECK_INT(gh_store_correct(st, rec.id, &fresh.e, T0 + 4, &err), GH_OK);
+    CHECK_INT(gh_store_get_exact(st, fresh.e.sha256, T0 + 5, &e, &err), GH_OK);
+    CHECK_INT(e.corrected, 1);
+    gh_cache_entry_fini(&e);
+    fresh.e.equipment_slug[0] = '\0';
+    CHECK_INT(gh_store_correct(st, rec.id, &fresh.e, T0 + 4, NULL), GH_EINVAL);
+    gh_store_close(st);
+}
+
 static const struct gh_test_case contract_cases[] = {
     GH_TEST(open_twice_same_schema),
     GH_TEST(fresh_memory_store_is_empty),
@@ -845,6 +944,8 @@ static const struct gh_test_case contract_cases[] = {
     GH_TEST(near_skips_expired),
     GH_TEST(hits_are_counted),
     GH_TEST(record_ids_increase_and_sums),
+    GH_TEST(identifications_list_and_get),
+    GH_TEST(corrections_stick),
     GH_TEST(purge_removes_only_expired),
     GH_TEST(stats_on_empty_and_filled_cache),
     GH_TEST(invalid_arguments),

@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: MIT */
+/* The history and the feedback loop: GET /api/v1/identifications (newest first, paged by
+ * `before`), GET /api/v1/identifications/{id} and POST .../{id}/feedback {"slug": ...}. An
+ * id is the history's number or the analysis's request id (what analyze answered). */
+#include "internal.h"
+
+#include "gh/alloc.h"
+#include "gh/phash.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define PAGE_DEFAULT 20
+#define PAGE_MAX     100
+
+static json_t *iso_time(int64_t t)
+{
+    char buf[32];
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    gmtime_r(&tt, &tm);
+    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return json_string(buf);
+}
+
+static json_t *equipment_ref(const struct gh_catalogue *cat, const char *slug)
+{
+    const struct gh_equipment *q = slug[0] ? gh_catalogue_find(cat, slug) : NULL;
+
+    if (!slug[0])
+        return json_null();
+    return json_pack("{s:s, s:s}", "slug", slug, "name", q ? q->name : slug);
+}
+
+static json_t *item(const struct gh_catalogue *cat, const struct gh_identification *r)
+{
+    char hex[GH_PHASH_HEX_LEN + 1];
+
+    gh_phash_to_hex(r->phash, hex);
+    return json_pack("{s:I, s:s, s:o, s:s, s:s, s:o, s:f, s:b, s:b, s:s?, s:i, s:s, s:s, s:f, "
+                     "s:b, s:o}",
+                     "id", (json_int_t)r->id, "request_id", r->request_id, "created_at",
+                     iso_time(r->created_at), "sha256", r->sha256, "phash", hex, "equipment",
+                     equipment_ref(cat, r->equipment_slug), "confidence", r->confidence,
+                     "identified", r->identified, "cached", r->cached, "cache_layer",
+                     r->cache_layer[0] ? r->cache_layer : NULL, "cache_distance", r->cache_distance,
+                     "provider", r->provider, "model", r->model, "processing_ms", r->processing_ms,
+                     "corrected", r->corrected_slug[0] != 0, "corrected_equipment",
+                     equipment_ref(cat, r->corrected_slug));
+}
+
+static void send_doc(struct gh_http_request *req, int status, json_t *doc)
+{
+    char *text =
+        doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) : NULL;
+
+    json_decref(doc);
+    if (!text) {
+        gh_http_problem(req, 503, "out_of_memory", "the server is out of memory");
+        return;
+    }
+    gh_http_json(req, status, text, strlen(text));
+    req->resp.no_store = 1;
+}
+
+static int parse_int(const char *s, long long min, long long max, long long *out)
+{
+    char *end = NULL;
+    long long v;
+
+    if (!s || !*s)
+        return -1;
+    v = strtoll(s, &end, 10);
+    if (*end || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int gh_route_identifications(struct gh_http_request *req)
+{
+    struct gh_identification page[PAGE_MAX];
+    const char *limit_s = gh_http_arg(req, "limit"), *before_s = gh_http_arg(req, "before");
+    long long limit = PAGE_DEFAULT, before = 0;
+    struct gh_err err = {0};
+    json_t *items;
+    size_t n = 0;
+
+    if (limit_s && parse_int(limit_s, 1, PAGE_MAX, &limit) != 0) {
+        gh_http_problem(req, 400, "invalid_parameter", "limit must be a whole number from 1 to %d",
+                        PAGE_MAX);
+        return 0;
+    }
+    if (before_s && parse_int(before_s, 1, INT64_MAX, &before) != 0) {
+        gh_http_problem(req, 400, "invalid_parameter",
+                        "before must be the id of an identification (a positive number)");
+        return 0;
+    }
+    gh_pipeline_flush(req->app->pipeline); /* show what was just answered */
+    if (gh_store_list_identifications(req->app->store, before, (size_t)limit, page, &n, &err)) {
+        gh_http_problem_from_err(req, &err);
+        return 0;
+    }
+    items = json_array();
+    for (size_t i = 0; items && i < n; i++)
+        if (json_array_append_new(items, item(req->app->cat, &page[i])) != 0) {
+            json_decref(items);
+            items = NULL;
+        }
+    send_doc(
+        req, 200,
+        items ? json_pack("{s:o, s:o}", "items", items, "next_before",
+                          (size_t)n == (size_t)limit ? json_integer(page[n - 1].id) : json_null())
+              : NULL);
+    return 0;
+}
+
+/* The {id} segment of /api/v1/identifications/{id}[/feedback]. */
+static void id_of(const struct gh_http_request *req, char *out, size_t cap)
+{
+    const char *s = req->url + strlen("/api/v1/identifications/");
+    size_t n = strcspn(s, "/");
+
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(out, s, n);
+    out[n] = '\0';
+}
+
+static void not_found(struct gh_http_request *req, const char *id)
+{
+    gh_http_problem(req, 404, "identification_not_found",
+                    "no identification '%.64s'; use an id from GET /api/v1/identifications or "
+                    "the request_id an analysis answered",
+                    id);
+}
+
+int gh_route_identification_get(struct gh_http_request *req)
+{
+    struct gh_identification rec;
+    struct gh_err err = {0};
+    char id[72];
+    int rc;
+
+    id_of(req, id, sizeof id);
+    rc = gh_pipeline_find_identification(req->app->pipeline, id, &rec, &err);
+    if (rc == GH_ENOTFOUND)
+        not_found(req, id);
+    else if (rc)
+        gh_http_problem_from_err(req, &err);
+    else
+        send_doc(req, 200, item(req->app->cat, &rec));
+    return 0;
+}
+
+/* {"slug": "..."} from the body; answers the error itself and returns NULL. */
+static const char *slug_from_body(struct gh_http_request *req, json_t **doc)
+{
+    json_error_t jerr;
+    json_t *slug;
+
+    *doc = req->body_len ? json_loadb((const char *)req->body, req->body_len, 0, &jerr) : NULL;
+    if (!*doc) {
+        gh_http_problem(req, 400, "invalid_json",
+                        "send a JSON object such as {\"slug\": \"lat-pulldown-machine\"}");
+        return NULL;
+    }
+    slug = json_object_get(*doc, "slug");
+    if (!json_is_string(slug)) {
+        gh_http_problem(req, 400, "invalid_json",
+                        "the body needs a string field 'slug' naming the right equipment");
+        return NULL;
+    }
+    return json_string_value(slug);
+}
+
+int gh_route_identification_feedback(struct gh_http_request *req)
+{
+    const struct gh_equipment *q;
+    struct gh_identification rec;
+    struct gh_err err = {0};
+    const char *slug;
+    json_t *body = NULL;
+    char id[72];
+    int rc;
+
+    id_of(req, id, sizeof id);
+    slug = slug_from_body(req, &body);
+    if (!slug)
+        goto out;
+    q = gh_catalogue_find(req->app->cat, slug);
+    if (!q) {
+        gh_http_problem(req, 422, "unknown_equipment",
+                        "'%.64s' is not in the catalogue; GET /api/v1/equipment lists the slugs",
+                        slug);
+        goto out;
+    }
+    rc = gh_pipeline_correct(req->app->pipeline, id, slug, &rec, &err);
+    if (rc == GH_ENOTFOUND)
+        not_found(req, id);
+    else if (rc)
+        gh_http_problem_from_err(req, &err);
+    else
+        send_doc(req, 200,
+                 json_pack("{s:o, s:o}", "identification", item(req->app->cat, &rec), "equipment",
+                           json_loads(q->json, 0, NULL)));
+out:
+    json_decref(body);
+    return 0;
+}
