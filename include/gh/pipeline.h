@@ -106,8 +106,8 @@ int gh_pipeline_find_identification(struct gh_pipeline *p, const char *id,
 /* A person's correction of an earlier analysis (id as above): from now on the cache answers
  * for that image, and near duplicates of it, with slug's equipment and "corrected": true, and
  * no provider answer overwrites it. *out gets the updated history record. Errors:
- * GH_ENOTFOUND (no such analysis), GH_EINVAL (slug not in the catalogue), GH_ECONFLICT (the
- * analysis has no image to correct), GH_EBACKEND, GH_ENOMEM. */
+ * GH_ENOTFOUND (no such analysis), GH_EINVAL (slug not in the catalogue), GH_ECONFLICT (no
+ * image to correct, or its cached answer expired: upload again), GH_EBACKEND, GH_ENOMEM. */
 int gh_pipeline_correct(struct gh_pipeline *p, const char *id, const char *slug,
                         struct gh_identification *out, struct gh_err *err) GH_MUST_CHECK;
 

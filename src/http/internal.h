@@ -21,6 +21,7 @@ struct gh_http_response {
     int no_store;              /* Cache-Control: no-store */
     const char *cache_control; /* overrides no_store when set */
     const char *etag;
+    const char *location;    /* for redirects */
     const unsigned char *gz; /* precompressed body (static files), sent when accepted */
     size_t gz_len;
 };
@@ -46,8 +47,10 @@ struct gh_http_request {
     char equipment[64];
     char provider[32];
     const char *error_code;
+    char route_label[48]; /* the route's pattern for metrics, never the URL; "" until routed */
     struct gh_analyze_request areq;
     char etag[24];
+    char location[256];
 };
 
 /* A route answers synchronously by filling req->resp, or returns 1 after handing the request
@@ -78,6 +81,14 @@ int gh_route_static(struct gh_http_request *req);
 int gh_route_identifications(struct gh_http_request *req);
 int gh_route_identification_get(struct gh_http_request *req);
 int gh_route_identification_feedback(struct gh_http_request *req);
+int gh_route_metrics(struct gh_http_request *req);
+
+/* Metrics (route_metrics.c): the route's pattern for req->route_label (path NULL: no API route
+ * matched), and the count of a finished request from its access log line. */
+void gh_http_set_route_label(struct gh_http_request *req, const char *path, int prefix,
+                             const char *suffix);
+struct gh_log_request;
+void gh_http_metrics_end(const struct gh_http_request *req, const struct gh_log_request *line);
 
 /* The embedded file served for url ("/" and "/docs/" map to their index.html), or NULL. */
 const struct gh_asset *gh_http_asset(const char *url);

@@ -36,7 +36,9 @@ static void etag_of(const struct gh_asset *a, char *out, size_t cap)
     snprintf(out, cap, "\"%016llx\"", (unsigned long long)h);
 }
 
-const struct gh_asset *gh_http_asset(const char *url)
+/* The asset for url; a directory ("/docs/") means its index.html. With as_dir, url is taken
+ * as a directory even without its slash ("/docs" finds "/docs/index.html"). */
+static const struct gh_asset *lookup(const char *url, int as_dir)
 {
     char path[256];
     size_t n = strlen(url);
@@ -44,9 +46,16 @@ const struct gh_asset *gh_http_asset(const char *url)
     if (n == 0 || n >= sizeof path - 16)
         return NULL;
     memcpy(path, url, n + 1);
-    if (path[n - 1] == '/') /* a directory: its index.html */
+    if (as_dir && path[n - 1] != '/')
+        path[n++] = '/';
+    if (path[n - 1] == '/')
         memcpy(path + n, "index.html", 11);
     return find(path);
+}
+
+const struct gh_asset *gh_http_asset(const char *url)
+{
+    return lookup(url, 0) ? lookup(url, 0) : lookup(url, 1);
 }
 
 int gh_route_static(struct gh_http_request *req)
@@ -57,6 +66,16 @@ int gh_route_static(struct gh_http_request *req)
     if (!a) {
         gh_http_problem(req, MHD_HTTP_NOT_FOUND, "not_found", "no such endpoint: %s %s",
                         req->method, req->url);
+        return 0;
+    }
+    if (!lookup(req->url, 0)) { /* "/docs": relative links need "/docs/" */
+        snprintf(req->location, sizeof req->location, "%s/", req->url);
+        req->resp.location = req->location;
+        req->resp.status = MHD_HTTP_PERMANENT_REDIRECT;
+        req->resp.content_type = "text/plain; charset=utf-8";
+        req->resp.body = (char *)"";
+        req->resp.len = 0;
+        req->resp.body_static = 1;
         return 0;
     }
     etag_of(a, req->etag, sizeof req->etag);

@@ -6,6 +6,7 @@
 
 #include "gh/alloc.h"
 #include "gh/log.h"
+#include "gh/metrics.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -153,6 +154,8 @@ static enum MHD_Result queue_with_headers(struct gh_http_request *req, struct MH
         MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (r->etag)
         MHD_add_response_header(mr, MHD_HTTP_HEADER_ETAG, r->etag);
+    if (r->location)
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_LOCATION, r->location);
     ok = MHD_queue_response(req->conn, (unsigned int)r->status, mr);
     MHD_destroy_response(mr);
     return ok;
@@ -216,6 +219,7 @@ static const struct route routes[] = {
     {"/api/v1/identifications", 0, "GET, HEAD", gh_route_identifications, NULL, NULL},
     {"/api/v1/identifications/", 1, "GET, HEAD", gh_route_identification_get, NULL, NULL},
     {"/api/v1/identifications/", 1, "POST", NULL, gh_route_identification_feedback, "/feedback"},
+    {"/metrics", 0, "GET, HEAD", gh_route_metrics, NULL, NULL},
 };
 
 /* Files compiled into the binary, for whatever path the API routes do not claim. */
@@ -274,6 +278,7 @@ static struct gh_http_request *request_new(struct gh_http_server *srv, struct MH
     req->cached = -1;
     set_request_id(req);
     atomic_fetch_add(&srv->in_flight, 1);
+    gh_metrics_http_begin();
     return req;
 }
 
@@ -318,6 +323,7 @@ static gh_route_fn dispatch(struct gh_http_request *req)
     const struct route *r = find_route(req->url);
     gh_route_fn fn;
 
+    gh_http_set_route_label(req, r ? r->path : NULL, r && r->prefix, r ? r->suffix : NULL);
     if (!r && gh_http_asset(req->url)) {
         if (route_for(&static_route, req->method))
             return gh_route_static;
@@ -450,6 +456,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && !req->resp.status)
         line.error_code = "connection_closed";
     gh_log_request(&line);
+    gh_http_metrics_end(req, &line);
     if (!req->resp.body_static)
         gh_free(req->resp.body);
     gh_free(req->body);

@@ -149,24 +149,14 @@ int gh_answer_wrap(const char *stored, size_t stored_len, const char *request_id
     return GH_OK;
 }
 
-char *gh_answer_correct(const struct gh_catalogue *cat, const char *stored, const char *slug,
-                        const char *sha256, uint64_t phash)
+char *gh_answer_correct(const struct gh_catalogue *cat, const char *stored, const char *slug)
 {
     const struct gh_equipment *q = gh_catalogue_find(cat, slug);
-    json_t *doc = stored ? json_loads(stored, 0, NULL) : NULL;
+    json_t *doc = json_loads(stored, 0, NULL);
     char *text = NULL;
-    char hex[GH_PHASH_HEX_LEN + 1];
     int ok;
 
-    if (!q)
-        return NULL;
-    if (!doc) { /* nothing cached any more: an answer from what the history knows */
-        gh_phash_to_hex(phash, hex);
-        doc = json_pack("{s:s, s:s, s:{s:s, s:s}, s:s}", "provider", "", "model", "", "image",
-                        "phash", hex, "sha256", sha256, "catalogue_version",
-                        gh_catalogue_version(cat));
-    }
-    ok = doc && set(doc, "identified", json_true()) == 0 &&
+    ok = q && doc && set(doc, "identified", json_true()) == 0 &&
          set(doc, "equipment", json_loads(q->json, 0, NULL)) == 0 &&
          set(doc, "confidence", json_real(1.0)) == 0 &&
          set(doc, "alternatives", json_array()) == 0 && set(doc, "candidates", json_array()) == 0 &&

@@ -21,11 +21,10 @@ char *gh_answer_rewrite(const char *stored, const struct gh_image_info *info, co
 int gh_answer_wrap(const char *stored, size_t stored_len, const char *request_id, int cached,
                    const char *layer, int distance, double ms, char **out, size_t *out_len);
 
-/* The answer after a person's correction: stored's image, provider and model kept (stored may
- * be NULL when the image's entry expired), equipment replaced by slug's, confidence 1,
- * "corrected": true, no alternatives or candidates. NULL on allocation failure. */
-char *gh_answer_correct(const struct gh_catalogue *cat, const char *stored, const char *slug,
-                        const char *sha256, uint64_t phash);
+/* The answer after a person's correction: the stored answer (image, provider, model kept)
+ * with the equipment replaced by slug's, confidence 1, "corrected": true, no alternatives or
+ * candidates. NULL when stored does not parse, slug is unknown, or memory runs out. */
+char *gh_answer_correct(const struct gh_catalogue *cat, const char *stored, const char *slug);
 
 struct gh_recorder;
 

@@ -5,6 +5,7 @@
 
 #include "gh/alloc.h"
 #include "gh/log.h"
+#include "gh/metrics.h"
 #include "gh/phash.h"
 
 #include <pthread.h>
@@ -140,6 +141,7 @@ static int respond(struct gh_pipeline *p, const struct gh_analyze_request *req, 
     copy_str(out->layer, sizeof out->layer, layer);
     out->distance = distance;
     out->processing_ms = mono_ms() - t0;
+    gh_metrics_analysis(layer, out->processing_ms / 1e3);
     rc = gh_answer_wrap(stored, stored_len, req->request_id, cached, layer, distance,
                         out->processing_ms, &out->json, &out->json_len);
     gh_free(rewritten);
@@ -346,6 +348,7 @@ static int ask_provider(struct gh_pipeline *p, struct gh_analyze_request *req,
     size_t jpeg_len = 0;
     char *answer = NULL;
     int identified = 0, rc;
+    double t_call;
 
     memset(&res, 0, sizeof res);
     rc = gh_image_provider_copy(req->body, req->len, &p->cfg.lim, req->declared, &p->cfg.prep,
@@ -357,7 +360,10 @@ static int ask_provider(struct gh_pipeline *p, struct gh_analyze_request *req,
     preq.cat = p->deps.cat;
     preq.request_id = req->request_id;
     atomic_fetch_add(&p->misses, 1);
+    t_call = mono_ms();
     rc = prov->ops->analyze(prov, &preq, &res, err);
+    gh_metrics_provider_call(prov->name, res.model, rc, (mono_ms() - t_call) / 1e3,
+                             res.prompt_tokens, res.completion_tokens);
     if (rc) {
         atomic_fetch_add(&p->provider_errors, 1);
         goto out;
@@ -551,8 +557,13 @@ int gh_pipeline_correct(struct gh_pipeline *p, const char *id, const char *slug,
     if (!rec.sha256[0])
         return gh_err_set(err, GH_ECONFLICT, "that analysis has no image to correct");
     have_cached = gh_store_get_exact(p->deps.store, rec.sha256, now, &cached, &serr) == GH_OK;
-    answer = gh_answer_correct(p->deps.cat, have_cached ? cached.answer_json : NULL, slug,
-                               rec.sha256, rec.phash);
+    /* The corrected answer is the cached one with the equipment replaced: without it there
+     * is no record of the image's details to build a whole answer from. */
+    if (!have_cached)
+        return gh_err_set(err, GH_ECONFLICT,
+                          "the answer for that photo is no longer cached; upload the photo again "
+                          "and correct the new answer");
+    answer = gh_answer_correct(p->deps.cat, cached.answer_json, slug);
     if (!answer) {
         rc = gh_err_set(err, GH_ENOMEM, "out of memory building the corrected answer");
         goto out;
@@ -562,8 +573,8 @@ int gh_pipeline_correct(struct gh_pipeline *p, const char *id, const char *slug,
     fix.phash = rec.phash;
     fix.answer_json = answer;
     copy_str(fix.equipment_slug, sizeof fix.equipment_slug, slug);
-    copy_str(fix.provider, sizeof fix.provider, have_cached ? cached.provider : rec.provider);
-    copy_str(fix.model, sizeof fix.model, have_cached ? cached.model : rec.model);
+    copy_str(fix.provider, sizeof fix.provider, cached.provider);
+    copy_str(fix.model, sizeof fix.model, cached.model);
     fix.created_at = now;
     fix.expires_at = now + p->cfg.cache_ttl_s;
     rc = gh_store_correct(p->deps.store, rec.id, &fix, now, err);
@@ -573,7 +584,6 @@ int gh_pipeline_correct(struct gh_pipeline *p, const char *id, const char *slug,
         rc = gh_store_get_identification(p->deps.store, rec.id, NULL, out, err);
 out:
     gh_free(answer);
-    if (have_cached)
-        gh_cache_entry_fini(&cached);
+    gh_cache_entry_fini(&cached);
     return rc;
 }

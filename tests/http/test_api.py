@@ -169,7 +169,7 @@ def test_equipment_unknown_404(server, ident):
 @pytest.mark.asan
 @pytest.mark.parametrize("method,path", [("GET", "/nope"), ("GET", "/api/v2/health"),
                                          ("GET", "/api/v1/equipment/barbell/extra"),
-                                         ("POST", "/api/v1/analyze/x"), ("GET", "/")])
+                                         ("POST", "/api/v1/analyze/x"), ("GET", "/nope.js")])
 def test_unknown_route_404(server, method, path):
     r = server.request(method, path, b"" if method == "POST" else None)
     doc = G.is_problem(r, 404, "not_found")

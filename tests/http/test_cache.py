@@ -35,7 +35,8 @@ def hamming(a, b):
 def stable(doc):
     """The parts of an answer that a cache hit must repeat."""
     return {k: v for k, v in doc.items()
-            if k not in ("request_id", "cached", "cache", "processing_time_ms")}
+            if k not in ("request_id", "identification_id", "cached", "cache",
+                         "processing_time_ms")}
 
 
 def analyze_ok(server, data, **kw):
@@ -155,7 +156,7 @@ def test_cache_stats_move(server, fake, photos):
     assert d("layers", "memory", "entries") == 3
     assert d("tokens", "prompt") == 2 * 812 and d("tokens", "completion") == 2 * 23
     hits = sum(after["layers"][k]["hits"] for k in ("memory", "exact", "near", "coalesced"))
-    assert abs(after["hit_rate"] - hits / (hits + after["misses"])) < 1e-9
+    assert abs(after["hit_rate"] - hits / (hits + after["misses"])) < 1e-6  # 6 digits
     assert after["newest"] is not None and after["oldest"] is not None
     # the history is written in the background: the 4 answers arrive there soon
     assert wait_for(lambda: server.stats()["history"]["identifications"]

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: MIT */
+/* GET /metrics: the Prometheus text exposition (format 0.0.4) of gh/metrics.h's counters plus
+ * what other modules already count, read at scrape time (cache layers, LRU, catalogue). The
+ * store's own statistics are left out: they scan whole tables on every call. */
+#include "internal.h"
+
+#include "gh/alloc.h"
+#include "gh/log.h"
+#include "gh/metrics.h"
+#include "gh_version.h"
+
+#include <openssl/opensslv.h> /* version macros only */
+#include <stdio.h>
+#include <string.h>
+#include <vips/version.h> /* version macros only: no libvips API outside src/image */
+
+/* Far above a real scrape (~20 KB), low enough that a runaway cannot exhaust memory. */
+#define METRICS_MAX (4u << 20)
+
+void gh_http_set_route_label(struct gh_http_request *req, const char *path, int prefix,
+                             const char *suffix)
+{
+    /* Paths no API route claims are the embedded files (one label for all) or nothing. */
+    if (!path)
+        path = gh_http_asset(req->url) ? "/{asset}" : "other";
+    snprintf(req->route_label, sizeof req->route_label, "%s%s%s", path, prefix ? "{id}" : "",
+             prefix && suffix ? suffix : "");
+}
+
+void gh_http_metrics_end(const struct gh_http_request *req, const struct gh_log_request *line)
+{
+    gh_metrics_http_end(req->route_label[0] ? req->route_label : "other", req->method, line->status,
+                        line->error_code, line->duration_ms / 1e3);
+}
+
+static void write_cache(struct gh_metrics_buf *b, struct gh_app *app)
+{
+    static const char hits[] = "gymhelper_cache_hits_total";
+    static const char *const layers[] = {"memory", "exact", "near", "coalesced"};
+    struct gh_pipeline_stats ps;
+
+    gh_pipeline_stats(app->pipeline, &ps);
+    gh_metrics_write_family(b, hits, "counter",
+                            "Analyses answered from a cache layer: memory (in-process LRU), exact "
+                            "(store, same bytes), near (store, similar pHash), coalesced (waited "
+                            "for an identical upload's provider call).");
+    for (size_t i = 0; i < sizeof layers / sizeof layers[0]; i++) {
+        const uint64_t counts[] = {ps.memory_hits, ps.exact_hits, ps.near_hits, ps.coalesced};
+        const char *labels[] = {"layer", layers[i], NULL};
+
+        gh_metrics_write_sample(b, hits, labels, (double)counts[i]);
+    }
+    gh_metrics_write_family(b, "gymhelper_cache_misses_total", "counter",
+                            "Analyses that went to the AI provider.");
+    gh_metrics_write_sample(b, "gymhelper_cache_misses_total", NULL, (double)ps.misses);
+}
+
+static void write_gauge(struct gh_metrics_buf *b, const char *name, const char *help, double v)
+{
+    gh_metrics_write_family(b, name, "gauge", help);
+    gh_metrics_write_sample(b, name, NULL, v);
+}
+
+static void write_lru(struct gh_metrics_buf *b, struct gh_lru *lru)
+{
+    struct gh_lru_stats ls;
+
+    memset(&ls, 0, sizeof ls); /* no memory layer: all 0 */
+    if (lru)
+        gh_lru_stats(lru, &ls);
+    write_gauge(b, "gymhelper_lru_entries", "Answers in the in-process LRU cache.",
+                (double)ls.entries);
+    write_gauge(b, "gymhelper_lru_bytes",
+                "Bytes the in-process LRU cache accounts for (keys, answers, overhead).",
+                (double)ls.bytes);
+    gh_metrics_write_family(b, "gymhelper_lru_evictions_total", "counter",
+                            "Answers the in-process LRU cache dropped to stay within its bounds.");
+    gh_metrics_write_sample(b, "gymhelper_lru_evictions_total", NULL, (double)ls.evictions);
+}
+
+static void write_process(struct gh_metrics_buf *b, struct gh_app *app)
+{
+    static const char info[] = "gymhelper_build_info";
+    const char *labels[] = {"version", GH_VERSION,          "libvips", VIPS_VERSION,
+                            "openssl", OPENSSL_VERSION_STR, NULL};
+
+    write_gauge(b, "gymhelper_catalogue_equipment", "Equipment types in the loaded catalogue.",
+                (double)gh_catalogue_count(app->cat));
+    write_gauge(b, "process_start_time_seconds",
+                "Start time of the server since the Unix epoch, in seconds.",
+                (double)app->started_at);
+    gh_metrics_write_family(b, info, "gauge",
+                            "Always 1; the labels name the version and the library versions "
+                            "it was built with.");
+    gh_metrics_write_sample(b, info, labels, 1);
+}
+
+int gh_route_metrics(struct gh_http_request *req)
+{
+    struct gh_app *app = req->app;
+    struct gh_metrics_buf b;
+    size_t len = 0;
+    char *text;
+
+    gh_metrics_buf_init(&b, METRICS_MAX);
+    if (gh_metrics_render(&b, app->provider ? app->provider->name : NULL) == GH_OK) {
+        write_cache(&b, app);
+        write_lru(&b, app->lru);
+        write_process(&b, app);
+    }
+    text = gh_metrics_buf_take(&b, &len);
+    gh_metrics_buf_fini(&b);
+    if (!text) {
+        gh_http_problem(req, 503, "out_of_memory", "the server is out of memory");
+        return 0;
+    }
+    if (!req->resp.body_static)
+        gh_free(req->resp.body);
+    req->resp.status = 200;
+    req->resp.content_type = GH_METRICS_CONTENT_TYPE;
+    req->resp.body = text;
+    req->resp.len = len;
+    req->resp.body_static = 0;
+    req->resp.no_store = 1;
+    return 0;
+}
