@@ -1,0 +1,492 @@
+# SPDX-License-Identifier: MIT
+"""The OpenAPI document (api/openapi.json, served at /openapi.json) and the Swagger UI at /docs/
+against the real server: one server on the fake provider answers every documented route and
+every error status that can be brought about from outside, and each real answer (status,
+content type, headers, body) is validated against what the document says for that route and
+status (JSON Schema 2020-12, the document's components resolvable). The route table in
+src/http/server.c and the document's paths must name the same routes."""
+import http.client
+import io
+import json
+import re
+import socket
+import time
+from html.parser import HTMLParser
+from urllib.parse import urljoin
+
+import pytest
+from jsonschema import Draft202012Validator, FormatChecker, RefResolver
+from PIL import Image
+
+import ghhttp as G
+
+DOC_FILE = G.REPO / "api" / "openapi.json"
+SERVER_C = G.REPO / "src" / "http" / "server.c"
+ANALYZE = "/api/v1/analyze"
+IDENTS = "/api/v1/identifications"
+
+# Paths served from the files compiled into the binary rather than by the route table.
+STATIC = {"/": {"get"}, "/openapi.json": {"get"}, "/docs/": {"get"}}
+# The Swagger UI files /docs/ must load, and their types.
+DOCS_FILES = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css",
+              "init.js": "text/javascript"}
+
+# Documented answers that cannot be brought about from outside: a store that fails, memory
+# that runs out, a full analysis queue (the shared 503 response), and feedback on a history
+# record without an image (409). Every other documented status must be seen by this module.
+UNREACHABLE = {("/health", "get", "503"), ("/api/v1/health", "get", "503"),
+               (IDENTS + "/{id}/feedback", "post", "409")}
+
+SEEN = set()  # (path, method, status) validated so far
+
+
+# --- the document ----------------------------------------------------------------------------
+
+class Doc:
+    def __init__(self, doc):
+        self.doc = doc
+        self.resolver = RefResolver.from_schema(doc)
+
+    def deref(self, obj):
+        while isinstance(obj, dict) and "$ref" in obj:
+            obj = self.resolver.resolve(obj["$ref"])[1]
+        return obj
+
+    def validator(self, schema):
+        return Draft202012Validator(schema, resolver=self.resolver, format_checker=FormatChecker())
+
+    def validate(self, instance, schema, what):
+        errors = sorted(self.validator(schema).iter_errors(instance), key=lambda e: list(e.path))
+        assert not errors, "%s does not match the document:\n%s\n--- instance:\n%s" % (
+            what, "\n".join("at /%s: %s" % ("/".join(map(str, e.absolute_path)), e.message)
+                            for e in errors[:10]), json.dumps(instance)[:2000])
+
+    def operation(self, path, method):
+        assert path in self.doc["paths"], "%s is not in the document" % path
+        ops = self.doc["paths"][path]
+        assert method in ops, "%s %s is not in the document" % (method.upper(), path)
+        return ops[method]
+
+    def check(self, r, path, method, status=None, code=None):
+        """Validates response r of METHOD path against the document and returns its body
+        (parsed JSON for JSON types, text for text types, b"" when none)."""
+        if status is not None:
+            assert r.status == status, r
+        op = self.operation(path, method)
+        key = str(r.status)
+        assert key in op["responses"], "%s %s answered %s, which the document does not list: %r" \
+            % (method.upper(), path, r.status, r)
+        SEEN.add((path, method, key))
+        resp = self.deref(op["responses"][key])
+        what = "%s %s -> %s" % (method.upper(), path, r.status)
+        for name, h in resp.get("headers", {}).items():
+            h = self.deref(h)
+            value = r.header(name)
+            if h.get("required"):
+                assert value is not None, "%s lacks header %s: %s" % (what, name, dict(r.headers))
+            if value is not None:
+                self.validate(value, h["schema"], "%s header %s" % (what, name))
+        content = resp.get("content")
+        if not content:
+            assert r.body == b"", what
+            return b""
+        actual = media_type(r.header("Content-Type") or "")
+        keys = [k for k in content if media_type(k) == actual]
+        assert keys, "%s has Content-Type %r; the document says %s" % (
+            what, r.header("Content-Type"), list(content))
+        schema = content[keys[0]]["schema"]
+        if actual[0].endswith("json"):
+            body = r.json()
+        else:
+            body = r.body.decode("utf-8")
+        self.validate(body, schema, what)
+        if actual[0] == "application/problem+json":
+            assert body["request_id"] == r.header("X-Request-ID"), (body, dict(r.headers))
+            if code is not None:
+                assert body["code"] == code, body
+        return body
+
+
+def media_type(value):
+    """(type, {param: value}) of a Content-Type, lower-cased, for comparing."""
+    parts = [p.strip() for p in value.split(";") if p.strip()]
+    params = {}
+    for p in parts[1:]:
+        k, _, v = p.partition("=")
+        params[k.strip().lower()] = v.strip().strip('"').lower()
+    return (parts[0].lower() if parts else "", tuple(sorted(params.items())))
+
+
+def template(path):
+    return re.sub(r"\{[^}]*\}", "{}", path)
+
+
+def server_routes():
+    """{(path template, method)} of src/http/server.c's routes[] table (HEAD left out: it
+    goes with GET)."""
+    text = SERVER_C.read_text()
+    m = re.search(r"static const struct route routes\[\]\s*=\s*\{(.*?)\n\};", text, re.S)
+    assert m, "no routes[] table in %s" % SERVER_C
+    rx = re.compile(r'\{\s*"(/[^"]*)"\s*,\s*([01])\s*,\s*"([^"]*)"\s*,\s*(\w+)\s*,\s*(\w+)\s*'
+                    r'(?:,\s*("[^"]*"|NULL)\s*)?\}')
+    out = set()
+    for path, prefix, allow, _get, _post, suffix in rx.findall(m.group(1)):
+        if prefix == "1":
+            path += "{}" + (suffix.strip('"') if suffix and suffix != "NULL" else "")
+        for method in allow.split(","):
+            method = method.strip().lower()
+            if method and method != "head":
+                out.add((path, method))
+    assert out, "could not read the routes[] entries of %s" % SERVER_C
+    return out
+
+
+# --- fixtures --------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def doc():
+    return Doc(json.loads(DOC_FILE.read_text()))
+
+
+@pytest.fixture(scope="module")
+def fake(module_procs):
+    return module_procs.fake()
+
+
+@pytest.fixture(scope="module")
+def server(module_procs, binary, fake):
+    """Short provider timeout (504 in a second), no retries (502 at once), a 1 MB upload limit
+    (413 cheaply)."""
+    return module_procs.server(binary, provider=fake, args=[
+        "--provider-timeout-ms", "1000", "--provider-retries", "0", "--max-upload-mb", "1"])
+
+
+@pytest.fixture(autouse=True)
+def fresh_fake(fake):
+    fake.reset()
+    yield
+    fake.reset()
+
+
+def raw_response(data):
+    """A G.Response from raw HTTP/1.1 response bytes (one response, Content-Length framed)."""
+    head, _, body = data.partition(b"\r\n\r\n")
+    status_line, _, header_bytes = head.partition(b"\r\n")
+    headers = http.client.parse_headers(io.BytesIO(header_bytes + b"\r\n\r\n"))
+    n = int(headers.get("Content-Length", len(body)))
+    return G.Response(int(status_line.split()[1]), headers, body[:n], 0.0)
+
+
+def declared_too_big(port, path, length):
+    """Headers of a POST declaring a body over the limit, and nothing else: the server answers
+    413 from the headers."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    try:
+        s.sendall(b"POST %s HTTP/1.1\r\nHost: t\r\nContent-Type: image/jpeg\r\n"
+                  b"Content-Length: %d\r\n\r\n" % (path.encode(), length))
+        data = b""
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            if b"\r\n\r\n" in data:
+                r = raw_response(data)
+                if len(r.body) >= int(r.header("Content-Length") or 0):
+                    return r
+            s.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                c = s.recv(65536)
+            except socket.timeout:
+                break
+            if not c:
+                break
+            data += c
+        return raw_response(data)
+    finally:
+        s.close()
+
+
+def reencode(data, quality=80):
+    out = io.BytesIO()
+    Image.open(io.BytesIO(data)).save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
+def post_json(s, path, body):
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return s.request("POST", path, data, {"Content-Type": "application/json"})
+
+
+# --- the document itself ---------------------------------------------------------------------
+
+def test_served_document_is_the_file_and_valid(server, doc):
+    r = server.get("/openapi.json")
+    served = doc.check(r, "/openapi.json", "get", 200)
+    assert served == doc.doc, "/openapi.json is not api/openapi.json: rebuild"
+    assert served["openapi"] == "3.1.0"
+    # revalidation
+    doc.check(server.get("/openapi.json", headers={"If-None-Match": r.header("ETag")}),
+              "/openapi.json", "get", 304)
+    # every schema is a valid 2020-12 schema, and every $ref resolves
+    for name, schema in doc.doc["components"]["schemas"].items():
+        Draft202012Validator.check_schema(schema)
+
+    def refs(node):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if k == "$ref":
+                    yield v
+                else:
+                    yield from refs(v)
+        elif isinstance(node, list):
+            for v in node:
+                yield from refs(v)
+    for ref in set(refs(doc.doc)):
+        assert doc.resolver.resolve(ref)[1] is not None, ref
+    # every operation: an id, the request-id parameter, a 405, X-Request-ID on every answer
+    ids = []
+    for path, ops in doc.doc["paths"].items():
+        for method, op in ops.items():
+            ids.append(op["operationId"])
+            assert "405" in op["responses"], (path, method)
+            for status, resp in op["responses"].items():
+                assert "X-Request-ID" in doc.deref(resp).get("headers", {}), (path, method, status)
+                for media, body in doc.deref(resp).get("content", {}).items():
+                    if media.endswith("json"):
+                        assert "schema" in body, (path, method, status)
+    assert len(ids) == len(set(ids)), "operationIds repeat"
+    # the version is the binary's
+    health = server.get("/health").json()
+    assert doc.doc["info"]["version"] == health["version"], \
+        "bump info.version of api/openapi.json to %s" % health["version"]
+
+
+def test_route_table_and_document_agree(server, doc):
+    routes = server_routes()
+    documented = {(template(p), m) for p, ops in doc.doc["paths"].items() for m in ops
+                  if p not in STATIC}
+    assert documented - routes == set(), \
+        "documented, but not in src/http/server.c's routes[]: %s" % sorted(documented - routes)
+    assert routes - documented == set(), \
+        "in src/http/server.c's routes[], but not documented: %s" % sorted(routes - documented)
+    assert set(STATIC) <= set(doc.doc["paths"])
+
+
+# --- routes, each status ---------------------------------------------------------------------
+
+def test_health_and_cache_stats(server, doc):
+    for path in ("/health", "/api/v1/health"):
+        body = doc.check(server.get(path), path, "get", 200)
+        assert body["status"] == "ok"
+        r = server.request("HEAD", path)
+        assert r.status == 200 and r.body == b"" and r.header("X-Request-ID"), r
+    doc.check(server.get("/api/v1/cache/stats"), "/api/v1/cache/stats", "get", 200)
+
+
+def test_equipment(server, doc):
+    full = doc.check(server.get("/api/v1/equipment"), "/api/v1/equipment", "get", 200)
+    assert full["count"] == len(full["equipment"]) > 0
+    # the built-in catalogue has exactly the documented members (others only pass through
+    # from a --catalogue file)
+    props = set(doc.doc["components"]["schemas"]["Equipment"]["properties"])
+    for e in full["equipment"]:
+        assert set(e) == props, (e["slug"], set(e) ^ props)
+    for query in ("category=free_weights", "muscle=glutes", "q=bar", "q=zzzz-nothing"):
+        body = doc.check(server.get("/api/v1/equipment?" + query), "/api/v1/equipment", "get",
+                         200)
+        assert body["count"] == len(body["equipment"])
+    path = "/api/v1/equipment/{id}"
+    for ident in ("barbell", "11"):
+        doc.check(server.get("/api/v1/equipment/" + ident), path, "get", 200)
+    doc.check(server.get("/api/v1/equipment/no-such-thing"), path, "get", 404,
+              "equipment_not_found")
+    doc.check(server.get("/api/v1/equipment/9999"), path, "get", 404, "equipment_not_found")
+
+
+def test_analyze_answers(server, fake, doc, photos):
+    body = doc.check(server.analyze(photos[0], query="top_k=2"), ANALYZE, "post", 200)
+    assert body["cached"] is False and body["identified"] is True
+    assert body["identification_id"] == body["request_id"]
+    hit = doc.check(server.analyze(photos[0], raw=True), ANALYZE, "post", 200)
+    assert hit["cached"] is True and hit["cache"]["layer"] in ("memory", "exact")
+    near = doc.check(server.analyze(reencode(photos[0]), ctype=None, raw=True,
+                                    headers={"Content-Type": "application/octet-stream"}),
+                     ANALYZE, "post", 200)
+    assert near["cached"] is True and near["cache"]["layer"] == "near"
+    fake.control(mode="unknown_slug")
+    unsure = doc.check(server.analyze(photos[1], query="nocache=true&top_k=0"), ANALYZE, "post",
+                       200)
+    assert unsure["identified"] is False and unsure["equipment"] is None
+    assert unsure["alternatives"] == []
+    # a request id of the client's is echoed
+    r = server.analyze(photos[2], headers={"X-Request-ID": "openapi-test.1"})
+    assert doc.check(r, ANALYZE, "post", 200)["request_id"] == "openapi-test.1"
+
+
+BAD_ANALYZE = [
+    # (name, query, body, headers, status, code)
+    ("top_k", "top_k=9", "PHOTO", "image/jpeg", 400, "invalid_parameter"),
+    ("nocache", "nocache=maybe", "PHOTO", "image/jpeg", 400, "invalid_parameter"),
+    ("provider", "provider=dall-e", "PHOTO", "image/jpeg", 400, "invalid_parameter"),
+    ("empty body", "", b"", "image/jpeg", 400, "empty_body"),
+    ("no file field", "", "FORM:other", None, 400, "missing_file"),
+    ("empty file", "", "FORM:empty", None, 400, "empty_file"),
+    ("bad multipart", "", b"not multipart\r\n", "multipart/form-data; boundary=b", 400,
+     "malformed_multipart"),
+    ("text/plain", "", "PHOTO", "text/plain", 415, "unsupported_media_type"),
+    ("PNG as JPEG", "", "PNG", "image/jpeg", 415, "type_mismatch"),
+    ("truncated", "", "HALF", "image/jpeg", 422, "undecodable_image"),
+    ("too small", "", "TINY", "image/jpeg", 422, "image_dimensions_out_of_range"),
+    ("other provider", "provider=llava", "PHOTO", "image/jpeg", 503, "provider_unavailable"),
+]
+
+
+def test_analyze_errors(server, doc, photos):
+    for name, query, body, ctype, status, code in BAD_ANALYZE:
+        headers = {"Content-Type": ctype} if ctype else {}
+        if body == "PHOTO":
+            body = photos[3]
+        elif body == "PNG":
+            body = G.solid(100, 100, "PNG")
+        elif body == "HALF":
+            body = photos[3][:len(photos[3]) // 2]
+        elif body == "TINY":
+            body = G.solid(30, 30, "JPEG")
+        elif body == "FORM:other":
+            body, headers["Content-Type"] = G.multipart([("other", "p.jpg", None, photos[3])])
+        elif body == "FORM:empty":
+            body, headers["Content-Type"] = G.multipart([("file", "p.jpg", "image/jpeg", b"")])
+        r = server.request("POST", ANALYZE + ("?" + query if query else ""), body, headers)
+        try:
+            doc.check(r, ANALYZE, "post", status, code)
+        except AssertionError as e:
+            raise AssertionError("%s: %s" % (name, e)) from None
+    r = declared_too_big(server.port, ANALYZE, 2_000_000)
+    doc.check(r, ANALYZE, "post", 413, "payload_too_large")
+
+
+def test_analyze_provider_failures(server, fake, doc, photos):
+    fake.control(mode="server_error")
+    doc.check(server.analyze(photos[4]), ANALYZE, "post", 502, "provider_error")
+    fake.control(mode="slow", slow_seconds=3)
+    doc.check(server.analyze(photos[5]), ANALYZE, "post", 504, "provider_timeout")
+
+
+def test_identifications_and_feedback(server, fake, doc, photos):
+    first = server.analyze(photos[6]).json()
+    server.analyze(photos[6])  # a cache hit, recorded too
+    rid = first["identification_id"]
+    page = doc.check(server.get(IDENTS + "?limit=1"), IDENTS, "get", 200)
+    assert len(page["items"]) == 1 and page["items"][0]["cached"] is True
+    older = doc.check(server.get(IDENTS + "?limit=100&before=%d" % page["next_before"]),
+                      IDENTS, "get", 200)
+    assert older["next_before"] is None and older["items"]
+    for query in ("limit=0", "limit=101", "limit=x", "before=-1"):
+        doc.check(server.get(IDENTS + "?" + query), IDENTS, "get", 400, "invalid_parameter")
+    one = IDENTS + "/{id}"
+    rec = doc.check(server.get(IDENTS + "/" + rid), one, "get", 200)
+    assert rec["request_id"] == rid and rec["cached"] is False and rec["corrected"] is False
+    assert doc.check(server.get(IDENTS + "/%d" % rec["id"]), one, "get", 200) == rec
+    doc.check(server.get(IDENTS + "/999999"), one, "get", 404, "identification_not_found")
+    doc.check(server.get(IDENTS + "/no-such-request"), one, "get", 404,
+              "identification_not_found")
+
+    fb = IDENTS + "/{id}/feedback"
+    url = IDENTS + "/%s/feedback" % rid
+    doc.check(post_json(server, url, b"{not json"), fb, "post", 400, "invalid_json")
+    doc.check(post_json(server, url, {"name": "barbell"}), fb, "post", 400, "invalid_json")
+    doc.check(post_json(server, url, {"slug": "flux-capacitor"}), fb, "post", 422,
+              "unknown_equipment")
+    doc.check(post_json(server, IDENTS + "/999999/feedback", {"slug": "barbell"}), fb, "post",
+              404, "identification_not_found")
+    doc.check(declared_too_big(server.port, url, 2_000_000), fb, "post", 413,
+              "payload_too_large")
+    fixed = doc.check(post_json(server, url, {"slug": "squat-rack"}), fb, "post", 200)
+    assert fixed["identification"]["corrected"] is True
+    assert fixed["equipment"]["slug"] == "squat-rack"
+    again = doc.check(server.analyze(photos[6]), ANALYZE, "post", 200)
+    assert again["corrected"] is True and again["equipment"]["slug"] == "squat-rack"
+    # the statistics with a cache that holds something
+    stats = doc.check(server.get("/api/v1/cache/stats"), "/api/v1/cache/stats", "get", 200)
+    assert stats["entries"] > 0 and stats["oldest"] and stats["layers"]["memory"]["hits"] > 0
+
+
+def test_metrics(server, doc):
+    text = doc.check(server.get("/metrics"), "/metrics", "get", 200)
+    sample = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{.*\})? [-+0-9.eEInfNa]+( -?[0-9]+)?$")
+    for line in text.splitlines():
+        assert not line or line.startswith("#") or sample.match(line), line
+
+
+def test_docs_page_and_its_files(server, doc):
+    r = server.get("/docs/")
+    html = doc.check(r, "/docs/", "get", 200)
+    doc.check(server.get("/docs/", headers={"If-None-Match": r.header("ETag")}), "/docs/",
+              "get", 304)
+
+    class Refs(HTMLParser):
+        refs = []
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if tag == "script" and a.get("src"):
+                self.refs.append(a["src"])
+            if tag == "link" and a.get("href"):
+                self.refs.append(a["href"])
+    p = Refs()
+    p.feed(html)
+    names = {ref.rsplit("/", 1)[-1] for ref in p.refs}
+    assert set(DOCS_FILES) <= names, p.refs
+    for ref in p.refs:
+        assert not re.match(r"^([a-z]+:)?//", ref), "the page loads %s from elsewhere" % ref
+        f = server.get(urljoin("/docs/", ref))
+        assert f.status == 200, (ref, f)
+        want = DOCS_FILES.get(ref.rsplit("/", 1)[-1])
+        if want:
+            assert f.content_type == want, (ref, f.content_type)
+        assert f.header("ETag") and f.header("X-Request-ID"), (ref, dict(f.headers))
+    bundle = server.get("/docs/swagger-ui-bundle.js").body
+    assert b"SwaggerUIBundle" in bundle and len(bundle) > 500_000
+    init = server.get("/docs/init.js").body.decode()
+    assert "../openapi.json" in init and "SwaggerUIBundle(" in init
+    assert not re.search(r"https?://", init)
+    # the web app at / is HTML too
+    r = server.get("/")
+    doc.check(r, "/", "get", 200)
+    doc.check(server.get("/", headers={"If-None-Match": r.header("ETag")}), "/", "get", 304)
+
+
+def test_every_path_answers_405_with_its_methods(server, doc):
+    failures = []
+    for path, ops in doc.doc["paths"].items():
+        wrong = "DELETE" if "get" in ops else "GET"
+        r = server.request(wrong, path.replace("{id}", "x1"))
+        try:
+            doc.check(r, path, list(ops)[0], 405, "method_not_allowed")
+            allowed = {m.strip().lower() for m in r.header("Allow").split(",")} - {"head"}
+            assert allowed == set(ops), "Allow: %s" % r.header("Allow")
+        except AssertionError as e:
+            failures.append("%s %s: %s" % (wrong, path, str(e).splitlines()[0]))
+    assert not failures, "\n".join(failures)
+
+
+def test_an_unknown_path_is_the_documented_404(server, doc):
+    r = server.get("/api/v1/no-such-thing")
+    resp = doc.deref(doc.doc["components"]["responses"]["NotFound"])
+    assert r.status == 404 and r.content_type == "application/problem+json", r
+    doc.validate(r.json(), resp["content"]["application/problem+json"]["schema"], "404")
+    doc.validate(r.header("X-Request-ID"), doc.deref(resp["headers"]["X-Request-ID"])["schema"],
+                 "404 X-Request-ID")
+
+
+def test_every_documented_status_was_seen(server, doc):
+    """Runs last: each documented (route, status) was answered and validated above, except
+    those that cannot be brought about from outside."""
+    shared_503 = "#/components/responses/ServiceUnavailable"
+    want = set()
+    for path, ops in doc.doc["paths"].items():
+        for method, op in ops.items():
+            for status, resp in op["responses"].items():
+                if resp.get("$ref") == shared_503:
+                    continue
+                want.add((path, method, status))
+    missing = want - SEEN - UNREACHABLE
+    assert not missing, "documented but never seen: %s" % sorted(missing)
