@@ -849,17 +849,13 @@ out:
     return rc;
 }
 
-static int sq_put(struct gh_store *st, const struct gh_cache_entry *e, struct gh_err *err)
+/* Parameters 1..13 of SQ_STMT_PUT and SQ_STMT_CACHE_CORRECT, which list the entry's columns
+ * in the same order. Non-zero when a bind failed. */
+static int sq_bind_entry(sqlite3_stmt *q, const struct gh_cache_entry *e)
 {
-    struct sq_store *s = sq_of(st);
-    struct sq_conn *c = sq_acquire(s);
-    sqlite3_stmt *q = NULL;
     uint32_t seg[5];
-    int rc, bad = 0;
+    int bad = 0;
 
-    rc = sq_stmt(c, SQ_STMT_PUT, &q, err);
-    if (rc)
-        goto out;
     gh_phash_segments(e->phash, seg);
     bad |= sq_bind_text(q, 1, e->sha256);
     bad |= sqlite3_bind_int64(q, 2, sq_i64(e->phash));
@@ -871,6 +867,20 @@ static int sq_put(struct gh_store *st, const struct gh_cache_entry *e, struct gh
     bad |= sq_bind_text(q, 11, e->model);
     bad |= sqlite3_bind_int64(q, 12, e->created_at);
     bad |= sqlite3_bind_int64(q, 13, e->expires_at);
+    return bad;
+}
+
+static int sq_put(struct gh_store *st, const struct gh_cache_entry *e, struct gh_err *err)
+{
+    struct sq_store *s = sq_of(st);
+    struct sq_conn *c = sq_acquire(s);
+    sqlite3_stmt *q = NULL;
+    int rc, bad = 0;
+
+    rc = sq_stmt(c, SQ_STMT_PUT, &q, err);
+    if (rc)
+        goto out;
+    bad |= sq_bind_entry(q, e);
     bad |= sqlite3_bind_int64(q, 14, e->hits);
     bad |= sqlite3_bind_int64(q, 15, e->last_hit_at);
     if (bad || sq_step(q) != SQLITE_DONE)
@@ -1023,24 +1033,12 @@ out:
 static int sq_correct_cache(struct sq_conn *c, const struct gh_cache_entry *e, struct gh_err *err)
 {
     sqlite3_stmt *q = NULL;
-    uint32_t seg[5];
-    int rc, bad = 0;
+    int rc;
 
     rc = sq_stmt(c, SQ_STMT_CACHE_CORRECT, &q, err);
     if (rc)
         return rc;
-    gh_phash_segments(e->phash, seg);
-    bad |= sq_bind_text(q, 1, e->sha256);
-    bad |= sqlite3_bind_int64(q, 2, sq_i64(e->phash));
-    for (int i = 0; i < 5; i++)
-        bad |= sqlite3_bind_int64(q, 3 + i, seg[i]);
-    bad |= sq_bind_text(q, 8, e->answer_json);
-    bad |= sq_bind_text(q, 9, e->equipment_slug);
-    bad |= sq_bind_text(q, 10, e->provider);
-    bad |= sq_bind_text(q, 11, e->model);
-    bad |= sqlite3_bind_int64(q, 12, e->created_at);
-    bad |= sqlite3_bind_int64(q, 13, e->expires_at);
-    if (bad || sq_step(q) != SQLITE_DONE)
+    if (sq_bind_entry(q, e) || sq_step(q) != SQLITE_DONE)
         rc = sq_fail(err, c->db, "store the corrected answer");
     sq_done(q);
     return rc;
