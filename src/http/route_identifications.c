@@ -82,12 +82,13 @@ static int parse_int(const char *s, long long min, long long max, long long *out
 
 int gh_route_identifications(struct gh_http_request *req)
 {
-    struct gh_identification page[PAGE_MAX];
+    struct gh_identification page[PAGE_MAX + 1]; /* one more tells whether a next page exists */
     const char *limit_s = gh_http_arg(req, "limit"), *before_s = gh_http_arg(req, "before");
     long long limit = PAGE_DEFAULT, before = 0;
     struct gh_err err = {0};
     json_t *items;
     size_t n = 0;
+    int more;
 
     if (limit_s && parse_int(limit_s, 1, PAGE_MAX, &limit) != 0) {
         gh_http_problem(req, 400, "invalid_parameter", "limit must be a whole number from 1 to %d",
@@ -100,21 +101,23 @@ int gh_route_identifications(struct gh_http_request *req)
         return 0;
     }
     gh_pipeline_flush(req->app->pipeline); /* show what was just answered */
-    if (gh_store_list_identifications(req->app->store, before, (size_t)limit, page, &n, &err)) {
+    if (gh_store_list_identifications(req->app->store, before, (size_t)limit + 1, page, &n, &err)) {
         gh_http_problem_from_err(req, &err);
         return 0;
     }
+    more = n > (size_t)limit;
+    if (more)
+        n = (size_t)limit;
     items = json_array();
     for (size_t i = 0; items && i < n; i++)
         if (json_array_append_new(items, item(req->app->cat, &page[i])) != 0) {
             json_decref(items);
             items = NULL;
         }
-    send_doc(
-        req, 200,
-        items ? json_pack("{s:o, s:o}", "items", items, "next_before",
-                          (size_t)n == (size_t)limit ? json_integer(page[n - 1].id) : json_null())
-              : NULL);
+    send_doc(req, 200,
+             items ? json_pack("{s:o, s:o}", "items", items, "next_before",
+                               more ? json_integer(page[n - 1].id) : json_null())
+                   : NULL);
     return 0;
 }
 
