@@ -67,6 +67,11 @@ void gh_http_problem_from_err(struct gh_http_request *req, const struct gh_err *
 /* A JSON body (takes ownership of json, allocated with malloc/gh_malloc). */
 void gh_http_json(struct gh_http_request *req, int status, char *json, size_t len);
 
+/* A no-store JSON answer from a jansson document (taken over, NULL allowed: then, as when
+ * it cannot be written out, the answer is 503 out_of_memory). */
+struct json_t;
+void gh_http_json_doc(struct gh_http_request *req, int status, struct json_t *doc);
+
 /* Query argument, or NULL. */
 const char *gh_http_arg(struct gh_http_request *req, const char *name);
 const char *gh_http_header(struct gh_http_request *req, const char *name);

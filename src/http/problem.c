@@ -22,6 +22,20 @@ void gh_http_json(struct gh_http_request *req, int status, char *json, size_t le
     req->resp.body_static = 0;
 }
 
+void gh_http_json_doc(struct gh_http_request *req, int status, json_t *doc)
+{
+    char *text =
+        doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) : NULL;
+
+    json_decref(doc);
+    if (!text) {
+        gh_http_problem(req, 503, "out_of_memory", "the server is out of memory");
+        return;
+    }
+    gh_http_json(req, status, text, strlen(text));
+    req->resp.no_store = 1;
+}
+
 static void fallback(struct gh_http_request *req)
 {
     static char oom[] = "{\"type\":\"about:blank\",\"title\":\"Service Unavailable\",\"status\":"

@@ -33,7 +33,6 @@ int gh_route_cache_stats(struct gh_http_request *req)
     struct gh_err err = {0};
     uint64_t hits, lookups;
     json_t *doc;
-    char *text;
 
     memset(&ls, 0, sizeof ls);
     if (gh_store_stats(app->store, (int64_t)time(NULL), &ss, &err) != GH_OK) {
@@ -60,14 +59,6 @@ int gh_route_cache_stats(struct gh_http_request *req)
         "history", "identifications", (json_int_t)ss.identifications, "provider_calls",
         (json_int_t)ss.provider_calls, "stored_hits", (json_int_t)ss.total_hits, "backend",
         gh_store_backend(app->store));
-    text =
-        doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) : NULL;
-    json_decref(doc);
-    if (!text) {
-        gh_http_problem(req, 503, "out_of_memory", "the server is out of memory");
-        return 0;
-    }
-    gh_http_json(req, 200, text, strlen(text));
-    req->resp.no_store = 1;
+    gh_http_json_doc(req, 200, doc);
     return 0;
 }

@@ -20,7 +20,6 @@ int gh_route_health(struct gh_http_request *req)
     int store_ok = schema > 0;
     const char *status = !store_ok ? "unavailable" : ready ? "ok" : "degraded";
     json_t *doc;
-    char *text;
 
     doc = json_pack(
         "{s:s, s:s, s:I, s:{s:s, s:s, s:b, s:s}, s:{s:s, s:b, s:i, s:s}, "
@@ -32,14 +31,6 @@ int gh_route_health(struct gh_http_request *req)
         "schema_version", store_ok ? schema : 0, "detail", store_ok ? "ok" : err.msg, "redis",
         "configured", 0, "detail", "not configured (REDIS_URL unset)", "catalogue", "version",
         gh_catalogue_version(app->cat), "equipment", (json_int_t)gh_catalogue_count(app->cat));
-    text =
-        doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) : NULL;
-    json_decref(doc);
-    if (!text) {
-        gh_http_problem(req, 503, "out_of_memory", "the server is out of memory");
-        return 0;
-    }
-    gh_http_json(req, store_ok ? 200 : 503, text, strlen(text));
-    req->resp.no_store = 1;
+    gh_http_json_doc(req, store_ok ? 200 : 503, doc);
     return 0;
 }

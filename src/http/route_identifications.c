@@ -52,20 +52,6 @@ static json_t *item(const struct gh_catalogue *cat, const struct gh_identificati
                      equipment_ref(cat, r->corrected_slug));
 }
 
-static void send_doc(struct gh_http_request *req, int status, json_t *doc)
-{
-    char *text =
-        doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) : NULL;
-
-    json_decref(doc);
-    if (!text) {
-        gh_http_problem(req, 503, "out_of_memory", "the server is out of memory");
-        return;
-    }
-    gh_http_json(req, status, text, strlen(text));
-    req->resp.no_store = 1;
-}
-
 static int parse_int(const char *s, long long min, long long max, long long *out)
 {
     char *end = NULL;
@@ -114,10 +100,10 @@ int gh_route_identifications(struct gh_http_request *req)
             json_decref(items);
             items = NULL;
         }
-    send_doc(req, 200,
-             items ? json_pack("{s:o, s:o}", "items", items, "next_before",
-                               more ? json_integer(page[n - 1].id) : json_null())
-                   : NULL);
+    gh_http_json_doc(req, 200,
+                     items ? json_pack("{s:o, s:o}", "items", items, "next_before",
+                                       more ? json_integer(page[n - 1].id) : json_null())
+                           : NULL);
     return 0;
 }
 
@@ -155,7 +141,7 @@ int gh_route_identification_get(struct gh_http_request *req)
     else if (rc)
         gh_http_problem_from_err(req, &err);
     else
-        send_doc(req, 200, item(req->app->cat, &rec));
+        gh_http_json_doc(req, 200, item(req->app->cat, &rec));
     return 0;
 }
 
@@ -207,9 +193,9 @@ int gh_route_identification_feedback(struct gh_http_request *req)
     else if (rc)
         gh_http_problem_from_err(req, &err);
     else
-        send_doc(req, 200,
-                 json_pack("{s:o, s:o}", "identification", item(req->app->cat, &rec), "equipment",
-                           json_loads(q->json, 0, NULL)));
+        gh_http_json_doc(req, 200,
+                         json_pack("{s:o, s:o}", "identification", item(req->app->cat, &rec),
+                                   "equipment", json_loads(q->json, 0, NULL)));
 out:
     json_decref(body);
     return 0;

@@ -3,6 +3,7 @@
 import json
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -97,12 +98,14 @@ def test_db_migrate_cache_stats_and_purge(procs, binary, photos, tmp_path):
     fake = procs.fake()
     photo = tmp_path / "p.jpg"
     photo.write_bytes(photos[2])
-    assert run_analyze(binary, fake, db, "--cache-ttl-seconds", "1", photo).returncode == 0
+    started = time.monotonic()
+    assert run_analyze(binary, fake, db, "--cache-ttl-seconds", "3", photo).returncode == 0
     st = json.loads(gh("cache", "stats").stdout)
-    assert st["entries"] == 1 and st["live_entries"] == 1 and st["equipment"] == 66
+    assert st["entries"] == 1 and st["equipment"] == 66
+    if time.monotonic() - started < 2.5:  # a slow machine may already be past the TTL
+        assert st["live_entries"] == 1
     assert st["identifications"] == 1 and st["provider_calls"] == 1
-    import time
-    time.sleep(1.5)
+    time.sleep(max(0.0, started + 4.0 - time.monotonic()))
     st = json.loads(gh("cache", "stats").stdout)
     assert st["expired"] == 1 and st["live_entries"] == 0
     r = gh("cache", "purge")

@@ -171,13 +171,13 @@ def _get(doc, path):
 
 
 def test_ttl_expiry(procs, binary, fake, photos):
-    s = procs.server(binary, provider=fake, args=["--cache-ttl-seconds", "2"])
+    s = procs.server(binary, provider=fake, args=["--cache-ttl-seconds", "3"])
     data = photos[8]
     calls = fake.calls()
     assert analyze_ok(s, data)["cached"] is False
     assert analyze_ok(s, data)["cached"] is True
     assert fake.calls() == calls + 1
-    time.sleep(3)
+    time.sleep(4)
     st = s.stats()
     assert st["expired"] == 1 and st["live_entries"] == 0, st
     doc = analyze_ok(s, data)
