@@ -315,7 +315,7 @@ def section_speed(args, rows, tmp):
           "quality %d." % (largest["path"], largest["width"], largest["height"],
                            largest["format"], human_bytes(largest["bytes"]), NOISE_SIGMA,
                            SPEED_QUALITY))
-    print("gymhelper: build/bench/phash_bench (libvips decode with shrink-on-load, one warm-up "
+    print("gymhelper: build/bench/phash_bench (decode with shrink-on-load (libjpeg for JPEG, libvips otherwise), one warm-up "
           "run not counted). Pillow: tests/ref/phash_ref.phash_file, full decode, one warm-up "
           "run not counted. Timed one after the other, with nothing else of this script running "
           "(other work on the machine does count: see the load average above).")
