@@ -3,7 +3,7 @@
 bytes} that src/http/route_static.c serves, so the binary deploys alone.
 usage: embed_dir.py OUTPUT.c URL_PREFIX DIR [URL_PREFIX DIR ...]
 Files are gzipped here (level 9, mtime 0: reproducible); the gzip copy is kept only when it is
-smaller. Dotfiles and *.map are skipped."""
+smaller. Dotfiles, *.map and README.md (notes for developers, not for browsers) are skipped."""
 import gzip
 import mimetypes
 import os
@@ -33,7 +33,7 @@ def main():
         for d, dirs, names in os.walk(root):
             dirs[:] = sorted(x for x in dirs if not x.startswith("."))
             for n in sorted(names):
-                if n.startswith(".") or n.endswith(".map"):
+                if n.startswith(".") or n.endswith(".map") or n == "README.md":
                     continue
                 path = os.path.join(d, n)
                 url = prefix.rstrip("/") + "/" + os.path.relpath(path, root).replace(os.sep, "/")
