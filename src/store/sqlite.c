@@ -2,7 +2,7 @@
 /* SQLite backend of the store: one file in WAL mode (or a shared-cache memory database for
  * tests), a fixed pool of connections each keeping its prepared statements, and versioned
  * migrations. Near-duplicate lookups are five indexed segment equalities and a popcount. */
-#include "store/internal.h"
+#include "sqlite_internal.h"
 #include "gh/alloc.h"
 #include "gh/phash.h"
 
@@ -90,30 +90,6 @@ static const char *const sq_migrations[] = {
 };
 
 #define SQ_SCHEMA_VERSION ((int)(sizeof sq_migrations / sizeof sq_migrations[0]))
-
-enum sq_stmt_id {
-    SQ_STMT_SCHEMA_VERSION,
-    SQ_STMT_UPSERT_EQUIPMENT,
-    SQ_STMT_SET_META,
-    SQ_STMT_GET_META,
-    SQ_STMT_FIND_EXACT,
-    SQ_STMT_FIND_NEAR,
-    SQ_STMT_HIT,
-    SQ_STMT_PUT,
-    SQ_STMT_RECORD,
-    SQ_STMT_CACHE_STATS,
-    SQ_STMT_IDENT_STATS,
-    SQ_STMT_EQUIPMENT_COUNT,
-    SQ_STMT_PURGE,
-    SQ_STMT_EQUIPMENT_NAME,
-    SQ_STMT_IDENT_LIST,
-    SQ_STMT_IDENT_GET,
-    SQ_STMT_IDENT_BY_REQUEST,
-    SQ_STMT_FEEDBACK_INSERT,
-    SQ_STMT_IDENT_CORRECT,
-    SQ_STMT_CACHE_CORRECT,
-    SQ_N_STMT,
-};
 
 /* The columns of an identification, in the order sq_read_ident expects. */
 #define SQ_IDENT_COLS                                                                              \
@@ -203,25 +179,7 @@ static const char *const sq_sql[SQ_N_STMT] = {
         " corrected = 1, expires_at = max(equipment_cache.expires_at, excluded.expires_at)",
 };
 
-struct sq_conn {
-    sqlite3 *db;
-    sqlite3_stmt *stmt[SQ_N_STMT]; /* prepared on first use, reset after each */
-};
-
-struct sq_store {
-    char *label; /* how messages name the database: its path, or "sqlite::memory:" */
-    char *name;  /* what sqlite3_open_v2 gets: the path, or a memory database's URI */
-    int memory;
-    struct sq_conn *conns;
-    int n_conns;
-    int *idle; /* indexes into conns of the connections not handed out; a stack */
-    int n_idle;
-    int sync_ready; /* mu and cond are initialised */
-    pthread_mutex_t mu;
-    pthread_cond_t cond;
-};
-
-static struct sq_store *sq_of(struct gh_store *st)
+struct sq_store *gh_sq_of(struct gh_store *st)
 {
     return st->be;
 }
@@ -236,7 +194,7 @@ static void sq_sleep_ms(long ms)
 /* Connections to a shared-cache memory database conflict at table level with SQLITE_LOCKED,
  * which the busy handler does not cover (https://sqlite.org/sharedcache.html section 2.1);
  * wait and retry for as long as busy_timeout would. File databases never see it. */
-static int sq_step(sqlite3_stmt *s)
+int gh_sq_step(sqlite3_stmt *s)
 {
     int rc;
 
@@ -249,7 +207,7 @@ static int sq_step(sqlite3_stmt *s)
     }
 }
 
-static int sq_exec(sqlite3 *db, const char *sql)
+int gh_sq_exec(sqlite3 *db, const char *sql)
 {
     int rc;
 
@@ -261,7 +219,7 @@ static int sq_exec(sqlite3 *db, const char *sql)
     }
 }
 
-static int sq_fail(struct gh_err *err, sqlite3 *db, const char *what)
+int gh_sq_fail(struct gh_err *err, sqlite3 *db, const char *what)
 {
     return gh_err_set(err, GH_EBACKEND, "sqlite: cannot %s: %s", what, sqlite3_errmsg(db));
 }
@@ -270,10 +228,10 @@ static int sq_fail(struct gh_err *err, sqlite3 *db, const char *what)
 static void sq_rollback(sqlite3 *db)
 {
     if (!sqlite3_get_autocommit(db))
-        sq_exec(db, "ROLLBACK");
+        gh_sq_exec(db, "ROLLBACK");
 }
 
-static int sq_stmt(struct sq_conn *c, enum sq_stmt_id id, sqlite3_stmt **out, struct gh_err *err)
+int gh_sq_stmt(struct sq_conn *c, enum sq_stmt_id id, sqlite3_stmt **out, struct gh_err *err)
 {
     int rc = SQLITE_OK;
 
@@ -286,14 +244,14 @@ static int sq_stmt(struct sq_conn *c, enum sq_stmt_id id, sqlite3_stmt **out, st
             sq_sleep_ms(1);
         }
         if (rc != SQLITE_OK)
-            return sq_fail(err, c->db, "prepare a statement");
+            return gh_sq_fail(err, c->db, "prepare a statement");
     }
     *out = c->stmt[id];
     return GH_OK;
 }
 
 /* Makes a cached statement ready for its next use; drops the borrowed text it was bound to. */
-static void sq_done(sqlite3_stmt *s)
+void gh_sq_done(sqlite3_stmt *s)
 {
     if (!s)
         return;
@@ -301,7 +259,7 @@ static void sq_done(sqlite3_stmt *s)
     sqlite3_clear_bindings(s);
 }
 
-static sqlite3_int64 sq_i64(uint64_t v)
+sqlite3_int64 gh_sq_i64(uint64_t v)
 {
     sqlite3_int64 r;
 
@@ -309,7 +267,7 @@ static sqlite3_int64 sq_i64(uint64_t v)
     return r;
 }
 
-static uint64_t sq_u64(sqlite3_int64 v)
+uint64_t gh_sq_u64(sqlite3_int64 v)
 {
     uint64_t r;
 
@@ -317,12 +275,12 @@ static uint64_t sq_u64(sqlite3_int64 v)
     return r;
 }
 
-static int sq_bind_text(sqlite3_stmt *s, int i, const char *text)
+int gh_sq_bind_text(sqlite3_stmt *s, int i, const char *text)
 {
     return sqlite3_bind_text(s, i, text, -1, SQLITE_STATIC);
 }
 
-static void sq_copy_text(char *dst, size_t cap, sqlite3_stmt *s, int col)
+void gh_sq_copy_text(char *dst, size_t cap, sqlite3_stmt *s, int col)
 {
     const unsigned char *t = sqlite3_column_text(s, col);
 
@@ -331,7 +289,7 @@ static void sq_copy_text(char *dst, size_t cap, sqlite3_stmt *s, int col)
 
 /* ---- the pool ---- */
 
-static struct sq_conn *sq_acquire(struct sq_store *s)
+struct sq_conn *gh_sq_acquire(struct sq_store *s)
 {
     struct sq_conn *c;
 
@@ -343,7 +301,7 @@ static struct sq_conn *sq_acquire(struct sq_store *s)
     return c;
 }
 
-static void sq_release(struct sq_store *s, struct sq_conn *c)
+void gh_sq_release(struct sq_store *s, struct sq_conn *c)
 {
     pthread_mutex_lock(&s->mu);
     s->idle[s->n_idle++] = (int)(c - s->conns);
@@ -416,7 +374,7 @@ static int sq_conn_open(struct sq_store *s, struct sq_conn *c, struct gh_err *er
     /* The first statement that reads the file: where a file of another kind shows. WAL lets
      * readers go on while one connection writes; memory databases have no WAL. */
     if (!s->memory) {
-        rc = sq_exec(c->db, "PRAGMA journal_mode = WAL");
+        rc = gh_sq_exec(c->db, "PRAGMA journal_mode = WAL");
         if ((rc & 0xff) == SQLITE_NOTADB)
             return gh_err_set(err, GH_EBACKEND, "sqlite: %s is not a gymhelper database: %s",
                               s->label, sqlite3_errmsg(c->db));
@@ -426,7 +384,7 @@ static int sq_conn_open(struct sq_store *s, struct sq_conn *c, struct gh_err *er
     }
     /* NORMAL is durable across application crashes in WAL mode; only power loss may lose the
      * last commits, which for a cache costs a provider call at most. */
-    rc = sq_exec(c->db, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL");
+    rc = gh_sq_exec(c->db, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL");
     if (rc != SQLITE_OK)
         return gh_err_set(err, GH_EBACKEND, "sqlite: cannot configure %s: %s", s->label,
                           sqlite3_errmsg(c->db));
@@ -451,7 +409,7 @@ static int sq_query_int(sqlite3 *db, const char *sql, int bind, sqlite3_int64 *o
     if (rc == SQLITE_OK && bind >= 0)
         rc = sqlite3_bind_int(s, 1, bind);
     if (rc == SQLITE_OK) {
-        rc = sq_step(s);
+        rc = gh_sq_step(s);
         *out = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
         if (rc == SQLITE_ROW || rc == SQLITE_DONE)
             rc = SQLITE_OK;
@@ -468,20 +426,20 @@ static int sq_migrate_one(struct sq_store *s, sqlite3 *db, int version, struct g
     char insert[128];
     int rc;
 
-    rc = sq_exec(db, "BEGIN IMMEDIATE");
+    rc = gh_sq_exec(db, "BEGIN IMMEDIATE");
     if (rc == SQLITE_OK)
         rc = sq_query_int(db, "SELECT count(*) FROM schema_migrations WHERE version = ?1", version,
                           &applied);
     if (rc == SQLITE_OK && !applied) {
-        rc = sq_exec(db, sq_migrations[version - 1]);
+        rc = gh_sq_exec(db, sq_migrations[version - 1]);
         snprintf(insert, sizeof insert,
                  "INSERT INTO schema_migrations (version, applied_at) VALUES (%d, %lld)", version,
                  (long long)time(NULL));
         if (rc == SQLITE_OK)
-            rc = sq_exec(db, insert);
+            rc = gh_sq_exec(db, insert);
     }
     if (rc == SQLITE_OK)
-        rc = sq_exec(db, "COMMIT");
+        rc = gh_sq_exec(db, "COMMIT");
     if (rc != SQLITE_OK) {
         rc = gh_err_set(err, GH_EBACKEND, "sqlite: cannot migrate %s to schema version %d: %s",
                         s->label, version, sqlite3_errmsg(db));
@@ -495,8 +453,8 @@ static int sq_migrate(struct sq_store *s, sqlite3 *db, struct gh_err *err)
     sqlite3_int64 current = 0;
     int rc;
 
-    rc = sq_exec(db, "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                     "version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
+    rc = gh_sq_exec(db, "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                        "version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
     if (rc == SQLITE_OK)
         rc = sq_query_int(db, sq_sql[SQ_STMT_SCHEMA_VERSION], -1, &current);
     if (rc != SQLITE_OK)
@@ -600,7 +558,7 @@ out:
 
 static void sq_close(struct gh_store *st)
 {
-    sq_free(sq_of(st));
+    sq_free(gh_sq_of(st));
     st->be = NULL;
 }
 
@@ -608,22 +566,22 @@ static void sq_close(struct gh_store *st)
 
 static int sq_schema_version(struct gh_store *st, int *out, struct gh_err *err)
 {
-    struct sq_store *s = sq_of(st);
-    struct sq_conn *c = sq_acquire(s);
+    struct sq_store *s = gh_sq_of(st);
+    struct sq_conn *c = gh_sq_acquire(s);
     sqlite3_stmt *q = NULL;
     int rc;
 
-    rc = sq_stmt(c, SQ_STMT_SCHEMA_VERSION, &q, err);
+    rc = gh_sq_stmt(c, SQ_STMT_SCHEMA_VERSION, &q, err);
     if (rc)
         goto out;
-    if (sq_step(q) != SQLITE_ROW) {
-        rc = sq_fail(err, c->db, "read the schema version");
+    if (gh_sq_step(q) != SQLITE_ROW) {
+        rc = gh_sq_fail(err, c->db, "read the schema version");
         goto out;
     }
     *out = sqlite3_column_int(q, 0);
 out:
-    sq_done(q);
-    sq_release(s, c);
+    gh_sq_done(q);
+    gh_sq_release(s, c);
     return rc;
 }
 
@@ -636,16 +594,17 @@ static int sq_upsert_equipment(struct sq_conn *c, const struct gh_equipment *e, 
 
     rc = gh_store_muscles_json(e, &muscles, err);
     if (rc == GH_OK)
-        rc = sq_stmt(c, SQ_STMT_UPSERT_EQUIPMENT, &q, err);
+        rc = gh_sq_stmt(c, SQ_STMT_UPSERT_EQUIPMENT, &q, err);
     if (rc)
         goto out;
-    if (sq_bind_text(q, 1, e->slug) || sq_bind_text(q, 2, e->name) ||
-        sq_bind_text(q, 3, e->category) || sq_bind_text(q, 4, muscles) ||
-        sq_bind_text(q, 5, e->json) || sqlite3_bind_int64(q, 6, now) || sq_step(q) != SQLITE_DONE)
+    if (gh_sq_bind_text(q, 1, e->slug) || gh_sq_bind_text(q, 2, e->name) ||
+        gh_sq_bind_text(q, 3, e->category) || gh_sq_bind_text(q, 4, muscles) ||
+        gh_sq_bind_text(q, 5, e->json) || sqlite3_bind_int64(q, 6, now) ||
+        gh_sq_step(q) != SQLITE_DONE)
         rc = gh_err_set(err, GH_EBACKEND, "sqlite: cannot store equipment %s: %s", e->slug,
                         sqlite3_errmsg(c->db));
 out:
-    sq_done(q);
+    gh_sq_done(q);
     gh_free(muscles);
     return rc;
 }
@@ -655,40 +614,40 @@ static int sq_set_meta(struct sq_conn *c, const char *key, const char *value, st
     sqlite3_stmt *q = NULL;
     int rc;
 
-    rc = sq_stmt(c, SQ_STMT_SET_META, &q, err);
+    rc = gh_sq_stmt(c, SQ_STMT_SET_META, &q, err);
     if (rc)
         return rc;
-    if (sq_bind_text(q, 1, key) || sq_bind_text(q, 2, value) || sq_step(q) != SQLITE_DONE)
-        rc = sq_fail(err, c->db, "record the catalogue version");
-    sq_done(q);
+    if (gh_sq_bind_text(q, 1, key) || gh_sq_bind_text(q, 2, value) || gh_sq_step(q) != SQLITE_DONE)
+        rc = gh_sq_fail(err, c->db, "record the catalogue version");
+    gh_sq_done(q);
     return rc;
 }
 
 static int sq_sync_catalogue(struct gh_store *st, const struct gh_catalogue *cat,
                              struct gh_err *err)
 {
-    struct sq_store *s = sq_of(st);
-    struct sq_conn *c = sq_acquire(s);
+    struct sq_store *s = gh_sq_of(st);
+    struct sq_conn *c = gh_sq_acquire(s);
     size_t n = gh_catalogue_count(cat);
     int64_t now = (int64_t)time(NULL); /* the interface gives no clock here */
     int rc = GH_OK;
 
     /* IMMEDIATE takes the write lock up front: a deferred transaction that upgrades later can
      * fail at once with SQLITE_BUSY instead of waiting. */
-    if (sq_exec(c->db, "BEGIN IMMEDIATE") != SQLITE_OK) {
-        rc = sq_fail(err, c->db, "begin the catalogue sync");
+    if (gh_sq_exec(c->db, "BEGIN IMMEDIATE") != SQLITE_OK) {
+        rc = gh_sq_fail(err, c->db, "begin the catalogue sync");
         goto out;
     }
     for (size_t i = 0; i < n && rc == GH_OK; i++)
         rc = sq_upsert_equipment(c, gh_catalogue_at(cat, i), now, err);
     if (rc == GH_OK)
         rc = sq_set_meta(c, "catalogue_version", gh_catalogue_version(cat), err);
-    if (rc == GH_OK && sq_exec(c->db, "COMMIT") != SQLITE_OK)
-        rc = sq_fail(err, c->db, "commit the catalogue sync");
+    if (rc == GH_OK && gh_sq_exec(c->db, "COMMIT") != SQLITE_OK)
+        rc = gh_sq_fail(err, c->db, "commit the catalogue sync");
 out:
     if (rc)
         sq_rollback(c->db);
-    sq_release(s, c);
+    gh_sq_release(s, c);
     return rc;
 }
 
@@ -703,11 +662,11 @@ static int sq_read_entry(sqlite3_stmt *q, struct gh_cache_entry *out, struct gh_
     if (len)
         memcpy(out->answer_json, answer, len);
     out->answer_json[len] = '\0';
-    sq_copy_text(out->sha256, sizeof out->sha256, q, 0);
-    out->phash = sq_u64(sqlite3_column_int64(q, 1));
-    sq_copy_text(out->equipment_slug, sizeof out->equipment_slug, q, 3);
-    sq_copy_text(out->provider, sizeof out->provider, q, 4);
-    sq_copy_text(out->model, sizeof out->model, q, 5);
+    gh_sq_copy_text(out->sha256, sizeof out->sha256, q, 0);
+    out->phash = gh_sq_u64(sqlite3_column_int64(q, 1));
+    gh_sq_copy_text(out->equipment_slug, sizeof out->equipment_slug, q, 3);
+    gh_sq_copy_text(out->provider, sizeof out->provider, q, 4);
+    gh_sq_copy_text(out->model, sizeof out->model, q, 5);
     out->created_at = sqlite3_column_int64(q, 6);
     out->expires_at = sqlite3_column_int64(q, 7);
     out->hits = sqlite3_column_int64(q, 8);
@@ -724,63 +683,63 @@ static int sq_hit(struct sq_conn *c, sqlite3_int64 id, int64_t now, struct gh_ca
     sqlite3_stmt *q = NULL;
     int rc, step;
 
-    rc = sq_stmt(c, SQ_STMT_HIT, &q, err);
+    rc = gh_sq_stmt(c, SQ_STMT_HIT, &q, err);
     if (rc)
         return rc;
     if (sqlite3_bind_int64(q, 1, id) || sqlite3_bind_int64(q, 2, now)) {
-        rc = sq_fail(err, c->db, "count a cache hit");
+        rc = gh_sq_fail(err, c->db, "count a cache hit");
         goto out;
     }
-    step = sq_step(q);
+    step = gh_sq_step(q);
     if (step == SQLITE_DONE) {
         rc = gh_err_set(err, GH_ENOTFOUND, "the cache entry expired while being read");
         goto out;
     }
     if (step != SQLITE_ROW) {
-        rc = sq_fail(err, c->db, "count a cache hit");
+        rc = gh_sq_fail(err, c->db, "count a cache hit");
         goto out;
     }
     rc = sq_read_entry(q, out, err);
     /* Stepping to the end finishes the statement, which commits the update. */
-    if (rc == GH_OK && sq_step(q) != SQLITE_DONE)
-        rc = sq_fail(err, c->db, "count a cache hit");
+    if (rc == GH_OK && gh_sq_step(q) != SQLITE_DONE)
+        rc = gh_sq_fail(err, c->db, "count a cache hit");
 out:
     if (rc)
         gh_cache_entry_fini(out);
-    sq_done(q);
+    gh_sq_done(q);
     return rc;
 }
 
 static int sq_get_exact(struct gh_store *st, const char *sha256_hex, int64_t now,
                         struct gh_cache_entry *out, struct gh_err *err)
 {
-    struct sq_store *s = sq_of(st);
-    struct sq_conn *c = sq_acquire(s);
+    struct sq_store *s = gh_sq_of(st);
+    struct sq_conn *c = gh_sq_acquire(s);
     sqlite3_stmt *q = NULL;
     sqlite3_int64 id = 0;
     int rc, step;
 
     /* Read first and write only on a hit: misses are common and stay read-only, so they
      * never queue behind the writer. */
-    rc = sq_stmt(c, SQ_STMT_FIND_EXACT, &q, err);
+    rc = gh_sq_stmt(c, SQ_STMT_FIND_EXACT, &q, err);
     if (rc)
         goto out;
-    if (sq_bind_text(q, 1, sha256_hex) || sqlite3_bind_int64(q, 2, now)) {
-        rc = sq_fail(err, c->db, "look up a cache entry");
+    if (gh_sq_bind_text(q, 1, sha256_hex) || sqlite3_bind_int64(q, 2, now)) {
+        rc = gh_sq_fail(err, c->db, "look up a cache entry");
         goto out;
     }
-    step = sq_step(q);
+    step = gh_sq_step(q);
     if (step == SQLITE_ROW)
         id = sqlite3_column_int64(q, 0);
     else if (step == SQLITE_DONE)
         rc = gh_err_set(err, GH_ENOTFOUND, "no live cache entry for that key");
     else
-        rc = sq_fail(err, c->db, "look up a cache entry");
-    sq_done(q);
+        rc = gh_sq_fail(err, c->db, "look up a cache entry");
+    gh_sq_done(q);
     if (rc == GH_OK)
         rc = sq_hit(c, id, now, out, err);
 out:
-    sq_release(s, c);
+    gh_sq_release(s, c);
     return rc;
 }
 
@@ -808,14 +767,14 @@ static void sq_near_consider(struct sq_near_best *b, sqlite3_int64 id, int d, in
 static int sq_get_near(struct gh_store *st, uint64_t phash, int max_distance, int64_t now,
                        struct gh_cache_entry *out, int *distance, struct gh_err *err)
 {
-    struct sq_store *s = sq_of(st);
-    struct sq_conn *c = sq_acquire(s);
+    struct sq_store *s = gh_sq_of(st);
+    struct sq_conn *c = gh_sq_acquire(s);
     struct sq_near_best best = {0, 0, 0};
     sqlite3_stmt *q = NULL;
     uint32_t seg[5];
     int rc, step, bad = 0;
 
-    rc = sq_stmt(c, SQ_STMT_FIND_NEAR, &q, err);
+    rc = gh_sq_stmt(c, SQ_STMT_FIND_NEAR, &q, err);
     if (rc)
         goto out;
     gh_phash_segments(phash, seg);
@@ -823,48 +782,48 @@ static int sq_get_near(struct gh_store *st, uint64_t phash, int max_distance, in
         bad |= sqlite3_bind_int64(q, i + 1, seg[i]);
     bad |= sqlite3_bind_int64(q, 6, now);
     if (bad) {
-        rc = sq_fail(err, c->db, "search near-duplicate cache entries");
+        rc = gh_sq_fail(err, c->db, "search near-duplicate cache entries");
         goto out;
     }
     /* Candidates share a segment with phash; the distance decides. */
-    while ((step = sq_step(q)) == SQLITE_ROW) {
-        int d = gh_phash_distance(phash, sq_u64(sqlite3_column_int64(q, 1)));
+    while ((step = gh_sq_step(q)) == SQLITE_ROW) {
+        int d = gh_phash_distance(phash, gh_sq_u64(sqlite3_column_int64(q, 1)));
 
         if (d <= max_distance)
             sq_near_consider(&best, sqlite3_column_int64(q, 0), d, sqlite3_column_int64(q, 2));
     }
     if (step != SQLITE_DONE)
-        rc = sq_fail(err, c->db, "search near-duplicate cache entries");
+        rc = gh_sq_fail(err, c->db, "search near-duplicate cache entries");
     else if (best.id == 0)
         rc = gh_err_set(err, GH_ENOTFOUND, "no live cache entry within distance %d", max_distance);
-    sq_done(q);
+    gh_sq_done(q);
     q = NULL;
     if (rc == GH_OK)
         rc = sq_hit(c, best.id, now, out, err);
     if (rc == GH_OK)
         *distance = best.distance;
 out:
-    sq_done(q);
-    sq_release(s, c);
+    gh_sq_done(q);
+    gh_sq_release(s, c);
     return rc;
 }
 
 /* Parameters 1..13 of SQ_STMT_PUT and SQ_STMT_CACHE_CORRECT, which list the entry's columns
  * in the same order. Non-zero when a bind failed. */
-static int sq_bind_entry(sqlite3_stmt *q, const struct gh_cache_entry *e)
+int gh_sq_bind_entry(sqlite3_stmt *q, const struct gh_cache_entry *e)
 {
     uint32_t seg[5];
     int bad = 0;
 
     gh_phash_segments(e->phash, seg);
-    bad |= sq_bind_text(q, 1, e->sha256);
-    bad |= sqlite3_bind_int64(q, 2, sq_i64(e->phash));
+    bad |= gh_sq_bind_text(q, 1, e->sha256);
+    bad |= sqlite3_bind_int64(q, 2, gh_sq_i64(e->phash));
     for (int i = 0; i < 5; i++)
         bad |= sqlite3_bind_int64(q, 3 + i, seg[i]);
-    bad |= sq_bind_text(q, 8, e->answer_json);
-    bad |= sq_bind_text(q, 9, e->equipment_slug);
-    bad |= sq_bind_text(q, 10, e->provider);
-    bad |= sq_bind_text(q, 11, e->model);
+    bad |= gh_sq_bind_text(q, 8, e->answer_json);
+    bad |= gh_sq_bind_text(q, 9, e->equipment_slug);
+    bad |= gh_sq_bind_text(q, 10, e->provider);
+    bad |= gh_sq_bind_text(q, 11, e->model);
     bad |= sqlite3_bind_int64(q, 12, e->created_at);
     bad |= sqlite3_bind_int64(q, 13, e->expires_at);
     return bad;
@@ -872,222 +831,24 @@ static int sq_bind_entry(sqlite3_stmt *q, const struct gh_cache_entry *e)
 
 static int sq_put(struct gh_store *st, const struct gh_cache_entry *e, struct gh_err *err)
 {
-    struct sq_store *s = sq_of(st);
-    struct sq_conn *c = sq_acquire(s);
+    struct sq_store *s = gh_sq_of(st);
+    struct sq_conn *c = gh_sq_acquire(s);
     sqlite3_stmt *q = NULL;
     int rc, bad = 0;
 
-    rc = sq_stmt(c, SQ_STMT_PUT, &q, err);
+    rc = gh_sq_stmt(c, SQ_STMT_PUT, &q, err);
     if (rc)
         goto out;
-    bad |= sq_bind_entry(q, e);
+    bad |= gh_sq_bind_entry(q, e);
     bad |= sqlite3_bind_int64(q, 14, e->hits);
     bad |= sqlite3_bind_int64(q, 15, e->last_hit_at);
-    if (bad || sq_step(q) != SQLITE_DONE)
-        rc = sq_fail(err, c->db, "store a cache entry");
+    if (bad || gh_sq_step(q) != SQLITE_DONE)
+        rc = gh_sq_fail(err, c->db, "store a cache entry");
     else if (sqlite3_changes(c->db) == 0) /* the upsert's WHERE kept a corrected row */
         rc = gh_err_set(err, GH_ECONFLICT, "a person corrected this image's answer; kept it");
 out:
-    sq_done(q);
-    sq_release(s, c);
-    return rc;
-}
-
-static int sq_insert_identification(struct sq_conn *c, struct gh_identification *rec,
-                                    struct gh_err *err)
-{
-    sqlite3_stmt *q = NULL;
-    int rc, bad = 0;
-
-    rc = sq_stmt(c, SQ_STMT_RECORD, &q, err);
-    if (rc)
-        return rc;
-    bad |= sq_bind_text(q, 1, rec->request_id);
-    bad |= sqlite3_bind_int64(q, 2, rec->created_at);
-    bad |= sq_bind_text(q, 3, rec->sha256);
-    bad |= sqlite3_bind_int64(q, 4, sq_i64(rec->phash));
-    bad |= sq_bind_text(q, 5, rec->equipment_slug);
-    bad |= sqlite3_bind_double(q, 6, rec->confidence);
-    bad |= sqlite3_bind_int(q, 7, rec->identified);
-    bad |= sqlite3_bind_int(q, 8, rec->cached);
-    bad |= sq_bind_text(q, 9, rec->cache_layer);
-    bad |= sqlite3_bind_int(q, 10, rec->cache_distance);
-    bad |= sq_bind_text(q, 11, rec->provider);
-    bad |= sq_bind_text(q, 12, rec->model);
-    bad |= sqlite3_bind_double(q, 13, rec->processing_ms);
-    bad |= sqlite3_bind_int64(q, 14, rec->prompt_tokens);
-    bad |= sqlite3_bind_int64(q, 15, rec->completion_tokens);
-    if (bad || sq_step(q) != SQLITE_ROW) {
-        rc = sq_fail(err, c->db, "record an identification");
-        goto out;
-    }
-    rec->id = sqlite3_column_int64(q, 0);
-    if (sq_step(q) != SQLITE_DONE)
-        rc = sq_fail(err, c->db, "record an identification");
-out:
-    sq_done(q);
-    return rc;
-}
-
-/* Several records in one transaction: one WAL commit instead of one per cache hit. */
-static int sq_record_identifications(struct gh_store *st, struct gh_identification *recs, size_t n,
-                                     struct gh_err *err)
-{
-    struct sq_store *s = sq_of(st);
-    struct sq_conn *c = sq_acquire(s);
-    int rc = GH_OK, batch = n > 1;
-
-    if (batch && sq_exec(c->db, "BEGIN IMMEDIATE") != SQLITE_OK) {
-        rc = sq_fail(err, c->db, "begin recording identifications");
-        goto out;
-    }
-    for (size_t i = 0; rc == GH_OK && i < n; i++)
-        rc = sq_insert_identification(c, &recs[i], err);
-    if (batch) {
-        if (rc == GH_OK && sq_exec(c->db, "COMMIT") != SQLITE_OK)
-            rc = sq_fail(err, c->db, "commit identifications");
-        if (rc)
-            sq_exec(c->db, "ROLLBACK");
-    }
-out:
-    sq_release(s, c);
-    return rc;
-}
-
-static void sq_read_ident(sqlite3_stmt *q, struct gh_identification *r)
-{
-    memset(r, 0, sizeof *r);
-    r->id = sqlite3_column_int64(q, 0);
-    sq_copy_text(r->request_id, sizeof r->request_id, q, 1);
-    r->created_at = sqlite3_column_int64(q, 2);
-    sq_copy_text(r->sha256, sizeof r->sha256, q, 3);
-    r->phash = sq_u64(sqlite3_column_int64(q, 4));
-    sq_copy_text(r->equipment_slug, sizeof r->equipment_slug, q, 5);
-    r->confidence = sqlite3_column_double(q, 6);
-    r->identified = sqlite3_column_int(q, 7);
-    r->cached = sqlite3_column_int(q, 8);
-    sq_copy_text(r->cache_layer, sizeof r->cache_layer, q, 9);
-    r->cache_distance = sqlite3_column_int(q, 10);
-    sq_copy_text(r->provider, sizeof r->provider, q, 11);
-    sq_copy_text(r->model, sizeof r->model, q, 12);
-    r->processing_ms = sqlite3_column_double(q, 13);
-    r->prompt_tokens = sqlite3_column_int64(q, 14);
-    r->completion_tokens = sqlite3_column_int64(q, 15);
-    sq_copy_text(r->corrected_slug, sizeof r->corrected_slug, q, 16);
-}
-
-static int sq_list_identifications(struct gh_store *st, int64_t before_id, size_t limit,
-                                   struct gh_identification *out, size_t *n_out, struct gh_err *err)
-{
-    struct sq_store *s = sq_of(st);
-    struct sq_conn *c = sq_acquire(s);
-    sqlite3_stmt *q = NULL;
-    size_t n = 0;
-    int rc, step;
-
-    rc = sq_stmt(c, SQ_STMT_IDENT_LIST, &q, err);
-    if (rc)
-        goto out;
-    if (sqlite3_bind_int64(q, 1, before_id > 0 ? before_id : INT64_MAX) ||
-        sqlite3_bind_int64(q, 2, (sqlite3_int64)limit)) {
-        rc = sq_fail(err, c->db, "list identifications");
-        goto out;
-    }
-    while (n < limit && (step = sq_step(q)) == SQLITE_ROW)
-        sq_read_ident(q, &out[n++]);
-    if (n < limit && step != SQLITE_DONE)
-        rc = sq_fail(err, c->db, "list identifications");
-out:
-    *n_out = rc ? 0 : n;
-    sq_done(q);
-    sq_release(s, c);
-    return rc;
-}
-
-static int sq_get_identification(struct gh_store *st, int64_t id, const char *request_id,
-                                 struct gh_identification *out, struct gh_err *err)
-{
-    struct sq_store *s = sq_of(st);
-    struct sq_conn *c = sq_acquire(s);
-    sqlite3_stmt *q = NULL;
-    int rc, step, bad;
-
-    rc = sq_stmt(c, id > 0 ? SQ_STMT_IDENT_GET : SQ_STMT_IDENT_BY_REQUEST, &q, err);
-    if (rc)
-        goto out;
-    bad = id > 0 ? sqlite3_bind_int64(q, 1, id) : sq_bind_text(q, 1, request_id);
-    step = bad ? SQLITE_ERROR : sq_step(q);
-    if (step == SQLITE_ROW)
-        sq_read_ident(q, out);
-    else if (step == SQLITE_DONE)
-        rc = gh_err_set(err, GH_ENOTFOUND, "no identification with that id");
-    else
-        rc = sq_fail(err, c->db, "read an identification");
-out:
-    sq_done(q);
-    sq_release(s, c);
-    return rc;
-}
-
-/* Writes the corrected answer into the cache row of its image (creating it if it expired). */
-static int sq_correct_cache(struct sq_conn *c, const struct gh_cache_entry *e, struct gh_err *err)
-{
-    sqlite3_stmt *q = NULL;
-    int rc;
-
-    rc = sq_stmt(c, SQ_STMT_CACHE_CORRECT, &q, err);
-    if (rc)
-        return rc;
-    if (sq_bind_entry(q, e) || sq_step(q) != SQLITE_DONE)
-        rc = sq_fail(err, c->db, "store the corrected answer");
-    sq_done(q);
-    return rc;
-}
-
-static int sq_note_feedback(struct sq_conn *c, int64_t ident_id, const char *slug, int64_t now,
-                            struct gh_err *err)
-{
-    sqlite3_stmt *q = NULL;
-    int rc;
-
-    rc = sq_stmt(c, SQ_STMT_FEEDBACK_INSERT, &q, err);
-    if (rc)
-        return rc;
-    if (sqlite3_bind_int64(q, 1, ident_id) || sq_bind_text(q, 2, slug) ||
-        sqlite3_bind_int64(q, 3, now) || sq_step(q) != SQLITE_DONE)
-        rc = sq_fail(err, c->db, "record the feedback");
-    sq_done(q);
-    if (rc)
-        return rc;
-    rc = sq_stmt(c, SQ_STMT_IDENT_CORRECT, &q, err);
-    if (rc)
-        return rc;
-    if (sqlite3_bind_int64(q, 1, ident_id) || sq_bind_text(q, 2, slug) || sq_step(q) != SQLITE_DONE)
-        rc = sq_fail(err, c->db, "mark the identification corrected");
-    sq_done(q);
-    return rc;
-}
-
-static int sq_correct(struct gh_store *st, int64_t ident_id, const struct gh_cache_entry *e,
-                      int64_t now, struct gh_err *err)
-{
-    struct sq_store *s = sq_of(st);
-    struct sq_conn *c = sq_acquire(s);
-    int rc = GH_OK;
-
-    if (sq_exec(c->db, "BEGIN IMMEDIATE") != SQLITE_OK) {
-        rc = sq_fail(err, c->db, "begin a correction");
-        goto out;
-    }
-    rc = sq_note_feedback(c, ident_id, e->equipment_slug, now, err);
-    if (rc == GH_OK)
-        rc = sq_correct_cache(c, e, err);
-    if (rc == GH_OK && sq_exec(c->db, "COMMIT") != SQLITE_OK)
-        rc = sq_fail(err, c->db, "commit a correction");
-    if (rc)
-        sq_exec(c->db, "ROLLBACK");
-out:
-    sq_release(s, c);
+    gh_sq_done(q);
+    gh_sq_release(s, c);
     return rc;
 }
 
@@ -1095,14 +856,14 @@ out:
 static int sq_stats_row(struct sq_conn *c, enum sq_stmt_id id, int64_t now, sqlite3_stmt **out,
                         struct gh_err *err)
 {
-    int rc = sq_stmt(c, id, out, err);
+    int rc = gh_sq_stmt(c, id, out, err);
 
     if (rc)
         return rc;
     if (sqlite3_bind_parameter_count(*out) > 0 && sqlite3_bind_int64(*out, 1, now))
-        return sq_fail(err, c->db, "read statistics");
-    if (sq_step(*out) != SQLITE_ROW)
-        return sq_fail(err, c->db, "read statistics");
+        return gh_sq_fail(err, c->db, "read statistics");
+    if (gh_sq_step(*out) != SQLITE_ROW)
+        return gh_sq_fail(err, c->db, "read statistics");
     return GH_OK;
 }
 
@@ -1121,7 +882,7 @@ static int sq_stats_read(struct sq_conn *c, int64_t now, struct gh_store_stats *
         out->oldest_created_at = sqlite3_column_int64(q, 3);
         out->newest_created_at = sqlite3_column_int64(q, 4);
     }
-    sq_done(q);
+    gh_sq_done(q);
     if (rc == GH_OK)
         rc = sq_stats_row(c, SQ_STMT_IDENT_STATS, now, &q, err);
     if (rc == GH_OK) {
@@ -1130,17 +891,17 @@ static int sq_stats_read(struct sq_conn *c, int64_t now, struct gh_store_stats *
         out->completion_tokens = sqlite3_column_int64(q, 2);
         out->provider_calls = sqlite3_column_int64(q, 3);
     }
-    sq_done(q);
+    gh_sq_done(q);
     if (rc == GH_OK)
         rc = sq_stats_row(c, SQ_STMT_EQUIPMENT_COUNT, now, &q, err);
     if (rc == GH_OK)
         out->equipment = sqlite3_column_int64(q, 0);
-    sq_done(q);
+    gh_sq_done(q);
     if (rc == GH_OK)
         rc = sq_stats_row(c, SQ_STMT_SCHEMA_VERSION, now, &q, err);
     if (rc == GH_OK)
         out->schema_version = sqlite3_column_int(q, 0);
-    sq_done(q);
+    gh_sq_done(q);
     return rc;
 }
 
@@ -1149,110 +910,110 @@ static int sq_catalogue_version(struct sq_conn *c, char *out, size_t cap, struct
     sqlite3_stmt *q = NULL;
     int rc, step;
 
-    rc = sq_stmt(c, SQ_STMT_GET_META, &q, err);
+    rc = gh_sq_stmt(c, SQ_STMT_GET_META, &q, err);
     if (rc)
         return rc;
-    if (sq_bind_text(q, 1, "catalogue_version")) {
-        rc = sq_fail(err, c->db, "read the catalogue version");
+    if (gh_sq_bind_text(q, 1, "catalogue_version")) {
+        rc = gh_sq_fail(err, c->db, "read the catalogue version");
         goto out;
     }
-    step = sq_step(q);
+    step = gh_sq_step(q);
     if (step == SQLITE_ROW)
-        sq_copy_text(out, cap, q, 0);
+        gh_sq_copy_text(out, cap, q, 0);
     else if (step != SQLITE_DONE) /* DONE: never synced, the version stays "" */
-        rc = sq_fail(err, c->db, "read the catalogue version");
+        rc = gh_sq_fail(err, c->db, "read the catalogue version");
 out:
-    sq_done(q);
+    gh_sq_done(q);
     return rc;
 }
 
 static int sq_stats(struct gh_store *st, int64_t now, struct gh_store_stats *out,
                     struct gh_err *err)
 {
-    struct sq_store *s = sq_of(st);
-    struct sq_conn *c = sq_acquire(s);
+    struct sq_store *s = gh_sq_of(st);
+    struct sq_conn *c = gh_sq_acquire(s);
     int rc;
 
     /* One read transaction, so the numbers describe a single moment. */
-    if (sq_exec(c->db, "BEGIN") != SQLITE_OK) {
-        rc = sq_fail(err, c->db, "begin reading statistics");
+    if (gh_sq_exec(c->db, "BEGIN") != SQLITE_OK) {
+        rc = gh_sq_fail(err, c->db, "begin reading statistics");
         goto out;
     }
     rc = sq_stats_read(c, now, out, err);
     if (rc == GH_OK)
         rc = sq_catalogue_version(c, out->catalogue_version, sizeof out->catalogue_version, err);
-    if (rc == GH_OK && sq_exec(c->db, "COMMIT") != SQLITE_OK)
-        rc = sq_fail(err, c->db, "finish reading statistics");
+    if (rc == GH_OK && gh_sq_exec(c->db, "COMMIT") != SQLITE_OK)
+        rc = gh_sq_fail(err, c->db, "finish reading statistics");
 out:
     if (rc)
         sq_rollback(c->db);
-    sq_release(s, c);
+    gh_sq_release(s, c);
     return rc;
 }
 
 static int sq_purge_expired(struct gh_store *st, int64_t now, int64_t *n_purged, struct gh_err *err)
 {
-    struct sq_store *s = sq_of(st);
-    struct sq_conn *c = sq_acquire(s);
+    struct sq_store *s = gh_sq_of(st);
+    struct sq_conn *c = gh_sq_acquire(s);
     sqlite3_stmt *q = NULL;
     int rc;
 
-    rc = sq_stmt(c, SQ_STMT_PURGE, &q, err);
+    rc = gh_sq_stmt(c, SQ_STMT_PURGE, &q, err);
     if (rc)
         goto out;
-    if (sqlite3_bind_int64(q, 1, now) || sq_step(q) != SQLITE_DONE) {
-        rc = sq_fail(err, c->db, "purge expired cache entries");
+    if (sqlite3_bind_int64(q, 1, now) || gh_sq_step(q) != SQLITE_DONE) {
+        rc = gh_sq_fail(err, c->db, "purge expired cache entries");
         goto out;
     }
     *n_purged = sqlite3_changes(c->db);
 out:
-    sq_done(q);
-    sq_release(s, c);
+    gh_sq_done(q);
+    gh_sq_release(s, c);
     return rc;
 }
 
 static int sq_equipment_name(struct gh_store *st, const char *slug, char *name, size_t name_cap,
                              struct gh_err *err)
 {
-    struct sq_store *s = sq_of(st);
-    struct sq_conn *c = sq_acquire(s);
+    struct sq_store *s = gh_sq_of(st);
+    struct sq_conn *c = gh_sq_acquire(s);
     sqlite3_stmt *q = NULL;
     int rc, step;
 
-    rc = sq_stmt(c, SQ_STMT_EQUIPMENT_NAME, &q, err);
+    rc = gh_sq_stmt(c, SQ_STMT_EQUIPMENT_NAME, &q, err);
     if (rc)
         goto out;
-    if (sq_bind_text(q, 1, slug)) {
-        rc = sq_fail(err, c->db, "look up equipment");
+    if (gh_sq_bind_text(q, 1, slug)) {
+        rc = gh_sq_fail(err, c->db, "look up equipment");
         goto out;
     }
-    step = sq_step(q);
+    step = gh_sq_step(q);
     if (step == SQLITE_ROW)
-        sq_copy_text(name, name_cap, q, 0);
+        gh_sq_copy_text(name, name_cap, q, 0);
     else if (step == SQLITE_DONE)
         rc = gh_err_set(err, GH_ENOTFOUND, "no equipment with slug %s", slug);
     else
-        rc = sq_fail(err, c->db, "look up equipment");
+        rc = gh_sq_fail(err, c->db, "look up equipment");
 out:
-    sq_done(q);
-    sq_release(s, c);
+    gh_sq_done(q);
+    gh_sq_release(s, c);
     return rc;
 }
 
 static int sq_explain_near(struct gh_store *st, char *plan, size_t plan_cap, struct gh_err *err)
 {
-    struct sq_store *s = sq_of(st);
-    struct sq_conn *c = sq_acquire(s);
+    struct sq_store *s = gh_sq_of(st);
+    struct sq_conn *c = gh_sq_acquire(s);
     sqlite3_stmt *q = NULL;
     size_t used = 0;
     int rc = GH_OK, step;
 
     if (sqlite3_prepare_v2(c->db, "EXPLAIN QUERY PLAN " SQ_NEAR_SQL, -1, &q, NULL) != SQLITE_OK) {
-        rc = sq_fail(err, c->db, "explain the near-duplicate query");
+        rc = gh_sq_fail(err, c->db, "explain the near-duplicate query");
         goto out;
     }
     /* Columns: id, parent, notused, detail (https://sqlite.org/eqp.html). */
-    while ((step = sq_step(q)) == SQLITE_ROW) {
+    while ((step = gh_sq_step(q)) == SQLITE_ROW) {
         const unsigned char *detail = sqlite3_column_text(q, 3);
         int n = snprintf(plan + used, plan_cap - used, "%s%s", used ? "; " : "",
                          detail ? (const char *)detail : "");
@@ -1264,10 +1025,10 @@ static int sq_explain_near(struct gh_store *st, char *plan, size_t plan_cap, str
         used += (size_t)n;
     }
     if (step != SQLITE_DONE)
-        rc = sq_fail(err, c->db, "explain the near-duplicate query");
+        rc = gh_sq_fail(err, c->db, "explain the near-duplicate query");
 out:
     sqlite3_finalize(q);
-    sq_release(s, c);
+    gh_sq_release(s, c);
     return rc;
 }
 
@@ -1280,10 +1041,10 @@ const struct gh_store_ops gh_store_sqlite_ops = {
     .get_exact = sq_get_exact,
     .get_near = sq_get_near,
     .put = sq_put,
-    .record_identifications = sq_record_identifications,
-    .list_identifications = sq_list_identifications,
-    .get_identification = sq_get_identification,
-    .correct = sq_correct,
+    .record_identifications = gh_sq_record_identifications,
+    .list_identifications = gh_sq_list_identifications,
+    .get_identification = gh_sq_get_identification,
+    .correct = gh_sq_correct,
     .stats = sq_stats,
     .purge_expired = sq_purge_expired,
     .equipment_name = sq_equipment_name,
