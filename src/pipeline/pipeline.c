@@ -121,15 +121,14 @@ static void copy_str(char *dst, size_t cap, const char *src)
 
 /* Fills *out from a stored answer: the per-request wrapper, and a rewrite when the image
  * differs (near hits) or fewer alternatives are wanted. */
-static int respond(struct gh_pipeline *p, const struct gh_analyze_request *req, const char *stored,
-                   size_t stored_len, const struct gh_image_info *new_info, uint64_t new_phash,
-                   int cached, const char *layer, int distance, double t0, struct gh_analysis *out,
+static int respond(const struct gh_analyze_request *req, const char *stored, size_t stored_len,
+                   const struct gh_image_info *new_info, uint64_t new_phash, int cached,
+                   const char *layer, int distance, double t0, struct gh_analysis *out,
                    struct gh_err *err)
 {
     char *rewritten = NULL;
     int rc;
 
-    (void)p;
     if (new_info || req->top_k < GH_PROVIDER_MAX_ALTS) {
         rewritten = gh_answer_rewrite(stored, new_info, req->sha256, new_phash, req->top_k);
         if (!rewritten)
@@ -219,7 +218,7 @@ static int from_cache(struct gh_pipeline *p, struct gh_analyze_request *req, dou
 
     if (p->deps.lru && (v = gh_lru_get(p->deps.lru, req->sha256, now)) != NULL) {
         atomic_fetch_add(&p->memory_hits, 1);
-        rc = respond(p, req, v->json, v->json_len, NULL, 0, 1, "memory", 0, t0, out, err);
+        rc = respond(req, v->json, v->json_len, NULL, 0, 1, "memory", 0, t0, out, err);
         copy_str(out->slug, sizeof out->slug, v->slug);
         copy_str(out->provider, sizeof out->provider, v->provider);
         if (rc == GH_OK)
@@ -235,8 +234,7 @@ static int from_cache(struct gh_pipeline *p, struct gh_analyze_request *req, dou
         return gh_err_set(err, GH_ENOTFOUND, "not cached");
     }
     atomic_fetch_add(&p->exact_hits, 1);
-    rc =
-        respond(p, req, e.answer_json, strlen(e.answer_json), NULL, 0, 1, "exact", 0, t0, out, err);
+    rc = respond(req, e.answer_json, strlen(e.answer_json), NULL, 0, 1, "exact", 0, t0, out, err);
     copy_str(out->slug, sizeof out->slug, e.equipment_slug);
     copy_str(out->provider, sizeof out->provider, e.provider);
     if (rc == GH_OK) {
@@ -322,7 +320,7 @@ static int near_lookup(struct gh_pipeline *p, struct gh_analyze_request *req,
         return gh_err_set(err, GH_ENOMEM, "out of memory building the answer");
     }
     atomic_fetch_add(&p->near_hits, 1);
-    rc = respond(p, req, answer, strlen(answer), NULL, 0, 1, "near", distance, t0, out, err);
+    rc = respond(req, answer, strlen(answer), NULL, 0, 1, "near", distance, t0, out, err);
     copy_str(out->slug, sizeof out->slug, e.equipment_slug);
     copy_str(out->provider, sizeof out->provider, e.provider);
     if (rc == GH_OK) {
@@ -395,7 +393,7 @@ out:
     return rc;
 }
 
-static void flight_release(struct gh_pipeline *p, struct flight *f)
+static void flight_release(struct flight *f)
 {
     /* called with flights_mu held */
     if (--f->refs > 0)
@@ -403,7 +401,6 @@ static void flight_release(struct gh_pipeline *p, struct flight *f)
     pthread_cond_destroy(&f->cv);
     gh_free(f->answer);
     gh_free(f);
-    (void)p;
 }
 
 static void flight_unlink(struct gh_pipeline *p, struct flight *f)
@@ -456,7 +453,7 @@ static int join_or_lead(struct gh_pipeline *p, struct gh_analyze_request *req,
     if (f->rc) {
         rc = gh_err_set(err, f->rc, "%s", f->err.msg);
     } else {
-        rc = respond(p, req, f->answer, f->answer_len, leader ? NULL : info, phash, !leader,
+        rc = respond(req, f->answer, f->answer_len, leader ? NULL : info, phash, !leader,
                      leader ? "" : "coalesced", 0, t0, out, err);
         copy_str(out->slug, sizeof out->slug, f->slug);
         copy_str(out->provider, sizeof out->provider, f->provider);
@@ -467,7 +464,7 @@ static int join_or_lead(struct gh_pipeline *p, struct gh_analyze_request *req,
             record_hit(p, req, out, phash, f->slug, f->provider);
     }
     pthread_mutex_lock(&p->flights_mu);
-    flight_release(p, f);
+    flight_release(f);
     pthread_mutex_unlock(&p->flights_mu);
     return rc;
 }

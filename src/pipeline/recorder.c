@@ -17,7 +17,8 @@ struct gh_recorder {
     struct gh_identification *ring;
     size_t cap, head, n;
     int stopping;
-    int writing;         /* a batch is being written */
+    uint64_t queued;     /* records ever queued */
+    uint64_t settled;    /* of those, written (or failed to write) */
     pthread_cond_t idle; /* signalled after each batch */
     uint64_t dropped;
     struct gh_identification one; /* the batch when the batch buffer could not be had */
@@ -50,12 +51,11 @@ static void *run(void *arg)
             r->head = (r->head + 1) % r->cap;
             r->n--;
         }
-        r->writing = 1;
         pthread_mutex_unlock(&r->mu);
         if (gh_store_record_identifications(r->store, batch ? batch : &r->one, n, &err) != GH_OK)
             gh_logf(GH_LOG_WARN, "%zu identification records not saved: %s", n, err.msg);
         pthread_mutex_lock(&r->mu);
-        r->writing = 0;
+        r->settled += n;
         pthread_cond_broadcast(&r->idle);
     }
     pthread_mutex_unlock(&r->mu);
@@ -101,6 +101,7 @@ void gh_recorder_push(struct gh_recorder *r, const struct gh_identification *rec
     } else {
         r->ring[(r->head + r->n) % r->cap] = *rec;
         r->n++;
+        r->queued++;
         pthread_cond_signal(&r->cv);
     }
     pthread_mutex_unlock(&r->mu);
@@ -109,10 +110,15 @@ void gh_recorder_push(struct gh_recorder *r, const struct gh_identification *rec
                 (unsigned long long)dropped);
 }
 
+/* Waits for the records queued so far, not for an empty queue: under steady traffic the
+ * queue may never be empty, and a history read must not wait for later requests. */
 void gh_recorder_flush(struct gh_recorder *r)
 {
+    uint64_t target;
+
     pthread_mutex_lock(&r->mu);
-    while (r->n > 0 || r->writing)
+    target = r->queued;
+    while (r->settled < target)
         pthread_cond_wait(&r->idle, &r->mu);
     pthread_mutex_unlock(&r->mu);
 }
