@@ -69,12 +69,28 @@ struct gh_store_stats {
 
 struct gh_store;
 
+/* Connection pool settings, the seed's numbers for PostgreSQL as defaults
+ * (gh_store_options_defaults). SQLite keeps pool_size connections and ignores the rest. */
+struct gh_store_options {
+    int pool_size;           /* connections kept open; 0: the backend's (PostgreSQL 20, SQLite 4) */
+    int max_overflow;        /* extra connections opened under load, closed when idle (10) */
+    int pre_ping;            /* 1: check a pooled connection before lending it (1) */
+    long recycle_s;          /* reconnect a connection older than this (3600) */
+    long connect_timeout_ms; /* per connection attempt (3000) */
+};
+
+void gh_store_options_defaults(struct gh_store_options *opts);
+
 /* Opens the store named by url, creating the file (and its directory) when needed, and runs
  * pending migrations. pool_size connections are shared by all threads (0: default 4).
  * Errors: GH_EINVAL (unknown scheme, bad URL), GH_EBACKEND (cannot open or migrate; message
  * names the path and the database's reason). Thread-safe after open. */
 int gh_store_open(const char *url, int pool_size, struct gh_store **out,
                   struct gh_err *err) GH_MUST_CHECK;
+
+/* gh_store_open with pool settings; opts may be NULL (all defaults). */
+int gh_store_open_opts(const char *url, const struct gh_store_options *opts, struct gh_store **out,
+                       struct gh_err *err) GH_MUST_CHECK;
 
 /* Closes every connection (WAL checkpointed). NULL is a no-op. Call once no thread uses it. */
 void gh_store_close(struct gh_store *st);

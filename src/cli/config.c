@@ -28,7 +28,24 @@ static const struct setting settings[] = {
     {"PORT", "port", K_INT, 0, 65535, AT(http.port), "TCP port; 0 picks an unused one (8000)"},
     {"DATABASE_URL", "database-url", K_STR, 0, 0, AT(database_url),
      "sqlite:///path or sqlite::memory: (sqlite:///./data/gymhelper.db)"},
-    {"REDIS_URL", "redis-url", K_STR, 0, 0, AT(redis_url), "Redis hot layer (not yet used)"},
+    {"DATABASE_POOL_SIZE", "db-pool-size", K_INT, 1, 1000, AT(store.pool_size),
+     "store connections kept open (PostgreSQL 20, SQLite 4)"},
+    {"DATABASE_MAX_OVERFLOW", "db-max-overflow", K_INT, 0, 1000, AT(store.max_overflow),
+     "extra PostgreSQL connections under load (10)"},
+    {"DATABASE_PRE_PING", "db-pre-ping", K_INT, 0, 1, AT(store.pre_ping),
+     "1: check a pooled PostgreSQL connection before use (1)"},
+    {"DATABASE_POOL_RECYCLE_SECONDS", "db-pool-recycle", K_LONG, 1, 86400, AT(store.recycle_s),
+     "reconnect PostgreSQL connections older than this (3600)"},
+    {"REDIS_URL", "redis-url", K_STR, 0, 0, AT(redis_url),
+     "redis://host:port/db hot layer shared by instances (none)"},
+    {"REDIS_TTL_SECONDS", "redis-ttl", K_LONG, 1, 31536000, AT(redis_ttl_s),
+     "seconds an answer stays in Redis (3600)"},
+    {"REDIS_TIMEOUT_MS", "redis-timeout-ms", K_LONG, 1, 60000, AT(redis_timeout_ms),
+     "Redis connect/command timeout; slower means skipped (100)"},
+    {"CLIP_MODEL", "clip-model", K_STR, 0, 0, AT(clip_model),
+     "CLIP checkpoint directory or pulled model name (none)"},
+    {"CLIP_THREADS", "clip-threads", K_INT, 0, 256, AT(clip_threads),
+     "threads for CLIP inference, 0 = one per core (0)"},
     {"AI_PROVIDER", "ai-provider", K_STR, 0, 0, AT(provider.name), "auto, openai or llava (auto)"},
     {"OPENAI_API_KEY", NULL, K_STR, 0, 0, AT(provider.openai_api_key),
      "API key (environment only)"},
@@ -79,7 +96,9 @@ static void defaults(struct gh_config *cfg)
     cfg->database_url = "sqlite:///./data/gymhelper.db";
     cfg->lru_entries = 10000;
     cfg->lru_mb = 64;
-    cfg->store_pool = 4;
+    gh_store_options_defaults(&cfg->store);
+    cfg->redis_ttl_s = 3600;
+    cfg->redis_timeout_ms = 100;
     cfg->log_level = GH_LOG_INFO;
     cfg->log_format = GH_LOG_JSON;
 }

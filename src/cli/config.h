@@ -8,6 +8,7 @@
 #include "gh/log.h"
 #include "gh/pipeline.h"
 #include "gh/provider.h"
+#include "gh/store.h"
 
 struct gh_config {
     struct gh_http_config http;
@@ -15,10 +16,14 @@ struct gh_config {
     struct gh_provider_config provider;
     const char *database_url;
     const char *catalogue_path; /* NULL: the embedded catalogue */
-    const char *redis_url;
+    struct gh_store_options store;
+    const char *redis_url;  /* NULL: no Redis layer */
+    long redis_ttl_s;       /* REDIS_TTL_SECONDS, default 3600 */
+    long redis_timeout_ms;  /* REDIS_TIMEOUT_MS: connect and each command, default 100 */
+    const char *clip_model; /* CLIP_MODEL: a checkpoint directory or a pulled model's name */
+    int clip_threads;       /* CLIP_THREADS: BLAS threads, 0 = one per core */
     long lru_entries;
     long lru_mb;
-    int store_pool;
     enum gh_log_level log_level;
     enum gh_log_format log_format;
 };

@@ -46,7 +46,7 @@ static int service_open(struct service *s, int with_provider)
     rc = s->cfg.catalogue_path ? gh_catalogue_load_file(s->cfg.catalogue_path, &s->cat, &err)
                                : gh_catalogue_load_embedded(&s->cat, &err);
     if (rc == GH_OK)
-        rc = gh_store_open(s->cfg.database_url, s->cfg.store_pool, &s->store, &err);
+        rc = gh_store_open_opts(s->cfg.database_url, &s->cfg.store, &s->store, &err);
     if (rc == GH_OK)
         rc = gh_store_sync_catalogue(s->store, s->cat, &err);
     if (rc == GH_OK && with_provider)

@@ -188,6 +188,21 @@ out:
     return rc;
 }
 
+void gh_store_options_defaults(struct gh_store_options *opts)
+{
+    opts->pool_size = 0;
+    opts->max_overflow = 10;
+    opts->pre_ping = 1;
+    opts->recycle_s = 3600;
+    opts->connect_timeout_ms = 3000;
+}
+
+int gh_store_open_opts(const char *url, const struct gh_store_options *opts, struct gh_store **out,
+                       struct gh_err *err)
+{
+    return gh_store_open(url, opts ? opts->pool_size : 0, out, err);
+}
+
 void gh_store_close(struct gh_store *st)
 {
     if (!st)

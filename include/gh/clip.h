@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: MIT */
+/* The CLIP engine: loads a Hugging Face CLIP checkpoint directory (config.json,
+ * model.safetensors, vocab.json, merges.txt) and embeds images and texts into one space, so
+ * gymhelper can name equipment locally with no API bill. GEMMs run on OpenBLAS; the engine
+ * owns the BLAS threads (see gh_clip_load_opts.threads) and runs one forward pass at a time.
+ * Embeddings are L2-normalised float32 vectors of projection_dim. */
+#ifndef GH_CLIP_H
+#define GH_CLIP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gh/err.h"
+
+#define GH_CLIP_CONTEXT 77 /* tokens per text, start and end tokens included */
+
+enum gh_clip_act { GH_CLIP_QUICK_GELU, GH_CLIP_GELU };
+
+/* One transformer tower as config.json describes it. */
+struct gh_clip_tower {
+    int hidden;       /* hidden_size */
+    int intermediate; /* intermediate_size */
+    int layers;       /* num_hidden_layers */
+    int heads;        /* num_attention_heads; hidden % heads == 0 */
+    double eps;       /* layer_norm_eps */
+    enum gh_clip_act act;
+};
+
+struct gh_clip_config {
+    struct gh_clip_tower text, vision;
+    int vocab_size;    /* text_config.vocab_size */
+    int max_positions; /* text_config.max_position_embeddings (77) */
+    int image_size;    /* vision_config.image_size (224) */
+    int patch_size;    /* vision_config.patch_size (32) */
+    int projection_dim;
+};
+
+/* Parses config.json text. Missing fields take CLIP ViT-B/32's values, as transformers does;
+ * present ones are range-checked. Errors: GH_EINVAL naming the field. */
+int gh_clip_config_parse(const char *json, size_t len, struct gh_clip_config *out,
+                         struct gh_err *err) GH_MUST_CHECK;
+
+/* ---- tokenizer ---- */
+
+struct gh_clip_tokenizer;
+
+/* From Hugging Face's vocab.json + merges.txt. Errors: GH_EIO, GH_EINVAL (malformed). */
+int gh_clip_tokenizer_load(const char *vocab_json_path, const char *merges_path,
+                           struct gh_clip_tokenizer **out, struct gh_err *err) GH_MUST_CHECK;
+
+/* From OpenAI's original bpe_simple_vocab_16e6.txt.gz (the vocabulary is derived from the
+ * merges as CLIP's simple_tokenizer does). */
+int gh_clip_tokenizer_load_bpe_gz(const char *path, struct gh_clip_tokenizer **out,
+                                  struct gh_err *err) GH_MUST_CHECK;
+
+void gh_clip_tokenizer_free(struct gh_clip_tokenizer *t);
+
+/* CLIP's encoding of text: clean-up, lower-casing, pre-tokenisation, byte-level BPE, then
+ * <|startoftext|> ... <|endoftext|>, truncated to cap tokens (at most GH_CLIP_CONTEXT) with the
+ * end token kept last. Writes *n ids. Errors: GH_EINVAL (not UTF-8 is cleaned, not refused;
+ * cap < 2 is refused). */
+int gh_clip_tokenize(const struct gh_clip_tokenizer *t, const char *text, int32_t *ids, size_t cap,
+                     size_t *n, struct gh_err *err) GH_MUST_CHECK;
+
+int32_t gh_clip_tokenizer_eot(const struct gh_clip_tokenizer *t); /* <|endoftext|> id */
+int32_t gh_clip_tokenizer_sot(const struct gh_clip_tokenizer *t); /* <|startoftext|> id */
+
+/* ---- preprocessing ---- */
+
+/* CLIP's image input from interleaved 8-bit RGB: shortest side resized to size (bicubic, as
+ * Pillow does with antialiasing), centre crop size x size, scaled to [0,1], normalised with
+ * CLIP's mean and std. out receives 3*size*size floats, channel-major (CHW). */
+int gh_clip_preprocess_rgb(const uint8_t *rgb, int width, int height, int size, float *out,
+                           struct gh_err *err) GH_MUST_CHECK;
+
+/* The same from encoded bytes (any format gh_image_normalise accepts; EXIF orientation and
+ * alpha handled as for pHash). Errors: those of the image module. */
+int gh_clip_preprocess(const uint8_t *bytes, size_t len, int size, float *out,
+                       struct gh_err *err) GH_MUST_CHECK;
+
+/* ---- the model ---- */
+
+struct gh_clip_model;
+
+struct gh_clip_load_opts {
+    int threads;   /* BLAS threads for the forward passes; 0: one per core */
+    int max_batch; /* images per forward pass, buffers sized once at load (default 8) */
+};
+
+/* Loads dir/config.json, memory-maps dir/model.safetensors (header checked: dtypes
+ * F32/F16/BF16, every tensor's shape against the config, offsets inside the file; non-float
+ * buffers such as position_ids ignored) and the tokenizer files. F32 weights are used in place;
+ * F16/BF16 are widened once at load. Errors: GH_EIO (missing file), GH_EINVAL (malformed,
+ * naming the file and tensor), GH_ENOMEM. */
+int gh_clip_load(const char *dir, const struct gh_clip_load_opts *opts, struct gh_clip_model **out,
+                 struct gh_err *err) GH_MUST_CHECK;
+
+void gh_clip_free(struct gh_clip_model *m);
+
+const struct gh_clip_config *gh_clip_model_config(const struct gh_clip_model *m);
+const struct gh_clip_tokenizer *gh_clip_model_tokenizer(const struct gh_clip_model *m);
+
+/* exp(logit_scale), the factor on cosine similarities before a softmax. */
+float gh_clip_logit_scale(const struct gh_clip_model *m);
+
+/* A 64-hex-digit identity of the weights (SHA-256 of config.json and the safetensors header),
+ * for caches of text embeddings keyed by model. */
+const char *gh_clip_model_digest(const struct gh_clip_model *m);
+
+/* Embeds n preprocessed images (n * 3 * S * S floats, as gh_clip_preprocess writes) into out
+ * (n * projection_dim floats, each row L2-normalised), max_batch at a time. Thread-safe: calls
+ * from several threads take turns. Allocates nothing. */
+int gh_clip_embed_images(struct gh_clip_model *m, const float *pixels, size_t n, float *out,
+                         struct gh_err *err) GH_MUST_CHECK;
+
+/* Embeds n texts (tokenized with the model's tokenizer). Same contract. */
+int gh_clip_embed_texts(struct gh_clip_model *m, const char *const *texts, size_t n, float *out,
+                        struct gh_err *err) GH_MUST_CHECK;
+
+#endif
