@@ -35,6 +35,7 @@ test: build build-asan
 	$(PY) -m pytest -q tests --build=$(BUILD) --asan-build=$(ASAN_BUILD) $(PYTEST_ARGS)
 
 bench: build
+	@scripts/install-deps --bench
 	$(PY) bench/run.py --build=$(BUILD)
 	$(PY) bench/http_bench.py --build=$(BUILD)
 
