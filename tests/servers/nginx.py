@@ -1,0 +1,97 @@
+# SPDX-License-Identifier: MIT
+"""Debian's nginx running deploy/nginx.conf on loopback for the tests, as a non-root-safe
+process under a temporary prefix. Only what cannot be the same outside a container changes:
+the upstream addresses, the listen address, the pid/log/temp paths and the worker count."""
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+NGINX = "/usr/sbin/nginx"
+
+
+def render_config(prefix, listen, backends):
+    """Writes prefix/nginx.conf from deploy/nginx.conf; listen and backends are (host, port).
+    Returns the path."""
+    prefix = Path(prefix)
+    text = (REPO / "deploy" / "nginx.conf").read_text()
+    servers = re.findall(r"^(\s*)server\s+backend\d+:8000(.*)$", text, re.M)
+    assert len(servers) == len(backends), "deploy/nginx.conf names %d backends" % len(servers)
+    it = iter(backends)
+    text = re.sub(r"server\s+backend\d+:8000", lambda m: "server %s:%d" % next(it), text)
+    text, n = re.subn(r"listen\s+80;", "listen %s:%d;" % listen, text)
+    assert n == 1, "deploy/nginx.conf: expected one 'listen 80;'"
+    text = text.replace("worker_processes auto;", "worker_processes 1;")
+    for d in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (prefix / "tmp" / d).mkdir(parents=True, exist_ok=True)
+    paths = "".join("    %s_temp_path %s;\n" % (name, prefix / "tmp" / d)
+                    for name, d in (("client_body", "body"), ("proxy", "proxy"),
+                                    ("fastcgi", "fastcgi"), ("uwsgi", "uwsgi"),
+                                    ("scgi", "scgi")))
+    text = text.replace("http {\n", "http {\n" + paths + "    error_log %s warn;\n"
+                        % (prefix / "error.log"), 1)
+    head = "pid %s;\nerror_log %s warn;\n" % (prefix / "nginx.pid", prefix / "error.log")
+    if os.geteuid() == 0:
+        head += "user nobody nogroup;\n"
+    conf = prefix / "nginx.conf"
+    conf.write_text(head + text)
+    return conf
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Nginx:
+    """nginx in front of backends [(host, port), ...] on 127.0.0.1:port."""
+
+    def __init__(self, prefix, backends, port=None):
+        self.prefix = Path(prefix)
+        self.prefix.mkdir(parents=True, exist_ok=True)
+        self.port = port or free_port()
+        self.backends = backends
+        self.proc = None
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def start(self, timeout=10):
+        conf = render_config(self.prefix, ("127.0.0.1", self.port), self.backends)
+        if os.geteuid() == 0:  # workers run as nobody and must reach the temp dirs
+            for root, dirs, _ in os.walk(self.prefix / "tmp"):
+                for d in [root] + [os.path.join(root, x) for x in dirs]:
+                    os.chown(d, 65534, 65534)
+        self.proc = subprocess.Popen([NGINX, "-p", str(self.prefix), "-c", str(conf),
+                                      "-g", "daemon off;"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("nginx exited: %s" % self.proc.stderr.read().decode())
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("nginx did not listen on %d" % self.port)
+
+    def error_log(self):
+        p = self.prefix / "error.log"
+        return p.read_text() if p.exists() else ""
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGQUIT)  # graceful: finish requests in flight
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
