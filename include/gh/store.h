@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Persistent store: the catalogue's equipment table, the analysis cache keyed by SHA-256 and
  * searchable by pHash, and one identification record per analysis. One interface, backends
- * chosen by URL: "sqlite:///path/to.db" (embedded default), "sqlite::memory:" (tests); a
- * PostgreSQL backend ("postgresql://...") follows with the same contract tests.
+ * chosen by URL: "sqlite:///path/to.db" (embedded default), "sqlite::memory:" (tests), and
+ * "postgresql://user[:password]@host[:port]/db" (also "postgres://") for several instances;
+ * one contract suite runs against each.
  * Times are Unix seconds supplied by the caller, so tests control the clock. */
 #ifndef GH_STORE_H
 #define GH_STORE_H
@@ -82,9 +83,10 @@ struct gh_store_options {
 void gh_store_options_defaults(struct gh_store_options *opts);
 
 /* Opens the store named by url, creating the file (and its directory) when needed, and runs
- * pending migrations. pool_size connections are shared by all threads (0: default 4).
- * Errors: GH_EINVAL (unknown scheme, bad URL), GH_EBACKEND (cannot open or migrate; message
- * names the path and the database's reason). Thread-safe after open. */
+ * pending migrations. pool_size connections are shared by all threads (0: the backend's
+ * default, SQLite 4, PostgreSQL 20). Errors: GH_EINVAL (unknown scheme, bad URL), GH_EBACKEND
+ * (cannot open or migrate; message names the path and the database's reason). Thread-safe after
+ * open. */
 int gh_store_open(const char *url, int pool_size, struct gh_store **out,
                   struct gh_err *err) GH_MUST_CHECK;
 

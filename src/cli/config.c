@@ -27,8 +27,9 @@ static const struct setting settings[] = {
     {"HOST", "host", K_STR, 0, 0, AT(http.host), "address to listen on (127.0.0.1)"},
     {"PORT", "port", K_INT, 0, 65535, AT(http.port), "TCP port; 0 picks an unused one (8000)"},
     {"DATABASE_URL", "database-url", K_STR, 0, 0, AT(database_url),
-     "sqlite:///path or sqlite::memory: (sqlite:///./data/gymhelper.db)"},
-    {"DATABASE_POOL_SIZE", "db-pool-size", K_INT, 1, 1000, AT(store.pool_size),
+     "sqlite:///path, sqlite::memory: or postgresql://user@host:port/db "
+     "(sqlite:///./data/gymhelper.db)"},
+    {"DATABASE_POOL_SIZE", "db-pool-size", K_INT, 1, 64, AT(store.pool_size),
      "store connections kept open (PostgreSQL 20, SQLite 4)"},
     {"DATABASE_MAX_OVERFLOW", "db-max-overflow", K_INT, 0, 1000, AT(store.max_overflow),
      "extra PostgreSQL connections under load (10)"},

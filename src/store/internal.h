@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* What the store interface (store.c) shares with its backends (sqlite.c; pg.c later): the
+/* What the store interface (store.c) shares with its backends (sqlite.c, pg.c): the
  * operations table a backend fills, and helpers that do not depend on a database. store.c has
  * checked every argument before an operation is called, so backends trust them. */
 #ifndef GH_STORE_INTERNAL_H
@@ -10,17 +10,20 @@
 
 #include "gh/store.h"
 
-#define GH_STORE_POOL_DEFAULT 4
 #define GH_STORE_POOL_MAX     64
+#define GH_STORE_OVERFLOW_MAX 1000
 #define GH_STORE_MAX_DISTANCE 4 /* the segment index finds every hash within this distance */
 
 /* One backend. Each operation returns GH_OK or a negative gh_err code and explains failures
  * in err; output structs arrive zeroed. */
 struct gh_store_ops {
-    const char *name; /* gh_store_backend() */
-    /* target: the URL with its scheme removed, as store.c's parse_url documents for each
-     * backend. Sets st->be on success; on failure leaves nothing to release. */
-    int (*open)(struct gh_store *st, const char *target, int pool_size, struct gh_err *err);
+    const char *name;      /* gh_store_backend() */
+    int default_pool_size; /* what pool_size 0 means */
+    /* target: what store.c's parse_url documents for each backend (sqlite: the path; pg: the
+     * whole URL). opts is checked, its pool_size resolved (1..GH_STORE_POOL_MAX). Sets st->be
+     * on success; on failure leaves nothing to release. */
+    int (*open)(struct gh_store *st, const char *target, const struct gh_store_options *opts,
+                struct gh_err *err);
     void (*close)(struct gh_store *st);
     int (*schema_version)(struct gh_store *st, int *out, struct gh_err *err);
     int (*sync_catalogue)(struct gh_store *st, const struct gh_catalogue *cat, struct gh_err *err);
@@ -51,6 +54,7 @@ struct gh_store {
 };
 
 extern const struct gh_store_ops gh_store_sqlite_ops;
+extern const struct gh_store_ops gh_store_pg_ops;
 
 /* The equipment's primary then secondary muscles as a JSON array of strings, e.g.
  * ["quadriceps","glutes"], for the muscle_groups column. *out is owned by the caller (gh_free).

@@ -526,8 +526,10 @@ out:
     return rc;
 }
 
-static int sq_open(struct gh_store *st, const char *target, int pool_size, struct gh_err *err)
+static int sq_open(struct gh_store *st, const char *target, const struct gh_store_options *opts,
+                   struct gh_err *err)
 {
+    int pool_size = opts->pool_size; /* a fixed pool: the other settings are PostgreSQL's */
     struct sq_store *s = NULL;
     int rc;
 
@@ -1034,6 +1036,7 @@ out:
 
 const struct gh_store_ops gh_store_sqlite_ops = {
     .name = "sqlite",
+    .default_pool_size = 4,
     .open = sq_open,
     .close = sq_close,
     .schema_version = sq_schema_version,

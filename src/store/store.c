@@ -9,6 +9,9 @@
 
 #define SQLITE_PREFIX     "sqlite://"
 #define SQLITE_MEMORY_URL "sqlite::memory:"
+#define PG_PREFIX         "postgresql://"
+#define PG_PREFIX_SHORT   "postgres://"
+#define URL_FORMS         "sqlite:///path/to.db, sqlite::memory: or postgresql://user@host:port/dbname"
 
 /* "sqlite:///" followed by a path. Paths that start "./" or "../" are relative to the working
  * directory (so the default "sqlite:///./data/gymhelper.db" stays beside the service); any
@@ -35,7 +38,8 @@ static int parse_sqlite_path(const char *url, const char **target, struct gh_err
 }
 
 /* Chooses the backend. Only the scheme of an unknown URL is quoted back, because the rest of a
- * database URL may hold a password. sqlite's target is a file path or ":memory:". */
+ * database URL may hold a password. sqlite's target is a file path or ":memory:";
+ * postgresql's is the whole URL ("postgresql://" or "postgres://"), as libpq takes it. */
 static int parse_url(const char *url, const struct gh_store_ops **ops, const char **target,
                      struct gh_err *err)
 {
@@ -55,16 +59,19 @@ static int parse_url(const char *url, const struct gh_store_ops **ops, const cha
     if (strncmp(url, "sqlite:", strlen("sqlite:")) == 0)
         return gh_err_set(err, GH_EINVAL,
                           "a sqlite URL is sqlite:///path/to.db or sqlite::memory:");
+    /* libpq parses the rest itself (host, port, database, ?options). */
+    if (strncmp(url, PG_PREFIX, strlen(PG_PREFIX)) == 0 ||
+        strncmp(url, PG_PREFIX_SHORT, strlen(PG_PREFIX_SHORT)) == 0) {
+        *ops = &gh_store_pg_ops;
+        *target = url;
+        return GH_OK;
+    }
     scheme_len = strcspn(url, ":");
     if (url[scheme_len] != ':')
-        return gh_err_set(err, GH_EINVAL,
-                          "the store URL has no scheme: expected sqlite:///path/to.db or "
-                          "sqlite::memory:");
+        return gh_err_set(err, GH_EINVAL, "the store URL has no scheme: expected " URL_FORMS);
     if (scheme_len > 32)
         scheme_len = 32;
-    return gh_err_set(err, GH_EINVAL,
-                      "unknown store URL scheme \"%.*s\": expected sqlite:///path/to.db or "
-                      "sqlite::memory:",
+    return gh_err_set(err, GH_EINVAL, "unknown store URL scheme \"%.*s\": expected " URL_FORMS,
                       (int)scheme_len, url);
 }
 
@@ -157,35 +164,11 @@ static int check_catalogue(const struct gh_catalogue *cat, struct gh_err *err)
 
 int gh_store_open(const char *url, int pool_size, struct gh_store **out, struct gh_err *err)
 {
-    const struct gh_store_ops *ops = NULL;
-    const char *target = NULL;
-    struct gh_store *st = NULL;
-    int rc;
+    struct gh_store_options opts;
 
-    if (!out)
-        return gh_err_set(err, GH_EINVAL, "no place to put the store");
-    *out = NULL;
-    if (pool_size == 0)
-        pool_size = GH_STORE_POOL_DEFAULT;
-    if (pool_size < 1 || pool_size > GH_STORE_POOL_MAX)
-        return gh_err_set(err, GH_EINVAL, "store pool size %d is outside 1..%d", pool_size,
-                          GH_STORE_POOL_MAX);
-    rc = parse_url(url, &ops, &target, err);
-    if (rc)
-        return rc;
-    st = gh_malloc(sizeof *st);
-    if (!st)
-        return gh_err_set(err, GH_ENOMEM, "out of memory opening the store");
-    st->ops = ops;
-    st->be = NULL;
-    rc = ops->open(st, target, pool_size, err);
-    if (rc)
-        goto out;
-    *out = st;
-    st = NULL;
-out:
-    gh_free(st);
-    return rc;
+    gh_store_options_defaults(&opts);
+    opts.pool_size = pool_size;
+    return gh_store_open_opts(url, &opts, out, err);
 }
 
 void gh_store_options_defaults(struct gh_store_options *opts)
@@ -197,10 +180,60 @@ void gh_store_options_defaults(struct gh_store_options *opts)
     opts->connect_timeout_ms = 3000;
 }
 
+static int check_options(const struct gh_store_options *o, struct gh_err *err)
+{
+    if (o->pool_size < 1 || o->pool_size > GH_STORE_POOL_MAX)
+        return gh_err_set(err, GH_EINVAL, "store pool size %d is outside 1..%d", o->pool_size,
+                          GH_STORE_POOL_MAX);
+    if (o->max_overflow < 0 || o->max_overflow > GH_STORE_OVERFLOW_MAX)
+        return gh_err_set(err, GH_EINVAL, "store pool overflow %d is outside 0..%d",
+                          o->max_overflow, GH_STORE_OVERFLOW_MAX);
+    if (o->recycle_s < 0)
+        return gh_err_set(err, GH_EINVAL, "store connection recycle time %ld s is negative",
+                          o->recycle_s);
+    if (o->connect_timeout_ms < 1 || o->connect_timeout_ms > 600000)
+        return gh_err_set(err, GH_EINVAL, "store connect timeout %ld ms is outside 1..600000",
+                          o->connect_timeout_ms);
+    return GH_OK;
+}
+
 int gh_store_open_opts(const char *url, const struct gh_store_options *opts, struct gh_store **out,
                        struct gh_err *err)
 {
-    return gh_store_open(url, opts ? opts->pool_size : 0, out, err);
+    const struct gh_store_ops *ops = NULL;
+    struct gh_store_options o;
+    const char *target = NULL;
+    struct gh_store *st = NULL;
+    int rc;
+
+    if (!out)
+        return gh_err_set(err, GH_EINVAL, "no place to put the store");
+    *out = NULL;
+    if (opts)
+        o = *opts;
+    else
+        gh_store_options_defaults(&o);
+    rc = parse_url(url, &ops, &target, err);
+    if (rc)
+        return rc;
+    if (o.pool_size == 0)
+        o.pool_size = ops->default_pool_size;
+    rc = check_options(&o, err);
+    if (rc)
+        return rc;
+    st = gh_malloc(sizeof *st);
+    if (!st)
+        return gh_err_set(err, GH_ENOMEM, "out of memory opening the store");
+    st->ops = ops;
+    st->be = NULL;
+    rc = ops->open(st, target, &o, err);
+    if (rc)
+        goto out;
+    *out = st;
+    st = NULL;
+out:
+    gh_free(st);
+    return rc;
 }
 
 void gh_store_close(struct gh_store *st)

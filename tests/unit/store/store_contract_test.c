@@ -677,7 +677,7 @@ static void near_query_uses_indexes(void)
 {
     struct gh_store *st = open_store(0);
     struct gh_err err = {0};
-    char plan[2048];
+    char plan[8192]; /* PostgreSQL's plan has a branch per segment index */
     int rc;
 
     if (!st)
