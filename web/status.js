@@ -40,7 +40,7 @@ function healthPanel(hl) {
         ['Version', hl.version || '—', 'version'],
         ['Store', `${st.backend || '—'} · ${st.ok ? 'OK' : 'not OK'}`, 'store'],
         ['Catalogue', cat.version ? `${cat.version} · ${num(cat.equipment)} entries` : '—', 'catalogue-version'],
-        hl.redis ? ['Redis', hl.redis.detail || (hl.redis.configured ? 'configured' : 'not configured')] : null,
+        hl.redis ? ['Redis', hl.redis === 'disabled' ? 'not configured' : `${hl.redis}${hl.redis_detail && hl.redis_detail !== 'ok' ? ` · ${hl.redis_detail}` : ''}`] : null,
         typeof hl.uptime_s === 'number' ? ['Up for', dur(hl.uptime_s)] : null,
       ])),
     panel('AI provider',
@@ -62,11 +62,11 @@ function dur(s) {
 
 function cachePanels(c) {
   const L = c.layers || {};
-  const names = ['memory', 'exact', 'near', 'coalesced'];
+  const names = ['memory', 'redis', 'exact', 'near', 'coalesced'];
   const hits = names.reduce((a, k) => a + ((L[k] && L[k].hits) || 0), 0);
   const req = c.requests || 0;
   const hist = c.history || {}, tok = c.tokens || {};
-  const label = { memory: 'Memory', exact: 'Exact photo', near: 'Near-identical photo', coalesced: 'Coalesced' };
+  const label = { memory: 'Memory', redis: 'Redis (shared)', exact: 'Exact photo', near: 'Near-identical photo', coalesced: 'Coalesced' };
   const saved = hits * COST_PER_CALL;
   const stored = typeof hist.stored_hits === 'number' ? hist.stored_hits : null;
   return [

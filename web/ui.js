@@ -84,6 +84,7 @@ export function timeEl(iso) {
 
 export const CACHE_LAYERS = {
   memory: 'in-memory cache',
+  redis: 'shared Redis cache',
   exact: 'exact photo match',
   near: 'near-identical photo',
   coalesced: 'shared with a simultaneous request',

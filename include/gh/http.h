@@ -19,7 +19,8 @@
 struct gh_app {
     struct gh_pipeline *pipeline;
     struct gh_store *store;
-    struct gh_lru *lru; /* may be NULL */
+    struct gh_lru *lru;     /* may be NULL */
+    struct gh_redis *redis; /* may be NULL: REDIS_URL unset */
     struct gh_provider *provider;
     const struct gh_catalogue *cat;
     size_t max_body; /* bytes; larger uploads get 413 before their body is read */

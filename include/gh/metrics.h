@@ -50,7 +50,7 @@ void gh_metrics_http_begin(void);
 void gh_metrics_http_end(const char *route, const char *method, int status, const char *error_code,
                          double seconds);
 
-/* An analysis answered from layer ("memory", "exact", "near", "coalesced"; "" or NULL: a
+/* An analysis answered from layer ("memory", "redis", "exact", "near", "coalesced"; "" or NULL: a
  * provider call, counted as "miss") in seconds. A hit also adds the estimated saving. */
 void gh_metrics_analysis(const char *layer, double seconds);
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* The analysis pipeline of DESIGN.md: exact key -> in-process LRU -> store by exact key ->
- * decode and pHash -> store near-duplicate -> AI provider (one call per distinct upload at a
- * time) -> answer from the catalogue -> cache + identification record. Thread-safe: one
- * pipeline serves every worker thread. */
+/* The analysis pipeline of DESIGN.md: exact key -> in-process LRU -> Redis by exact key ->
+ * store by exact key -> decode and pHash -> Redis by pHash -> store near-duplicate -> AI
+ * provider (one call per distinct upload at a time) -> answer from the catalogue -> cache +
+ * identification record. Thread-safe: one pipeline serves every worker thread. */
 #ifndef GH_PIPELINE_H
 #define GH_PIPELINE_H
 
@@ -15,6 +15,7 @@
 #include "gh/image.h"
 #include "gh/lru.h"
 #include "gh/provider.h"
+#include "gh/redis.h"
 #include "gh/store.h"
 
 struct gh_pipeline_config {
@@ -27,12 +28,14 @@ struct gh_pipeline_config {
 
 void gh_pipeline_config_defaults(struct gh_pipeline_config *cfg);
 
-/* Borrowed collaborators; they must outlive the pipeline. lru may be NULL (no memory layer). */
+/* Borrowed collaborators; they must outlive the pipeline. lru may be NULL (no memory layer),
+ * redis too (no shared hot layer). */
 struct gh_pipeline_deps {
     struct gh_store *store;
     struct gh_lru *lru;
     struct gh_provider *provider;
     const struct gh_catalogue *cat;
+    struct gh_redis *redis;
 };
 
 struct gh_analyze_request {
@@ -49,7 +52,7 @@ struct gh_analysis {
     char *json; /* the response body; gh_free */
     size_t json_len;
     int cached;
-    char layer[16]; /* "memory", "exact", "near", "coalesced", "" */
+    char layer[16]; /* "memory", "redis", "exact", "near", "coalesced", "" */
     int distance;
     char slug[64]; /* "" when not identified */
     char provider[32];
@@ -59,10 +62,12 @@ struct gh_analysis {
 struct gh_pipeline_stats {
     uint64_t requests;
     uint64_t memory_hits;
-    uint64_t exact_hits; /* store, by SHA-256 */
-    uint64_t near_hits;  /* store, by pHash */
-    uint64_t coalesced;  /* waited for an identical upload's provider call */
-    uint64_t misses;     /* went to the provider */
+    uint64_t redis_hits;       /* Redis, by SHA-256 or by exact pHash */
+    uint64_t redis_phash_hits; /* the part of redis_hits found by pHash */
+    uint64_t exact_hits;       /* store, by SHA-256 */
+    uint64_t near_hits;        /* store, by pHash */
+    uint64_t coalesced;        /* waited for an identical upload's provider call */
+    uint64_t misses;           /* went to the provider */
     uint64_t provider_errors;
     uint64_t store_errors; /* store failures degraded to a miss */
     int64_t prompt_tokens;
@@ -77,9 +82,10 @@ struct gh_pipeline *gh_pipeline_new(const struct gh_pipeline_config *cfg,
 void gh_pipeline_free(struct gh_pipeline *p);
 
 /* The fast path, cheap enough for an I/O thread: checks the declared type against the
- * bytes, computes the SHA-256 into req->sha256 and answers from the LRU or the store's exact
- * key. GH_OK with *out filled on a hit; GH_ENOTFOUND on a miss (call gh_pipeline_analyze);
- * other errors as gh_image_validate. With req->nocache it only validates and hashes. */
+ * bytes, computes the SHA-256 into req->sha256 and answers from the LRU, Redis or the store's
+ * exact key (Redis blocks at most its timeout, and only while it is up: see gh/redis.h). GH_OK with
+ * *out filled on a hit; GH_ENOTFOUND on a miss (call gh_pipeline_analyze); other errors as
+ * gh_image_validate. With req->nocache it only validates and hashes. */
 int gh_pipeline_lookup(struct gh_pipeline *p, struct gh_analyze_request *req,
                        struct gh_analysis *out, struct gh_err *err) GH_MUST_CHECK;
 

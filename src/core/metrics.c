@@ -75,7 +75,7 @@ struct family {
 
 static struct counter_slot request_slots[256], error_slots[64], call_slots[32], token_slots[16],
     cost_slots[8];
-static struct histogram_slot request_time_slots[32], analysis_slots[8], provider_time_slots[8];
+static struct histogram_slot request_time_slots[32], analysis_slots[16], provider_time_slots[8];
 _Static_assert(sizeof request_slots / sizeof request_slots[0] <= MAX_SLOTS, "MAX_SLOTS");
 
 static struct family http_requests = {
@@ -296,7 +296,7 @@ void gh_metrics_http_end(const char *route, const char *method, int status, cons
         counter_add(&http_errors, &error_code, 1);
 }
 
-static const char *const layers[] = {"memory", "exact", "near", "coalesced", "miss"};
+static const char *const layers[] = {"memory", "redis", "exact", "near", "coalesced", "miss"};
 #define N_LAYERS (sizeof layers / sizeof layers[0])
 
 void gh_metrics_analysis(const char *layer, double seconds)

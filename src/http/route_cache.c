@@ -2,6 +2,8 @@
 /* GET /api/v1/cache/stats: what the cache holds and how often each layer answered. */
 #include "internal.h"
 
+#include "gh/redis.h"
+
 #include <jansson.h>
 #include <string.h>
 #include <time.h>
@@ -24,6 +26,26 @@ static double rate(uint64_t part, uint64_t whole)
     return whole ? (double)part / (double)whole : 0.0;
 }
 
+/* The Redis layer's counters; all 0 and "disabled" without REDIS_URL. hits counts both keys
+ * (the pipeline's count, as for the other layers), phash_hits the part found by pHash. */
+static json_t *redis_layer(struct gh_app *app, const struct gh_pipeline_stats *ps)
+{
+    struct gh_redis_stats rs;
+
+    memset(&rs, 0, sizeof rs);
+    if (app->redis)
+        gh_redis_stats(app->redis, &rs);
+    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "state",
+                     !app->redis ? "disabled"
+                     : rs.down   ? "down"
+                                 : "ok",
+                     "hits", (json_int_t)ps->redis_hits, "phash_hits",
+                     (json_int_t)ps->redis_phash_hits, "misses", (json_int_t)rs.misses,
+                     "bad_values", (json_int_t)rs.bad_values, "errors", (json_int_t)rs.errors,
+                     "skipped", (json_int_t)rs.skipped, "writes", (json_int_t)rs.writes, "outages",
+                     (json_int_t)rs.outages);
+}
+
 int gh_route_cache_stats(struct gh_http_request *req)
 {
     struct gh_app *app = req->app;
@@ -36,24 +58,24 @@ int gh_route_cache_stats(struct gh_http_request *req)
 
     memset(&ls, 0, sizeof ls);
     if (gh_store_stats(app->store, (int64_t)time(NULL), &ss, &err) != GH_OK) {
-        gh_http_problem_from_err(req, &err);
+        gh_http_problem_from_store_err(req, &err);
         return 0;
     }
     gh_pipeline_stats(app->pipeline, &ps);
     if (app->lru)
         gh_lru_stats(app->lru, &ls);
-    hits = ps.memory_hits + ps.exact_hits + ps.near_hits + ps.coalesced;
+    hits = ps.memory_hits + ps.redis_hits + ps.exact_hits + ps.near_hits + ps.coalesced;
     lookups = hits + ps.misses;
     doc = json_pack(
-        "{s:I, s:I, s:I, s:o, s:o, s:f, s:{s:{s:I, s:I, s:I, s:I}, s:{s:I}, s:{s:I}, s:{s:I}},"
+        "{s:I, s:I, s:I, s:o, s:o, s:f, s:{s:{s:I, s:I, s:I, s:I}, s:o, s:{s:I}, s:{s:I}, s:{s:I}},"
         " s:I, s:I, s:I, s:{s:I, s:I}, s:{s:I, s:I, s:I}, s:s}",
         "entries", (json_int_t)ss.entries, "live_entries", (json_int_t)ss.live_entries, "expired",
         (json_int_t)ss.expired, "oldest", iso_or_null(ss.oldest_created_at), "newest",
         iso_or_null(ss.newest_created_at), "hit_rate", rate(hits, lookups), "layers", "memory",
         "hits", (json_int_t)ps.memory_hits, "entries", (json_int_t)ls.entries, "bytes",
-        (json_int_t)ls.bytes, "evictions", (json_int_t)ls.evictions, "exact", "hits",
-        (json_int_t)ps.exact_hits, "near", "hits", (json_int_t)ps.near_hits, "coalesced", "hits",
-        (json_int_t)ps.coalesced, "misses", (json_int_t)ps.misses, "requests",
+        (json_int_t)ls.bytes, "evictions", (json_int_t)ls.evictions, "redis", redis_layer(app, &ps),
+        "exact", "hits", (json_int_t)ps.exact_hits, "near", "hits", (json_int_t)ps.near_hits,
+        "coalesced", "hits", (json_int_t)ps.coalesced, "misses", (json_int_t)ps.misses, "requests",
         (json_int_t)ps.requests, "provider_errors", (json_int_t)ps.provider_errors, "tokens",
         "prompt", (json_int_t)ss.prompt_tokens, "completion", (json_int_t)ss.completion_tokens,
         "history", "identifications", (json_int_t)ss.identifications, "provider_calls",

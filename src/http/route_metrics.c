@@ -7,6 +7,7 @@
 #include "gh/alloc.h"
 #include "gh/log.h"
 #include "gh/metrics.h"
+#include "gh/redis.h"
 #include "gh_version.h"
 
 #include <openssl/opensslv.h> /* version macros only */
@@ -36,16 +37,18 @@ void gh_http_metrics_end(const struct gh_http_request *req, const struct gh_log_
 static void write_cache(struct gh_metrics_buf *b, struct gh_app *app)
 {
     static const char hits[] = "gymhelper_cache_hits_total";
-    static const char *const layers[] = {"memory", "exact", "near", "coalesced"};
+    static const char *const layers[] = {"memory", "redis", "exact", "near", "coalesced"};
     struct gh_pipeline_stats ps;
 
     gh_pipeline_stats(app->pipeline, &ps);
     gh_metrics_write_family(b, hits, "counter",
-                            "Analyses answered from a cache layer: memory (in-process LRU), exact "
-                            "(store, same bytes), near (store, similar pHash), coalesced (waited "
-                            "for an identical upload's provider call).");
+                            "Analyses answered from a cache layer: memory (in-process LRU), redis "
+                            "(shared, same bytes or same pHash), exact (store, same bytes), near "
+                            "(store, similar pHash), coalesced (waited for an identical upload's "
+                            "provider call).");
     for (size_t i = 0; i < sizeof layers / sizeof layers[0]; i++) {
-        const uint64_t counts[] = {ps.memory_hits, ps.exact_hits, ps.near_hits, ps.coalesced};
+        const uint64_t counts[] = {ps.memory_hits, ps.redis_hits, ps.exact_hits, ps.near_hits,
+                                   ps.coalesced};
         const char *labels[] = {"layer", layers[i], NULL};
 
         gh_metrics_write_sample(b, hits, labels, (double)counts[i]);
@@ -78,6 +81,39 @@ static void write_lru(struct gh_metrics_buf *b, struct gh_lru *lru)
     gh_metrics_write_sample(b, "gymhelper_lru_evictions_total", NULL, (double)ls.evictions);
 }
 
+static void write_counter(struct gh_metrics_buf *b, const char *name, const char *help, double v)
+{
+    gh_metrics_write_family(b, name, "counter", help);
+    gh_metrics_write_sample(b, name, NULL, v);
+}
+
+/* Only with REDIS_URL: a series that can never move is noise. */
+static void write_redis(struct gh_metrics_buf *b, struct gh_redis *redis)
+{
+    struct gh_redis_stats rs;
+
+    if (!redis)
+        return;
+    gh_redis_stats(redis, &rs);
+    write_gauge(b, "gymhelper_redis_up",
+                "1 while the Redis layer is in use, 0 while its circuit breaker skips it.",
+                rs.down ? 0 : 1);
+    write_counter(b, "gymhelper_redis_phash_hits_total",
+                  "Redis hits found by pHash (a copy of a photo another instance analysed).",
+                  (double)rs.phash_hits);
+    write_counter(b, "gymhelper_redis_errors_total",
+                  "Redis commands that failed: timeouts, refused or lost connections.",
+                  (double)rs.errors);
+    write_counter(b, "gymhelper_redis_skipped_total",
+                  "Redis operations skipped while the circuit breaker was open.",
+                  (double)rs.skipped);
+    write_counter(b, "gymhelper_redis_bad_values_total",
+                  "Redis values that were not a gymhelper answer document (read as misses).",
+                  (double)rs.bad_values);
+    write_counter(b, "gymhelper_redis_outages_total", "Times the Redis circuit breaker opened.",
+                  (double)rs.outages);
+}
+
 static void write_process(struct gh_metrics_buf *b, struct gh_app *app)
 {
     static const char info[] = "gymhelper_build_info";
@@ -106,6 +142,7 @@ int gh_route_metrics(struct gh_http_request *req)
     if (gh_metrics_render(&b, app->provider ? app->provider->name : NULL) == GH_OK) {
         write_cache(&b, app);
         write_lru(&b, app->lru);
+        write_redis(&b, app->redis);
         write_process(&b, app);
     }
     text = gh_metrics_buf_take(&b, &len);

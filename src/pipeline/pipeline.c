@@ -41,8 +41,8 @@ struct gh_pipeline {
     struct gh_recorder *recorder;
     pthread_mutex_t flights_mu;
     struct flight *flights;
-    atomic_uint_least64_t requests, memory_hits, exact_hits, near_hits, coalesced, misses,
-        provider_errors, store_errors;
+    atomic_uint_least64_t requests, memory_hits, redis_hits, redis_phash_hits, exact_hits,
+        near_hits, coalesced, misses, provider_errors, store_errors;
     atomic_int_least64_t prompt_tokens, completion_tokens;
 };
 
@@ -206,7 +206,41 @@ static void store_failed(struct gh_pipeline *p, const char *what, const struct g
     gh_logf(GH_LOG_WARN, "store %s failed, going on without it: %s", what, e->msg);
 }
 
-/* The memory layer, then the store's exact key. GH_ENOTFOUND on a miss. */
+/* Shares an answer with the other instances through Redis. Best effort like the LRU: Redis
+ * being down or refusing only costs the other instances a hit. */
+static void redis_remember(struct gh_pipeline *p, const struct gh_cache_entry *e, int keys)
+{
+    if (p->deps.redis)
+        (void)gh_redis_put(p->deps.redis, e, keys);
+}
+
+/* Redis by exact key. This runs on the I/O thread (gh_pipeline_lookup) like the store's
+ * exact lookup after it: a hit is one round trip (well under a millisecond on a LAN), and a
+ * slow or dead Redis costs at most one REDIS_TIMEOUT_MS per breaker period before the layer
+ * is skipped without I/O, so the thread is never held longer than the timeout. GH_ENOTFOUND on
+ * a miss. */
+static int from_redis(struct gh_pipeline *p, struct gh_analyze_request *req, double t0, int64_t now,
+                      struct gh_analysis *out, struct gh_err *err)
+{
+    struct gh_cache_entry e;
+    int rc;
+
+    if (!p->deps.redis || gh_redis_get_sha(p->deps.redis, req->sha256, now, &e) != GH_OK)
+        return GH_ENOTFOUND;
+    atomic_fetch_add(&p->redis_hits, 1);
+    rc = respond(req, e.answer_json, strlen(e.answer_json), NULL, 0, 1, "redis", 0, t0, out, err);
+    copy_str(out->slug, sizeof out->slug, e.equipment_slug);
+    copy_str(out->provider, sizeof out->provider, e.provider);
+    if (rc == GH_OK) {
+        lru_remember(p, e.sha256, e.answer_json, e.equipment_slug, e.provider, e.phash,
+                     e.expires_at);
+        record_hit(p, req, out, e.phash, e.equipment_slug, e.provider);
+    }
+    gh_cache_entry_fini(&e);
+    return rc;
+}
+
+/* The memory layer, Redis, then the store's exact key. GH_ENOTFOUND on a miss. */
 static int from_cache(struct gh_pipeline *p, struct gh_analyze_request *req, double t0,
                       struct gh_analysis *out, struct gh_err *err)
 {
@@ -226,6 +260,9 @@ static int from_cache(struct gh_pipeline *p, struct gh_analyze_request *req, dou
         gh_lru_value_release(v);
         return rc;
     }
+    rc = from_redis(p, req, t0, now, out, err);
+    if (rc != GH_ENOTFOUND)
+        return rc;
     rc = gh_store_get_exact(p->deps.store, req->sha256, now, &e, &serr);
     if (rc == GH_ENOTFOUND)
         return gh_err_set(err, GH_ENOTFOUND, "not cached");
@@ -240,6 +277,8 @@ static int from_cache(struct gh_pipeline *p, struct gh_analyze_request *req, dou
     if (rc == GH_OK) {
         lru_remember(p, e.sha256, e.answer_json, e.equipment_slug, e.provider, e.phash,
                      e.expires_at);
+        /* the next instance that sees these bytes, or this pHash, gets a Redis hit */
+        redis_remember(p, &e, GH_REDIS_KEY_SHA | GH_REDIS_KEY_PHASH);
         record_hit(p, req, out, e.phash, e.equipment_slug, e.provider);
     }
     gh_cache_entry_fini(&e);
@@ -294,6 +333,41 @@ static void remember(struct gh_pipeline *p, const char *sha256, uint64_t phash, 
         store_failed(p, "write", &serr);
     }
     lru_remember(p, sha256, answer, slug, provider, phash, expires_at);
+    redis_remember(p, &e, GH_REDIS_KEY_SHA | GH_REDIS_KEY_PHASH);
+}
+
+/* Redis by exact pHash: another instance's answer for a copy of this photo (re-encoded,
+ * metadata changed), described as this upload's image like a near hit. Only the memory layer
+ * learns these bytes: a Redis key per copy would not be overwritten by a correction of the
+ * original (which rewrites the original's two keys), so it could serve the old answer. */
+static int redis_phash_lookup(struct gh_pipeline *p, struct gh_analyze_request *req,
+                              const struct gh_image_info *info, uint64_t phash, double t0,
+                              struct gh_analysis *out, struct gh_err *err)
+{
+    struct gh_cache_entry e;
+    char *answer;
+    int rc;
+
+    if (!p->deps.redis ||
+        gh_redis_get_phash(p->deps.redis, phash, (int64_t)time(NULL), &e) != GH_OK)
+        return GH_ENOTFOUND;
+    answer = gh_answer_rewrite(e.answer_json, info, req->sha256, phash, -1);
+    if (!answer) {
+        gh_cache_entry_fini(&e);
+        return gh_err_set(err, GH_ENOMEM, "out of memory building the answer");
+    }
+    atomic_fetch_add(&p->redis_hits, 1);
+    atomic_fetch_add(&p->redis_phash_hits, 1);
+    rc = respond(req, answer, strlen(answer), NULL, 0, 1, "redis", 0, t0, out, err);
+    copy_str(out->slug, sizeof out->slug, e.equipment_slug);
+    copy_str(out->provider, sizeof out->provider, e.provider);
+    if (rc == GH_OK) {
+        lru_remember(p, req->sha256, answer, e.equipment_slug, e.provider, phash, e.expires_at);
+        record_hit(p, req, out, phash, e.equipment_slug, e.provider);
+    }
+    gh_free(answer);
+    gh_cache_entry_fini(&e);
+    return rc;
 }
 
 static int near_lookup(struct gh_pipeline *p, struct gh_analyze_request *req,
@@ -327,6 +401,9 @@ static int near_lookup(struct gh_pipeline *p, struct gh_analyze_request *req,
         /* Only the memory layer learns these bytes: a store row per re-encoded copy would
          * pile up rows with one pHash, and every later near lookup would read them all. */
         lru_remember(p, req->sha256, answer, e.equipment_slug, e.provider, phash, e.expires_at);
+        /* The stored photo's own answer under its own pHash, which a correction of it
+         * rewrites: other instances then find copies of it in Redis. */
+        redis_remember(p, &e, GH_REDIS_KEY_PHASH);
         record_hit(p, req, out, phash, e.equipment_slug, e.provider);
     }
     gh_free(answer);
@@ -498,6 +575,9 @@ int gh_pipeline_analyze(struct gh_pipeline *p, struct gh_analyze_request *req,
         return rc;
     phash = gh_phash_from_luma(luma);
     if (!req->nocache) {
+        rc = redis_phash_lookup(p, req, &info, phash, t0, out, err);
+        if (rc != GH_ENOTFOUND)
+            return rc;
         rc = near_lookup(p, req, &info, phash, t0, out, err);
         if (rc != GH_ENOTFOUND)
             return rc;
@@ -509,6 +589,8 @@ void gh_pipeline_stats(struct gh_pipeline *p, struct gh_pipeline_stats *out)
 {
     out->requests = atomic_load(&p->requests);
     out->memory_hits = atomic_load(&p->memory_hits);
+    out->redis_hits = atomic_load(&p->redis_hits);
+    out->redis_phash_hits = atomic_load(&p->redis_phash_hits);
     out->exact_hits = atomic_load(&p->exact_hits);
     out->near_hits = atomic_load(&p->near_hits);
     out->coalesced = atomic_load(&p->coalesced);
@@ -554,6 +636,9 @@ int gh_pipeline_correct(struct gh_pipeline *p, const char *id, const char *slug,
     if (!rec.sha256[0])
         return gh_err_set(err, GH_ECONFLICT, "that analysis has no image to correct");
     have_cached = gh_store_get_exact(p->deps.store, rec.sha256, now, &cached, &serr) == GH_OK;
+    /* An answer this instance served from Redis was never in its own store. */
+    if (!have_cached && p->deps.redis)
+        have_cached = gh_redis_get_sha(p->deps.redis, rec.sha256, now, &cached) == GH_OK;
     /* The corrected answer is the cached one with the equipment replaced: without it there
      * is no record of the image's details to build a whole answer from. */
     if (!have_cached)
@@ -577,6 +662,15 @@ int gh_pipeline_correct(struct gh_pipeline *p, const char *id, const char *slug,
     rc = gh_store_correct(p->deps.store, rec.id, &fix, now, err);
     if (rc == GH_OK && p->deps.lru)
         gh_lru_remove(p->deps.lru, rec.sha256); /* the next hit reads the correction */
+    fix.corrected = 1;
+    /* Other instances read Redis before their own store: overwrite the image's entries there,
+     * or they keep serving the old answer until the TTL ends. */
+    if (rc == GH_OK && p->deps.redis &&
+        gh_redis_put(p->deps.redis, &fix, GH_REDIS_KEY_SHA | GH_REDIS_KEY_PHASH) != GH_OK)
+        gh_logf(GH_LOG_WARN,
+                "the correction of %.16s... could not be written to redis; other "
+                "instances may serve the old answer until it expires there",
+                rec.sha256);
     if (rc == GH_OK)
         rc = gh_store_get_identification(p->deps.store, rec.id, NULL, out, err);
 out:
