@@ -38,6 +38,8 @@ bench: build
 	@scripts/install-deps --bench
 	$(PY) bench/run.py --build=$(BUILD)
 	$(PY) bench/http_bench.py --build=$(BUILD)
+	$(PY) bench/pg_bench.py --build=$(BUILD)
+	$(PY) bench/clip_bench.py --build=$(BUILD)
 
 # libFuzzer with clang: make fuzz [SECONDS=60]
 SECONDS ?= 60
@@ -45,7 +47,7 @@ fuzz: deps
 	[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang meson setup $(FUZZ_BUILD) --buildtype=debug \
 	    -Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false
 	meson compile -C $(FUZZ_BUILD)
-	for t in validate multipart; do \
+	for t in validate multipart safetensors; do \
 	    mkdir -p $(FUZZ_BUILD)/corpus-$$t && ./$(FUZZ_BUILD)/fuzz/$${t}_fuzz \
 	        -dict=fuzz/$$t.dict -max_total_time=$(SECONDS) -rss_limit_mb=2048 \
 	        $(FUZZ_BUILD)/corpus-$$t fuzz/corpus/$$t || exit 1; done

@@ -26,6 +26,10 @@ static const char usage[] =
     "  analyze FILE...     identify the equipment in each photo, without a server\n"
     "  cache stats|purge   show the cache, or delete expired entries\n"
     "  db migrate          create or upgrade the database and load the catalogue\n"
+    "  clip embed ...      embed images and texts with a local CLIP model; also clip\n"
+    "                      classify and clip tokenize (see 'gymhelper clip --help')\n"
+    "  model pull [NAME]   download a CLIP model from the Hugging Face Hub (resumable,\n"
+    "                      checksummed); model list shows the pulled ones\n"
     "  version             print the version and library versions\n"
     "  help                this text\n"
     "\n"
@@ -57,6 +61,7 @@ static const struct command commands[] = {
     {"db", gh_cli_db},       {"hash", gh_cli_hash},       {"validate", gh_cli_validate},
     {"prep", gh_cli_prep},   {"version", print_version},  {"--version", print_version},
     {"help", print_usage},   {"--help", print_usage},     {"-h", print_usage},
+    {"model", gh_cli_model}, {"clip", gh_cli_clip},
 };
 
 int main(int argc, char **argv)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* AI providers: something that looks at a photo and names a catalogue slug. A vtable
  * (struct gh_provider_ops) and a factory by name: "openai" (Chat Completions), "llava" (the
- * same client at an OpenAI-compatible local server), "auto" (whatever is configured).
+ * same client at an OpenAI-compatible local server), "clip" (zero-shot CLIP on this machine),
+ * "auto" (whatever is configured; CLIP first, escalating to a remote model when unsure).
  * Providers never trust their model: an answer is only a slug that exists in the catalogue. */
 #ifndef GH_PROVIDER_H
 #define GH_PROVIDER_H
@@ -25,12 +26,13 @@ struct gh_provider_result {
     double confidence;      /* 0..1 */
     struct gh_provider_candidate alternatives[GH_PROVIDER_MAX_ALTS];
     int n_alternatives;
-    char provider[32]; /* "openai", "llava" */
+    char provider[32]; /* "openai", "llava", "clip": the one that answered */
     char model[64];    /* as the server reported it, else as configured */
     int64_t prompt_tokens;
     int64_t completion_tokens;
-    int attempts;   /* HTTP requests made, retries included */
-    char note[256]; /* why not identified, e.g. "the model answered an unknown slug" */
+    int attempts;            /* HTTP requests made, retries included */
+    char note[256];          /* why not identified, e.g. "the model answered an unknown slug" */
+    char escalated_from[32]; /* "clip" when CLIP was unsure and provider answered instead */
 };
 
 struct gh_provider_request {
@@ -57,31 +59,44 @@ struct gh_provider_ops {
 
 struct gh_provider {
     const struct gh_provider_ops *ops;
-    const char *name;  /* "openai", "llava", "none" */
+    const char *name;  /* "openai", "llava", "clip", "none" */
     const char *model; /* configured model name */
 };
 
 struct gh_provider_config {
-    const char *name;            /* AI_PROVIDER: "auto" (default), "openai", "llava" */
-    const char *openai_api_key;  /* OPENAI_API_KEY */
-    const char *openai_base_url; /* OPENAI_BASE_URL, default https://api.openai.com/v1 */
-    const char *openai_model;    /* OPENAI_MODEL, default gpt-4o-mini */
-    const char *llava_base_url;  /* LLAVA_BASE_URL, default http://127.0.0.1:11434/v1 */
-    const char *llava_model;     /* LLAVA_MODEL, default llava */
-    long connect_timeout_ms;     /* default 5000 */
-    long timeout_ms;             /* whole analyze call incl. retries, default 30000 */
-    int max_retries;             /* on 429/5xx/transport errors, default 2 */
-    long backoff_base_ms;        /* first retry delay before jitter, default 500 */
+    const char *name;               /* AI_PROVIDER: "auto" (default), "openai", "llava", "clip" */
+    const char *openai_api_key;     /* OPENAI_API_KEY */
+    const char *openai_base_url;    /* OPENAI_BASE_URL, default https://api.openai.com/v1 */
+    const char *openai_model;       /* OPENAI_MODEL, default gpt-4o-mini */
+    const char *llava_base_url;     /* LLAVA_BASE_URL, default http://127.0.0.1:11434/v1 */
+    const char *llava_model;        /* LLAVA_MODEL, default llava */
+    long connect_timeout_ms;        /* default 5000 */
+    long timeout_ms;                /* whole analyze call incl. retries, default 30000 */
+    int max_retries;                /* on 429/5xx/transport errors, default 2 */
+    long backoff_base_ms;           /* first retry delay before jitter, default 500 */
+    const char *clip_model;         /* CLIP_MODEL: a directory or a pulled name; NULL: the default
+                                     * model when pulled (gh_models_find_default) */
+    int clip_threads;               /* CLIP_THREADS: BLAS threads, 0 = one per core */
+    const char *clip_cache_dir;     /* text-embedding cache; NULL: the XDG default, "": none */
+    const struct gh_catalogue *cat; /* the classes of "clip"; borrowed, must outlive it */
+    double escalate_below;          /* auto: CLIP answers under this probability go to the remote
+                                     * provider; the pipeline's confidence threshold (0.5) */
 };
 
 /* Numeric defaults above; string fields are left NULL, meaning "use the default", so that
  * "auto" can tell an explicitly configured LLAVA_BASE_URL from the default one. */
 void gh_provider_config_defaults(struct gh_provider_config *cfg);
 
-/* Builds the provider cfg->name asks for. "auto" picks openai when OPENAI_API_KEY is set,
- * else llava when LLAVA_BASE_URL is set, else a provider named "none" whose ready() says how
- * to enable one and whose analyze() fails with GH_EUNAVAILABLE. Errors: GH_EINVAL (unknown
- * name, or "openai" without a key), GH_ENOMEM. */
+/* Builds the provider cfg->name asks for. "auto" picks clip when a CLIP model is present
+ * (clip_model set, or the default model pulled), escalating to openai (OPENAI_API_KEY set) or
+ * llava (LLAVA_BASE_URL set) when CLIP's best probability is under escalate_below or its
+ * negative gate says the photo is unclear: the answer is then the remote one, with
+ * escalated_from "clip" and a note. Without a CLIP model "auto" picks openai when
+ * OPENAI_API_KEY is set, else llava when LLAVA_BASE_URL is set, else a provider named "none"
+ * whose ready() says how to enable one and whose analyze() fails with GH_EUNAVAILABLE. A CLIP
+ * model that cannot be found or loaded still builds a "clip" provider: ready() says why and
+ * names `gymhelper model pull`, analyze() fails with GH_EUNAVAILABLE. Errors: GH_EINVAL
+ * (unknown name, "openai" without a key, "clip" without a catalogue), GH_ENOMEM. */
 int gh_provider_new(const struct gh_provider_config *cfg, struct gh_provider **out,
                     struct gh_err *err) GH_MUST_CHECK;
 

@@ -26,6 +26,14 @@ int gh_image_grid_shrink(const struct gh_image_info *info, int side);
 int gh_resample_lanczos_u8(const uint8_t *in, int w, int h, size_t stride, uint8_t *out, int ow,
                            int oh) GH_MUST_CHECK;
 
+/* Resizes interleaved 8-bit RGB w x h (rows stride bytes apart) to ow x oh as Pillow's
+ * Image.resize(..., BICUBIC) does (the same fixed-point passes as above with Keys' cubic,
+ * a = -0.5, support 2 scaled by the reduction), computing only the window of cw x ch outputs
+ * at (x0, y0), which lands in out with rows packed: resize-then-crop without the full resize.
+ * For CLIP's preprocessing (src/clip). GH_ENOMEM or GH_OK. */
+int gh_resample_bicubic_rgb(const uint8_t *in, int w, int h, size_t stride, int ow, int oh, int x0,
+                            int y0, int cw, int ch, uint8_t *out) GH_MUST_CHECK;
+
 /* Applies EXIF orientation (1..8) to an n x n grid: out is the picture as displayed. */
 void gh_orient_square(const uint8_t *in, uint8_t *out, int n, int orientation);
 

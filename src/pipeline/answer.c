@@ -82,6 +82,8 @@ char *gh_answer_build(const struct gh_catalogue *cat, const struct gh_provider_r
                        "completion_tokens", (json_int_t)r->completion_tokens)) == 0;
     if (ok && r->note[0])
         ok = set(doc, "note", json_string(r->note)) == 0;
+    if (ok && r->escalated_from[0]) /* auto: CLIP was unsure and provider answered */
+        ok = set(doc, "escalated_from", json_string(r->escalated_from)) == 0;
     if (ok)
         text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
     json_decref(cands);

@@ -33,6 +33,22 @@ struct gh_openai_config {
 int gh_openai_new(const struct gh_openai_config *cfg, struct gh_provider **out,
                   struct gh_err *err) GH_MUST_CHECK;
 
+/* The local CLIP provider's settings (clip.c), resolved by the factory. */
+struct gh_clip_provider_config {
+    const char *model;     /* CLIP_MODEL; NULL: the default pulled model */
+    int threads;           /* BLAS threads, 0 = one per core */
+    const char *cache_dir; /* text-embedding cache; NULL: XDG default, "": none */
+    const struct gh_catalogue *cat;
+    struct gh_provider *fallback; /* auto's escalation target or NULL; owned from the call on */
+    double escalate_below;        /* escalate when CLIP's best probability is under it */
+};
+
+/* Builds the "clip" provider: loads the model and the zero-shot classes. A model that cannot
+ * be found or loaded gives a provider that is not ready (GH_OK; ready() says why). Errors:
+ * GH_ENOMEM. */
+int gh_clip_provider_new(const struct gh_clip_provider_config *cfg, struct gh_provider **out,
+                         struct gh_err *err) GH_MUST_CHECK;
+
 /* The answer object in a model's text: the whole text when it is a JSON object, else the first
  * balanced {...} in it that parses as one (servers that ignore response_format wrap it in prose
  * or code fences). Returns a new reference, or NULL when there is none. */

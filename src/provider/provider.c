@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* Provider configuration defaults and the factory: resolves a name ("auto", "openai", "llava")
- * to a built provider, and stands in a "none" provider when nothing is configured, so the
- * service starts and says how to enable identification. The local CLIP provider comes later. */
+/* Provider configuration defaults and the factory: resolves a name ("auto", "openai", "llava",
+ * "clip") to a built provider, and stands in a "none" provider when nothing is configured, so
+ * the service starts and says how to enable identification. */
 #include "internal.h"
+
+#include "gh/models.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -17,10 +19,11 @@
 #define DEFAULT_MAX_RETRIES     2
 #define DEFAULT_BACKOFF_MS      500
 #define MAX_RETRIES_LIMIT       10
+#define DEFAULT_ESCALATE_BELOW  0.5 /* the pipeline's default confidence threshold */
 
 static const char none_why[] =
-    "no AI provider is configured: set OPENAI_API_KEY (or AI_PROVIDER=llava with "
-    "LLAVA_BASE_URL) to enable identification";
+    "no AI provider is configured: run `gymhelper model pull` for local CLIP, or set "
+    "OPENAI_API_KEY (or AI_PROVIDER=llava with LLAVA_BASE_URL) to enable identification";
 
 static int none_analyze(struct gh_provider *p, const struct gh_provider_request *req,
                         struct gh_provider_result *out, struct gh_err *err)
@@ -63,6 +66,7 @@ void gh_provider_config_defaults(struct gh_provider_config *cfg)
     cfg->timeout_ms = DEFAULT_TIMEOUT_MS;
     cfg->max_retries = DEFAULT_MAX_RETRIES;
     cfg->backoff_base_ms = DEFAULT_BACKOFF_MS;
+    cfg->escalate_below = DEFAULT_ESCALATE_BELOW;
 }
 
 static int is_set(const char *s)
@@ -90,15 +94,67 @@ static int resolve_limits(const struct gh_provider_config *cfg, struct gh_openai
     return GH_OK;
 }
 
+/* openai or llava, by name ("openai"/"llava"). */
+static int remote_new(const struct gh_provider_config *cfg, const char *name,
+                      struct gh_provider **out, struct gh_err *err)
+{
+    struct gh_openai_config oc = {0};
+    int rc;
+
+    if (strcasecmp(name, "openai") == 0) {
+        if (!is_set(cfg->openai_api_key))
+            return gh_err_set(err, GH_EINVAL, "the openai provider needs OPENAI_API_KEY");
+        oc.name = "openai";
+        oc.base_url = or_default(cfg->openai_base_url, DEFAULT_OPENAI_BASE_URL);
+        oc.model = or_default(cfg->openai_model, DEFAULT_OPENAI_MODEL);
+        oc.api_key = cfg->openai_api_key;
+    } else {
+        /* No key: OPENAI_API_KEY belongs to OpenAI and must not go to another server. */
+        oc.name = "llava";
+        oc.base_url = or_default(cfg->llava_base_url, DEFAULT_LLAVA_BASE_URL);
+        oc.model = or_default(cfg->llava_model, DEFAULT_LLAVA_MODEL);
+    }
+    rc = resolve_limits(cfg, &oc, err);
+    if (rc)
+        return rc;
+    return gh_openai_new(&oc, out, err);
+}
+
+/* CLIP, with a remote provider to escalate to when auto has one configured. */
+static int clip_new(const struct gh_provider_config *cfg, int with_fallback,
+                    struct gh_provider **out, struct gh_err *err)
+{
+    struct gh_clip_provider_config cc = {0};
+    int rc = GH_OK;
+
+    if (!cfg->cat)
+        return gh_err_set(err, GH_EINVAL, "the clip provider needs the catalogue");
+    if (with_fallback && is_set(cfg->openai_api_key))
+        rc = remote_new(cfg, "openai", &cc.fallback, err);
+    else if (with_fallback && is_set(cfg->llava_base_url))
+        rc = remote_new(cfg, "llava", &cc.fallback, err);
+    if (rc)
+        return rc;
+    cc.model = is_set(cfg->clip_model) ? cfg->clip_model : NULL;
+    cc.threads = cfg->clip_threads;
+    cc.cache_dir = cfg->clip_cache_dir;
+    cc.cat = cfg->cat;
+    cc.escalate_below = cfg->escalate_below;
+    return gh_clip_provider_new(&cc, out, err);
+}
+
 int gh_provider_new(const struct gh_provider_config *cfg, struct gh_provider **out,
                     struct gh_err *err)
 {
-    struct gh_openai_config oc = {0};
     const char *name = or_default(cfg->name, "auto");
-    int rc;
+    struct gh_model_ref ref;
 
     *out = NULL;
     if (strcasecmp(name, "auto") == 0) {
+        /* Local first: no bill, no upload. A configured CLIP_MODEL counts even when it cannot
+         * be loaded, so the mistake shows (health, 503) instead of silently billing a remote. */
+        if (cfg->cat && (is_set(cfg->clip_model) || gh_models_find_default(&ref) == GH_OK))
+            return clip_new(cfg, 1, out, err);
         if (is_set(cfg->openai_api_key))
             name = "openai";
         else if (is_set(cfg->llava_base_url))
@@ -108,26 +164,12 @@ int gh_provider_new(const struct gh_provider_config *cfg, struct gh_provider **o
             return GH_OK;
         }
     }
-    if (strcasecmp(name, "openai") == 0) {
-        if (!is_set(cfg->openai_api_key))
-            return gh_err_set(err, GH_EINVAL, "the openai provider needs OPENAI_API_KEY");
-        oc.name = "openai";
-        oc.base_url = or_default(cfg->openai_base_url, DEFAULT_OPENAI_BASE_URL);
-        oc.model = or_default(cfg->openai_model, DEFAULT_OPENAI_MODEL);
-        oc.api_key = cfg->openai_api_key;
-    } else if (strcasecmp(name, "llava") == 0) {
-        /* No key: OPENAI_API_KEY belongs to OpenAI and must not go to another server. */
-        oc.name = "llava";
-        oc.base_url = or_default(cfg->llava_base_url, DEFAULT_LLAVA_BASE_URL);
-        oc.model = or_default(cfg->llava_model, DEFAULT_LLAVA_MODEL);
-    } else {
-        return gh_err_set(err, GH_EINVAL,
-                          "unknown AI provider \"%.32s\": choose auto, openai or llava", name);
-    }
-    rc = resolve_limits(cfg, &oc, err);
-    if (rc)
-        return rc;
-    return gh_openai_new(&oc, out, err);
+    if (strcasecmp(name, "openai") == 0 || strcasecmp(name, "llava") == 0)
+        return remote_new(cfg, name, out, err);
+    if (strcasecmp(name, "clip") == 0)
+        return clip_new(cfg, 0, out, err);
+    return gh_err_set(err, GH_EINVAL,
+                      "unknown AI provider \"%.32s\": choose auto, openai, llava or clip", name);
 }
 
 void gh_provider_free(struct gh_provider *p)

@@ -603,7 +603,7 @@ struct factory_case {
 static const struct factory_case factory_cases[] = {
     {"openai", NULL, NULL, 2, GH_EINVAL, "OPENAI_API_KEY"},
     {"openai", "", NULL, 2, GH_EINVAL, "OPENAI_API_KEY"},
-    {"clip", KEY, NULL, 2, GH_EINVAL, "choose auto, openai or llava"},
+    {"clip", KEY, NULL, 2, GH_EINVAL, "needs the catalogue"},
     {"gpt", KEY, NULL, 2, GH_EINVAL, "unknown AI provider \"gpt\""},
     {"openai", KEY, "ftp://example.com/v1", 2, GH_EINVAL, "http:// or https://"},
     {"openai", "sk-with\r\nnewline", NULL, 2, GH_EINVAL, "API key"},

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: MIT */
+/* `gymhelper model pull [NAME]` and `gymhelper model list`: fetch a CLIP checkpoint from the
+ * Hugging Face Hub into the model cache, and show what is there. */
+#include "cli.h"
+
+#include "gh/alloc.h"
+#include "gh/models.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char model_usage[] =
+    "usage: gymhelper model pull [--revision REV] [--endpoint URL] [NAME]\n"
+    "       gymhelper model list\n"
+    "\n"
+    "pull  downloads a CLIP checkpoint (config.json, model.safetensors, vocab.json,\n"
+    "      merges.txt) from the Hugging Face Hub into $XDG_CACHE_HOME/gymhelper/models/NAME\n"
+    "      (~/.cache/... when XDG_CACHE_HOME is unset). NAME defaults to\n"
+    "      " GH_MODELS_DEFAULT_NAME " at a pinned revision; other models default to\n"
+    "      'main'. An interrupted download resumes; every file is checked (size, SHA-256)\n"
+    "      before it is used. HF_ENDPOINT (or --endpoint) points at a mirror.\n"
+    "list  prints the pulled models: name, revision, size, and whether each is complete.\n"
+    "\n"
+    "Use a pulled model with CLIP_MODEL=NAME (AI_PROVIDER=auto uses the default one when it\n"
+    "is pulled).\n";
+
+static int pull(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"revision", required_argument, NULL, 'r'},
+        {"endpoint", required_argument, NULL, 'e'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct gh_models_pull_opts po = {0};
+    struct gh_model_ref ref;
+    struct gh_err err = {0};
+    const char *name = GH_MODELS_DEFAULT_NAME;
+    int c;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "r:e:h", opts, NULL)) != -1) {
+        if (c == 'r')
+            po.revision = optarg;
+        else if (c == 'e')
+            po.endpoint = optarg;
+        else if (c == 'h') {
+            fputs(model_usage, stdout);
+            return 0;
+        } else {
+            fputs(model_usage, stderr);
+            return 2;
+        }
+    }
+    if (optind < argc)
+        name = argv[optind++];
+    if (optind < argc) {
+        fprintf(stderr, "gymhelper model pull: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    po.log = stderr;
+    po.progress = isatty(STDERR_FILENO); /* a bar in a log file is noise */
+    fprintf(stderr, "pulling %s\n", name);
+    if (gh_models_pull(name, &po, &ref, &err) != GH_OK) {
+        fprintf(stderr, "gymhelper: %s\n", err.msg);
+        return 1;
+    }
+    printf("pulled %s into %s\n", ref.name, ref.dir);
+    return 0;
+}
+
+static void human_size(int64_t bytes, char *out, size_t cap)
+{
+    if (bytes >= 1000 * 1000)
+        snprintf(out, cap, "%.1f MB", (double)bytes / 1e6);
+    else if (bytes >= 1000)
+        snprintf(out, cap, "%.1f kB", (double)bytes / 1e3);
+    else
+        snprintf(out, cap, "%lld B", (long long)bytes);
+}
+
+static int list(int argc, char **argv)
+{
+    struct gh_model_info *v = NULL;
+    struct gh_err err = {0};
+    char root[GH_MODELS_PATH_CAP], size[32];
+    size_t n = 0;
+
+    (void)argv;
+    if (argc > 1) {
+        fputs(model_usage, stderr);
+        return 2;
+    }
+    if (gh_models_root(root, sizeof root, &err) != GH_OK || gh_models_list(&v, &n, &err) != GH_OK) {
+        fprintf(stderr, "gymhelper: %s\n", err.msg);
+        return 1;
+    }
+    if (n == 0) {
+        printf("no models pulled yet in %s: run `gymhelper model pull`\n", root);
+        return 0;
+    }
+    printf("%-40s %-40s %10s  %s\n", "NAME", "REVISION", "SIZE", "STATUS");
+    for (size_t i = 0; i < n; i++) {
+        human_size(v[i].bytes, size, sizeof size);
+        printf("%-40s %-40s %10s  %s\n", v[i].name, v[i].revision[0] ? v[i].revision : "-", size,
+               v[i].complete ? "complete" : "incomplete (run `gymhelper model pull` to finish)");
+    }
+    gh_free(v);
+    return 0;
+}
+
+int gh_cli_model(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "pull") == 0)
+        return pull(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "list") == 0)
+        return list(argc - 1, argv + 1);
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        fputs(model_usage, stdout);
+        return 0;
+    }
+    fputs(model_usage, stderr);
+    return 2;
+}

@@ -1,0 +1,719 @@
+/* SPDX-License-Identifier: MIT */
+/* The CLIP model: loads and checks a Hugging Face CLIPModel checkpoint directory and runs the
+ * two towers exactly as transformers' modeling_clip.py does (pre-norm ViT and causal text
+ * transformer, projections, L2 normalisation). Kernels are in ops.c. */
+#include "gh/clip.h"
+
+#include "gh/alloc.h"
+#include "gh/digest.h"
+#include "gh/file.h"
+#include "internal.h"
+#include "ops.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define CONFIG_MAX_BYTES (1u << 20)
+#define MAX_BATCH_LIMIT  256
+
+struct layer_w {
+    const float *ln1_g, *ln1_b, *qkv_w, *qkv_b, *o_w, *o_b; /* qkv_w [3H, H]: q | k | v rows */
+    const float *ln2_g, *ln2_b, *fc1_w, *fc1_b, *fc2_w, *fc2_b;
+};
+
+struct tower_w {
+    const struct gh_clip_tower *cfg;
+    struct layer_w *layers;
+    const float *pos;             /* [n_pos, H] */
+    const float *post_g, *post_b; /* text final_layer_norm, vision post_layernorm */
+    const float *proj;            /* [D, H], no bias */
+};
+
+struct gh_clip_model {
+    struct gh_clip_config cfg;
+    struct gh_safetensors *st;
+    struct gh_clip_tokenizer *tok;
+    struct tower_w text, vision;
+    const float *tok_emb;       /* [vocab, Ht] */
+    const float *cls, *patch_w; /* [Hv], [Hv, 3 p p] */
+    const float *pre_g, *pre_b; /* vision pre_layrnorm */
+    float logit_scale;          /* exp()'d */
+    char digest[GH_SHA256_HEX_LEN + 1];
+    float **owned; /* widened or re-laid-out weights */
+    size_t n_owned, owned_cap;
+    long page;
+
+    /* One forward pass at a time (see gh_clip_load): the work buffers below are shared. */
+    pthread_mutex_t lock;
+    int max_batch, grid, n_vis_tok, ctx, rows, max_seqs;
+    float *x, *h, *qkv, *attn, *mlp; /* [rows, H], [rows, 3H], [rows, I] with H, I the max */
+    float *scores;                   /* [T, T], T the longest sequence */
+    float *patches;                  /* [grid^2, 3 p p]: one image's im2col */
+    float *pooled;                   /* [max_seqs, H] */
+    int32_t *ids;                    /* [rows] */
+    int *seq_start, *seq_len;        /* [max_seqs] */
+    int *pool_row;                   /* [max_seqs]: each sequence's pooled row */
+};
+
+/* ---- loading: tensors ---- */
+
+static void shape_str(char *buf, size_t cap, int ndim, const int64_t *shape)
+{
+    size_t used = 0;
+    int w = snprintf(buf, cap, "[");
+    used = w > 0 ? (size_t)w : 0;
+    for (int i = 0; i < ndim && used < cap; i++) {
+        w = snprintf(buf + used, cap - used, "%s%lld", i ? ", " : "", (long long)shape[i]);
+        used += w > 0 ? (size_t)w : 0;
+    }
+    if (used < cap)
+        snprintf(buf + used, cap - used, "]");
+}
+
+static size_t n_elems(int ndim, const int64_t *shape)
+{
+    size_t n = 1;
+    for (int i = 0; i < ndim; i++)
+        n *= (size_t)shape[i]; /* shapes come from the config, already range-checked */
+    return n;
+}
+
+static const struct gh_st_tensor *find_checked(const struct gh_clip_model *m, const char *name,
+                                               int ndim, const int64_t *shape, struct gh_err *err)
+{
+    const struct gh_st_tensor *t = gh_st_find(m->st, name);
+    char want[96], got[96];
+    int same;
+
+    if (!t) {
+        gh_err_set(err, GH_EINVAL, "model.safetensors has no tensor %s", name);
+        return NULL;
+    }
+    if (t->dtype == GH_ST_OTHER) {
+        gh_err_set(err, GH_EINVAL, "tensor %s has dtype %s; expected F32, F16 or BF16", name,
+                   t->dtype_name);
+        return NULL;
+    }
+    /* A scalar may be stored as shape [] (HF) or [1]. */
+    same = t->ndim == ndim || (ndim == 0 && t->ndim == 1 && t->shape[0] == 1);
+    for (int i = 0; same && i < ndim; i++)
+        same = t->shape[i] == shape[i];
+    if (!same) {
+        shape_str(want, sizeof want, ndim, shape);
+        shape_str(got, sizeof got, t->ndim, t->shape);
+        gh_err_set(err, GH_EINVAL, "tensor %s has shape %s; the config implies %s", name, got,
+                   want);
+        return NULL;
+    }
+    return t;
+}
+
+/* The mapped pages of a tensor we copied are not read again: give them back so the copy does
+ * not count twice in RSS (the file stays mapped; only whole pages inside the tensor go). */
+static void release_pages(const struct gh_clip_model *m, const struct gh_st_tensor *t)
+{
+    uintptr_t lo = (uintptr_t)t->data, hi = lo + t->nbytes, pg = (uintptr_t)m->page;
+
+    if (!m->st->map || pg == 0)
+        return;
+    lo = (lo + pg - 1) / pg * pg;
+    hi = hi / pg * pg;
+    if (hi > lo)
+        (void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+static float *own(struct gh_clip_model *m, size_t n, struct gh_err *err)
+{
+    float *p;
+
+    if (m->n_owned == m->owned_cap) {
+        size_t cap = m->owned_cap ? 2 * m->owned_cap : 64;
+        float **grown = gh_realloc(m->owned, cap * sizeof *grown);
+        if (!grown) {
+            gh_err_set(err, GH_ENOMEM, "out of memory loading the CLIP weights");
+            return NULL;
+        }
+        m->owned = grown;
+        m->owned_cap = cap;
+    }
+    p = gh_malloc_array(n ? n : 1, sizeof *p);
+    if (!p) {
+        gh_err_set(err, GH_ENOMEM, "out of memory loading the CLIP weights (%zu floats)", n);
+        return NULL;
+    }
+    m->owned[m->n_owned++] = p;
+    return p;
+}
+
+/* Widens (or copies) a checked tensor into dst. */
+static int load_into(struct gh_clip_model *m, const char *name, int ndim, const int64_t *shape,
+                     float *dst, struct gh_err *err)
+{
+    const struct gh_st_tensor *t = find_checked(m, name, ndim, shape, err);
+
+    if (!t)
+        return GH_EINVAL;
+    gh_st_to_f32(t->dtype, t->data, n_elems(ndim, shape), dst);
+    release_pages(m, t);
+    return GH_OK;
+}
+
+/* F32 tensors aligned for float loads are used in place from the mapping; others are widened
+ * into an owned buffer once. */
+static int load(struct gh_clip_model *m, const char *name, int ndim, const int64_t *shape,
+                const float **out, struct gh_err *err)
+{
+    const struct gh_st_tensor *t = find_checked(m, name, ndim, shape, err);
+    float *dst;
+
+    if (!t)
+        return GH_EINVAL;
+    if (t->dtype == GH_ST_F32 && (uintptr_t)t->data % _Alignof(float) == 0) {
+        *out = (const float *)(const void *)t->data;
+        return GH_OK;
+    }
+    if (!(dst = own(m, n_elems(ndim, shape), err)))
+        return GH_ENOMEM;
+    gh_st_to_f32(t->dtype, t->data, n_elems(ndim, shape), dst);
+    release_pages(m, t);
+    *out = dst;
+    return GH_OK;
+}
+
+static int load_name(struct gh_clip_model *m, const char *prefix, int layer, const char *suffix,
+                     int ndim, const int64_t *shape, const float **out, struct gh_err *err)
+{
+    char name[160];
+
+    if (layer >= 0)
+        snprintf(name, sizeof name, "%s.encoder.layers.%d.%s", prefix, layer, suffix);
+    else
+        snprintf(name, sizeof name, "%s.%s", prefix, suffix);
+    return load(m, name, ndim, shape, out, err);
+}
+
+/* q, k and v projections fused into one [3H, H] matrix (and [3H] bias): one GEMM instead of
+ * three, and attention reads them as column blocks of one [rows, 3H] result. */
+static int load_qkv(struct gh_clip_model *m, const char *prefix, int layer, int64_t hidden,
+                    struct layer_w *L, struct gh_err *err)
+{
+    static const char *const names[3] = {"q_proj", "k_proj", "v_proj"};
+    int64_t wshape[2] = {hidden, hidden}, bshape[1] = {hidden};
+    size_t hh = (size_t)hidden * (size_t)hidden;
+    float *w = own(m, 3 * hh, err), *b = w ? own(m, 3 * (size_t)hidden, err) : NULL;
+    char name[160];
+    int rc;
+
+    if (!b)
+        return GH_ENOMEM;
+    for (int i = 0; i < 3; i++) {
+        snprintf(name, sizeof name, "%s.encoder.layers.%d.self_attn.%s.weight", prefix, layer,
+                 names[i]);
+        if ((rc = load_into(m, name, 2, wshape, w + (size_t)i * hh, err)) != GH_OK)
+            return rc;
+        snprintf(name, sizeof name, "%s.encoder.layers.%d.self_attn.%s.bias", prefix, layer,
+                 names[i]);
+        if ((rc = load_into(m, name, 1, bshape, b + (size_t)i * (size_t)hidden, err)) != GH_OK)
+            return rc;
+    }
+    L->qkv_w = w;
+    L->qkv_b = b;
+    return GH_OK;
+}
+
+static int load_layer(struct gh_clip_model *m, const char *prefix, int i,
+                      const struct gh_clip_tower *c, struct layer_w *L, struct gh_err *err)
+{
+    int64_t h = c->hidden, in = c->intermediate;
+    int64_t vh[1] = {h}, vi[1] = {in}, hh[2] = {h, h}, ih[2] = {in, h}, hi[2] = {h, in};
+    const struct {
+        const char *suffix;
+        int ndim;
+        const int64_t *shape;
+        const float **out;
+    } t[] = {
+        {"layer_norm1.weight", 1, vh, &L->ln1_g},      {"layer_norm1.bias", 1, vh, &L->ln1_b},
+        {"self_attn.out_proj.weight", 2, hh, &L->o_w}, {"self_attn.out_proj.bias", 1, vh, &L->o_b},
+        {"layer_norm2.weight", 1, vh, &L->ln2_g},      {"layer_norm2.bias", 1, vh, &L->ln2_b},
+        {"mlp.fc1.weight", 2, ih, &L->fc1_w},          {"mlp.fc1.bias", 1, vi, &L->fc1_b},
+        {"mlp.fc2.weight", 2, hi, &L->fc2_w},          {"mlp.fc2.bias", 1, vh, &L->fc2_b},
+    };
+    int rc = load_qkv(m, prefix, i, h, L, err);
+
+    for (size_t k = 0; rc == GH_OK && k < sizeof t / sizeof t[0]; k++)
+        rc = load_name(m, prefix, i, t[k].suffix, t[k].ndim, t[k].shape, t[k].out, err);
+    return rc;
+}
+
+static int load_tower(struct gh_clip_model *m, const char *prefix, const struct gh_clip_tower *c,
+                      struct tower_w *tw, struct gh_err *err)
+{
+    int rc = GH_OK;
+
+    tw->cfg = c;
+    tw->layers = gh_malloc_array((size_t)c->layers, sizeof *tw->layers);
+    if (!tw->layers)
+        return gh_err_set(err, GH_ENOMEM, "out of memory loading the CLIP weights");
+    for (int i = 0; rc == GH_OK && i < c->layers; i++)
+        rc = load_layer(m, prefix, i, c, &tw->layers[i], err);
+    return rc;
+}
+
+static int load_weights(struct gh_clip_model *m, struct gh_err *err)
+{
+    const struct gh_clip_config *c = &m->cfg;
+    int64_t ht = c->text.hidden, hv = c->vision.hidden, p = c->patch_size;
+    int64_t emb[2] = {c->vocab_size, ht}, tpos[2] = {c->max_positions, ht};
+    int64_t vpos[2] = {(int64_t)m->grid * m->grid + 1, hv}, vht[1] = {ht}, vhv[1] = {hv};
+    int64_t patch[4] = {hv, 3, p, p}, vproj[2] = {c->projection_dim, hv};
+    int64_t tproj[2] = {c->projection_dim, ht};
+    const float *scale = NULL;
+    float s;
+    int rc;
+
+    if ((rc = load_tower(m, "text_model", &c->text, &m->text, err)) != GH_OK ||
+        (rc = load_tower(m, "vision_model", &c->vision, &m->vision, err)) != GH_OK)
+        return rc;
+    if ((rc = load(m, "text_model.embeddings.token_embedding.weight", 2, emb, &m->tok_emb, err)) ||
+        (rc = load(m, "text_model.embeddings.position_embedding.weight", 2, tpos, &m->text.pos,
+                   err)) ||
+        (rc = load(m, "text_model.final_layer_norm.weight", 1, vht, &m->text.post_g, err)) ||
+        (rc = load(m, "text_model.final_layer_norm.bias", 1, vht, &m->text.post_b, err)) ||
+        (rc = load(m, "text_projection.weight", 2, tproj, &m->text.proj, err)) ||
+        (rc = load(m, "vision_model.embeddings.class_embedding", 1, vhv, &m->cls, err)) ||
+        (rc = load(m, "vision_model.embeddings.patch_embedding.weight", 4, patch, &m->patch_w,
+                   err)) ||
+        (rc = load(m, "vision_model.embeddings.position_embedding.weight", 2, vpos, &m->vision.pos,
+                   err)) ||
+        (rc = load(m, "vision_model.pre_layrnorm.weight", 1, vhv, &m->pre_g, err)) ||
+        (rc = load(m, "vision_model.pre_layrnorm.bias", 1, vhv, &m->pre_b, err)) ||
+        (rc = load(m, "vision_model.post_layernorm.weight", 1, vhv, &m->vision.post_g, err)) ||
+        (rc = load(m, "vision_model.post_layernorm.bias", 1, vhv, &m->vision.post_b, err)) ||
+        (rc = load(m, "visual_projection.weight", 2, vproj, &m->vision.proj, err)) ||
+        (rc = load(m, "logit_scale", 0, NULL, &scale, err)))
+        return rc;
+    s = expf(scale[0]);
+    if (!isfinite(s))
+        return gh_err_set(err, GH_EINVAL, "tensor logit_scale (%g) is not a usable log scale",
+                          (double)scale[0]);
+    m->logit_scale = s;
+    return GH_OK;
+}
+
+/* ---- loading: files, buffers ---- */
+
+static int join(char *out, size_t cap, const char *dir, const char *file, struct gh_err *err)
+{
+    int n = snprintf(out, cap, "%s/%s", dir, file);
+
+    if (n < 0 || (size_t)n >= cap)
+        return gh_err_set(err, GH_EINVAL, "model directory path is too long: %s", dir);
+    return GH_OK;
+}
+
+/* Names the file in a message from a reader that does not (so "cannot open" says which). */
+static int in_file(int rc, const char *path, struct gh_err *err)
+{
+    char msg[GH_ERR_MSG_CAP];
+
+    if (rc == GH_OK || !err || strstr(err->msg, path))
+        return rc;
+    snprintf(msg, sizeof msg, "%s", err->msg);
+    gh_err_clear(err);
+    return gh_err_set(err, rc, "%s: %s", path, msg);
+}
+
+static int check_config(const struct gh_clip_config *c, struct gh_err *err)
+{
+    const struct gh_clip_tower *t[2] = {&c->text, &c->vision};
+
+    for (int i = 0; i < 2; i++)
+        if (t[i]->heads <= 0 || t[i]->hidden <= 0 || t[i]->hidden % t[i]->heads != 0 ||
+            t[i]->intermediate <= 0 || t[i]->layers <= 0)
+            return gh_err_set(err, GH_EINVAL, "the %s tower has unusable sizes",
+                              i ? "vision" : "text");
+    if (c->patch_size <= 0 || c->patch_size > c->image_size || c->max_positions < 2 ||
+        c->vocab_size <= 0 || c->projection_dim <= 0)
+        return gh_err_set(err, GH_EINVAL, "unusable image, patch or text sizes");
+    return GH_OK;
+}
+
+static int digest(struct gh_clip_model *m, const uint8_t *cfg, size_t cfg_len, struct gh_err *err)
+{
+    uint8_t d[GH_SHA256_LEN], *buf = gh_malloc(cfg_len + m->st->header_len + 1);
+    int rc;
+
+    if (!buf)
+        return gh_err_set(err, GH_ENOMEM, "out of memory hashing the CLIP model");
+    memcpy(buf, cfg, cfg_len);
+    memcpy(buf + cfg_len, m->st->header, m->st->header_len);
+    rc = gh_sha256(buf, cfg_len + m->st->header_len, d, err);
+    gh_free(buf);
+    if (rc == GH_OK)
+        gh_sha256_to_hex(d, m->digest);
+    return rc;
+}
+
+static float *buffer(size_t a, size_t b, struct gh_err *err)
+{
+    float *p = gh_malloc_array(a ? a : 1, b * sizeof(float));
+
+    if (!p)
+        gh_err_set(err, GH_ENOMEM, "out of memory for the CLIP work buffers");
+    return p;
+}
+
+/* Every work buffer, sized once for max_batch images or one full text context. */
+static int alloc_buffers(struct gh_clip_model *m, struct gh_err *err)
+{
+    const struct gh_clip_config *c = &m->cfg;
+    size_t hm = (size_t)(c->text.hidden > c->vision.hidden ? c->text.hidden : c->vision.hidden);
+    size_t im = (size_t)(c->text.intermediate > c->vision.intermediate ? c->text.intermediate
+                                                                       : c->vision.intermediate);
+    size_t rows = (size_t)m->max_batch * (size_t)m->n_vis_tok, tmax;
+
+    if (rows < (size_t)m->ctx)
+        rows = (size_t)m->ctx;
+    if (rows > INT_MAX / 4)
+        return gh_err_set(err, GH_EINVAL, "config.json: too many image tokens per batch");
+    m->rows = (int)rows;
+    tmax = (size_t)(m->n_vis_tok > m->ctx ? m->n_vis_tok : m->ctx);
+    /* texts have >= 2 tokens, so a pass holds at most rows / 2 of them */
+    m->max_seqs = m->max_batch > m->rows / 2 ? m->max_batch : m->rows / 2;
+    if (!(m->x = buffer(rows, hm, err)) || !(m->h = buffer(rows, hm, err)) ||
+        !(m->attn = buffer(rows, hm, err)) || !(m->qkv = buffer(rows, 3 * hm, err)) ||
+        !(m->mlp = buffer(rows, im, err)) || !(m->scores = buffer(tmax, tmax, err)) ||
+        !(m->patches = buffer((size_t)m->grid * (size_t)m->grid,
+                              3 * (size_t)c->patch_size * (size_t)c->patch_size, err)) ||
+        !(m->pooled = buffer((size_t)m->max_seqs, hm, err)))
+        return GH_ENOMEM;
+    m->ids = gh_malloc_array(rows, sizeof *m->ids);
+    m->seq_start = gh_malloc_array((size_t)m->max_seqs, sizeof *m->seq_start);
+    m->seq_len = gh_malloc_array((size_t)m->max_seqs, sizeof *m->seq_len);
+    m->pool_row = gh_malloc_array((size_t)m->max_seqs, sizeof *m->pool_row);
+    if (!m->ids || !m->seq_start || !m->seq_len || !m->pool_row)
+        return gh_err_set(err, GH_ENOMEM, "out of memory for the CLIP work buffers");
+    return GH_OK;
+}
+
+static int load_files(struct gh_clip_model *m, const char *dir, struct gh_err *err)
+{
+    char path[PATH_MAX], merges[PATH_MAX];
+    uint8_t *cfg = NULL;
+    size_t cfg_len = 0;
+    int rc;
+
+    if ((rc = join(path, sizeof path, dir, "config.json", err)) != GH_OK ||
+        (rc = in_file(gh_file_read(path, CONFIG_MAX_BYTES, &cfg, &cfg_len, err), path, err)))
+        return rc;
+    if ((rc = in_file(gh_clip_config_parse((const char *)cfg, cfg_len, &m->cfg, err), path, err)) !=
+            GH_OK ||
+        (rc = in_file(check_config(&m->cfg, err), path, err)) != GH_OK ||
+        (rc = join(path, sizeof path, dir, "model.safetensors", err)) != GH_OK ||
+        (rc = in_file(gh_st_open(path, &m->st, err), path, err)) != GH_OK ||
+        (rc = digest(m, cfg, cfg_len, err)) != GH_OK ||
+        (rc = join(path, sizeof path, dir, "vocab.json", err)) != GH_OK ||
+        (rc = join(merges, sizeof merges, dir, "merges.txt", err)) != GH_OK)
+        goto out;
+    /* the tokenizer reads two files: say which one is missing */
+    if (access(path, R_OK) != 0 || access(merges, R_OK) != 0) {
+        rc = gh_err_set(err, GH_EIO, "%s: cannot read: %s", access(path, R_OK) != 0 ? path : merges,
+                        strerror(errno));
+        goto out;
+    }
+    if ((rc = in_file(gh_clip_tokenizer_load(path, merges, &m->tok, err), path, err)) != GH_OK)
+        goto out;
+    if (gh_clip_tokenizer_eot(m->tok) >= m->cfg.vocab_size ||
+        gh_clip_tokenizer_sot(m->tok) >= m->cfg.vocab_size || gh_clip_tokenizer_eot(m->tok) < 0)
+        rc = gh_err_set(err, GH_EINVAL,
+                        "vocab.json has ids beyond the config's vocab_size %d (end token %d)",
+                        m->cfg.vocab_size, (int)gh_clip_tokenizer_eot(m->tok));
+out:
+    gh_free(cfg);
+    return rc;
+}
+
+/* Threads: OpenBLAS's pool is the only parallelism. It is process-wide, so the model sets it at
+ * load (the last model loaded wins), the element-wise ops run on the calling thread, and the
+ * mutex serialises forward passes: several HTTP workers calling at once take turns instead of
+ * oversubscribing the cores with several GEMMs of n threads each (and sharing work buffers). */
+int gh_clip_load(const char *dir, const struct gh_clip_load_opts *opts, struct gh_clip_model **out,
+                 struct gh_err *err)
+{
+    struct gh_clip_model *m;
+    int threads = opts ? opts->threads : 0, max_batch = opts ? opts->max_batch : 0, rc;
+
+    *out = NULL;
+    if (threads < 0 || max_batch < 0 || max_batch > MAX_BATCH_LIMIT)
+        return gh_err_set(err, GH_EINVAL, "CLIP load options: threads %d, max_batch %d (1..%d)",
+                          threads, max_batch, MAX_BATCH_LIMIT);
+    if (!(m = gh_malloc(sizeof *m)))
+        return gh_err_set(err, GH_ENOMEM, "out of memory loading the CLIP model");
+    memset(m, 0, sizeof *m);
+    if (pthread_mutex_init(&m->lock, NULL) != 0) {
+        gh_free(m);
+        return gh_err_set(err, GH_EBACKEND, "cannot create the CLIP model's lock");
+    }
+    m->page = sysconf(_SC_PAGESIZE);
+    m->max_batch = max_batch ? max_batch : 8;
+    if ((rc = load_files(m, dir, err)) != GH_OK)
+        goto out;
+    m->grid = m->cfg.image_size / m->cfg.patch_size;
+    m->n_vis_tok = m->grid * m->grid + 1;
+    m->ctx = m->cfg.max_positions < GH_CLIP_CONTEXT ? m->cfg.max_positions : GH_CLIP_CONTEXT;
+    if ((rc = load_weights(m, err)) != GH_OK || (rc = alloc_buffers(m, err)) != GH_OK)
+        goto out;
+    if (threads == 0)
+        threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    gh_clip_ops_set_threads(threads > 0 ? threads : 1);
+    *out = m;
+out:
+    if (rc != GH_OK)
+        gh_clip_free(m);
+    return rc;
+}
+
+void gh_clip_free(struct gh_clip_model *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->n_owned; i++)
+        gh_free(m->owned[i]);
+    gh_free(m->owned);
+    gh_free(m->text.layers);
+    gh_free(m->vision.layers);
+    gh_free(m->x);
+    gh_free(m->h);
+    gh_free(m->attn);
+    gh_free(m->qkv);
+    gh_free(m->mlp);
+    gh_free(m->scores);
+    gh_free(m->patches);
+    gh_free(m->pooled);
+    gh_free(m->ids);
+    gh_free(m->seq_start);
+    gh_free(m->seq_len);
+    gh_free(m->pool_row);
+    gh_clip_tokenizer_free(m->tok);
+    gh_st_close(m->st);
+    pthread_mutex_destroy(&m->lock);
+    gh_free(m);
+}
+
+const struct gh_clip_config *gh_clip_model_config(const struct gh_clip_model *m)
+{
+    return &m->cfg;
+}
+
+const struct gh_clip_tokenizer *gh_clip_model_tokenizer(const struct gh_clip_model *m)
+{
+    return m->tok;
+}
+
+float gh_clip_logit_scale(const struct gh_clip_model *m)
+{
+    return m->logit_scale;
+}
+
+const char *gh_clip_model_digest(const struct gh_clip_model *m)
+{
+    return m->digest;
+}
+
+/* ---- forward passes ---- */
+
+/* One pre-norm block over all rows of m->x (n_seq sequences stacked): x += attn(ln1(x));
+ * x += mlp(ln2(x)). Every GEMM sees all rows at once; only attention goes sequence by sequence.
+ * last: the tower's last block, whose output only the pooled rows (m->pool_row) are read from:
+ * every key and value is still needed, but the rest (a quarter of the block's query, output
+ * and MLP work per row) runs on those rows alone, gathered into rows 0..n_seq-1 of m->x. */
+static void block(struct gh_clip_model *m, const struct gh_clip_tower *c, const struct layer_w *L,
+                  int rows, int n_seq, int causal, int last)
+{
+    int h = c->hidden, in = c->intermediate, n_out = last ? n_seq : rows;
+
+    gh_clip_layernorm(m->x, rows, h, L->ln1_g, L->ln1_b, c->eps, m->h);
+    gh_clip_linear(m->h, rows, h, L->qkv_w, L->qkv_b, 3 * h, m->qkv); /* [rows, 3h] */
+    for (int s = 0; s < n_seq; s++) {
+        const float *qkv = m->qkv + (size_t)m->seq_start[s] * 3 * (size_t)h;
+        if (!last) {
+            gh_clip_attention(qkv, m->seq_len[s], h, c->heads, causal, 0, m->seq_len[s], m->scores,
+                              m->attn + (size_t)m->seq_start[s] * (size_t)h);
+            continue;
+        }
+        gh_clip_attention(qkv, m->seq_len[s], h, c->heads, causal, m->pool_row[s] - m->seq_start[s],
+                          1, m->scores, m->attn + (size_t)s * (size_t)h);
+        /* pool_row[s] >= s and increases with s: no row is overwritten before it is read */
+        memmove(m->x + (size_t)s * (size_t)h, m->x + (size_t)m->pool_row[s] * (size_t)h,
+                (size_t)h * sizeof *m->x);
+    }
+    gh_clip_linear_acc(m->attn, n_out, h, L->o_w, L->o_b, h, m->x);
+    gh_clip_layernorm(m->x, n_out, h, L->ln2_g, L->ln2_b, c->eps, m->h);
+    gh_clip_linear(m->h, n_out, h, L->fc1_w, L->fc1_b, in, m->mlp); /* [n_out, in] */
+    gh_clip_activate(m->mlp, (size_t)n_out * (size_t)in, c->act);
+    gh_clip_linear_acc(m->mlp, n_out, in, L->fc2_w, L->fc2_b, h, m->x);
+}
+
+/* The pooled rows (rows 0..n_seq-1 of m->x after the last block): layer norm, projection, L2
+ * normalisation into out. */
+static int project(struct gh_clip_model *m, const struct tower_w *tw, int n_seq, float *out,
+                   struct gh_err *err)
+{
+    int h = tw->cfg->hidden, d = m->cfg.projection_dim;
+
+    gh_clip_layernorm(m->x, n_seq, h, tw->post_g, tw->post_b, tw->cfg->eps, m->pooled);
+    gh_clip_linear(m->pooled, n_seq, h, tw->proj, NULL, d, out);
+    for (int s = 0; s < n_seq; s++) {
+        float *e = out + (size_t)s * (size_t)d;
+        gh_clip_l2_normalize(e, d);
+        for (int i = 0; i < d; i++)
+            if (!isfinite(e[i]))
+                return gh_err_set(err, GH_EINVAL,
+                                  "the forward pass gave a non-finite embedding (NaN or Inf "
+                                  "in the weights or the input)");
+    }
+    return GH_OK;
+}
+
+/* patches [grid^2, 3 p p] from one CHW image: row = patch (row-major over the grid), column =
+ * (channel, y, x) as the conv weight [H, 3, p, p] is laid out. Stride p, no padding: a
+ * remainder past grid * p is ignored, as torch's Conv2d does. */
+static void im2col(const float *img, int size, int p, int grid, float *patches)
+{
+    size_t plane = (size_t)size * (size_t)size;
+
+    for (int gy = 0; gy < grid; gy++)
+        for (int gx = 0; gx < grid; gx++) {
+            float *row = patches + ((size_t)gy * (size_t)grid + (size_t)gx) * 3 * (size_t)(p * p);
+            for (int ch = 0; ch < 3; ch++)
+                for (int y = 0; y < p; y++) {
+                    const float *src = img + (size_t)ch * plane +
+                                       (size_t)(gy * p + y) * (size_t)size + (size_t)(gx * p);
+                    memcpy(row + ((size_t)ch * (size_t)p + (size_t)y) * (size_t)p, src,
+                           (size_t)p * sizeof *row);
+                }
+        }
+}
+
+static int vision_pass(struct gh_clip_model *m, const float *pixels, int nb, float *out,
+                       struct gh_err *err)
+{
+    const struct gh_clip_tower *c = &m->cfg.vision;
+    int h = c->hidden, t = m->n_vis_tok, p = m->cfg.patch_size, np = m->grid * m->grid;
+    size_t img = 3 * (size_t)m->cfg.image_size * (size_t)m->cfg.image_size;
+
+    for (int b = 0; b < nb; b++) {
+        float *xb = m->x + (size_t)b * (size_t)t * (size_t)h;
+        /* [cls | patches] + positions: positions first, then the conv GEMM accumulates. */
+        for (int j = 0; j < h; j++)
+            xb[j] = m->cls[j] + m->vision.pos[j];
+        memcpy(xb + h, m->vision.pos + h, (size_t)np * (size_t)h * sizeof *xb);
+        im2col(pixels + (size_t)b * img, m->cfg.image_size, p, m->grid, m->patches);
+        gh_clip_linear_acc(m->patches, np, 3 * p * p, m->patch_w, NULL, h, xb + h);
+        m->seq_start[b] = b * t;
+        m->seq_len[b] = t;
+        m->pool_row[b] = b * t; /* the class token */
+    }
+    gh_clip_layernorm(m->x, nb * t, h, m->pre_g, m->pre_b, c->eps, m->x);
+    for (int l = 0; l < c->layers; l++)
+        block(m, c, &m->vision.layers[l], nb * t, nb, 0, l == c->layers - 1);
+    return project(m, &m->vision, nb, out, err);
+}
+
+int gh_clip_embed_images(struct gh_clip_model *m, const float *pixels, size_t n, float *out,
+                         struct gh_err *err)
+{
+    size_t img = 3 * (size_t)m->cfg.image_size * (size_t)m->cfg.image_size;
+    size_t d = (size_t)m->cfg.projection_dim;
+    int rc = GH_OK;
+
+    pthread_mutex_lock(&m->lock);
+    for (size_t i = 0; rc == GH_OK && i < n; i += (size_t)m->max_batch) {
+        int nb = n - i < (size_t)m->max_batch ? (int)(n - i) : m->max_batch;
+        rc = vision_pass(m, pixels + i * img, nb, out + i * d, err);
+    }
+    pthread_mutex_unlock(&m->lock);
+    return rc;
+}
+
+/* Tokenizes texts from *next while a full context still fits in the rows, filling ids,
+ * seq_start and seq_len; returns the number of sequences (>= 1) or a negative code. */
+static int tokenize_batch(struct gh_clip_model *m, const char *const *texts, size_t n, size_t next,
+                          int *used_rows, struct gh_err *err)
+{
+    int used = 0, s = 0;
+    size_t k;
+
+    while (next < n && s < m->max_seqs && used + m->ctx <= m->rows) {
+        int rc = gh_clip_tokenize(m->tok, texts[next], m->ids + used, (size_t)m->ctx, &k, err);
+        if (rc != GH_OK)
+            return rc;
+        for (size_t j = 0; j < k; j++)
+            if (m->ids[used + (int)j] < 0 || m->ids[used + (int)j] >= m->cfg.vocab_size)
+                return gh_err_set(err, GH_EINVAL, "token id %d is beyond the vocab_size %d",
+                                  (int)m->ids[used + (int)j], m->cfg.vocab_size);
+        m->seq_start[s] = used;
+        m->seq_len[s++] = (int)k;
+        used += (int)k;
+        next++;
+    }
+    *used_rows = used;
+    return s;
+}
+
+static int text_pass(struct gh_clip_model *m, int n_seq, int rows, float *out, struct gh_err *err)
+{
+    const struct gh_clip_tower *c = &m->cfg.text;
+    int h = c->hidden, eot = (int)gh_clip_tokenizer_eot(m->tok);
+
+    for (int r = 0, s = 0; r < rows; r++) {
+        if (s + 1 < n_seq && r == m->seq_start[s + 1])
+            s++;
+        const float *e = m->tok_emb + (size_t)m->ids[r] * (size_t)h;
+        const float *pe = m->text.pos + (size_t)(r - m->seq_start[s]) * (size_t)h;
+        float *xr = m->x + (size_t)r * (size_t)h;
+        for (int j = 0; j < h; j++)
+            xr[j] = e[j] + pe[j];
+    }
+    /* Pooled at the first end-of-text token (HF: argmax of the ids, the same for CLIP's
+     * vocabulary where <|endoftext|> has the highest id). */
+    for (int s = 0; s < n_seq; s++) {
+        int at = m->seq_start[s] + m->seq_len[s] - 1;
+        for (int j = m->seq_start[s]; j < at; j++)
+            if (m->ids[j] == eot) {
+                at = j;
+                break;
+            }
+        m->pool_row[s] = at;
+    }
+    for (int l = 0; l < c->layers; l++)
+        block(m, c, &m->text.layers[l], rows, n_seq, 1, l == c->layers - 1);
+    return project(m, &m->text, n_seq, out, err);
+}
+
+int gh_clip_embed_texts(struct gh_clip_model *m, const char *const *texts, size_t n, float *out,
+                        struct gh_err *err)
+{
+    size_t d = (size_t)m->cfg.projection_dim, done = 0;
+    int rc = GH_OK;
+
+    pthread_mutex_lock(&m->lock);
+    while (rc == GH_OK && done < n) {
+        int rows = 0, n_seq = tokenize_batch(m, texts, n, done, &rows, err);
+        if (n_seq < 0) {
+            rc = n_seq;
+            break;
+        }
+        rc = text_pass(m, n_seq, rows, out + done * d, err);
+        done += (size_t)n_seq;
+    }
+    pthread_mutex_unlock(&m->lock);
+    return rc;
+}
