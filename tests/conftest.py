@@ -6,8 +6,10 @@ test runs against both binaries (ids "release" and "asan") through `run`, which 
 on any AddressSanitizer, LeakSanitizer or UBSan report. Nothing skips: a missing build is a
 failure that says which `make` target to run.
 """
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -18,6 +20,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 GYM_PHOTOS = REPO.parent / "shared" / "data" / "gym-photos"
+
+_EMPTY_XDG_CACHE = tempfile.mkdtemp(prefix="gh-test-xdg-")
+atexit.register(shutil.rmtree, _EMPTY_XDG_CACHE, True)
 
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 
@@ -66,8 +71,10 @@ class Binary(str):
 def sanitizer_env(variant):
     env = dict(os.environ)
     # The CLI reads these; a developer's shell must not change what the tests see.
-    for name in ("MAX_UPLOAD_MB", "IMAGE_MIN_SIDE", "IMAGE_MAX_SIDE"):
+    for name in ("MAX_UPLOAD_MB", "IMAGE_MIN_SIDE", "IMAGE_MAX_SIDE", "CLIP_MODEL"):
         env.pop(name, None)
+    # A CLIP model the developer pulled (under XDG_CACHE_HOME) must not change what "auto" is.
+    env["XDG_CACHE_HOME"] = _EMPTY_XDG_CACHE
     if variant == "asan":
         env["LSAN_OPTIONS"] = ("suppressions=%s:print_suppressions=0"
                                % (REPO / "tests" / "lsan.supp"))
@@ -200,10 +207,13 @@ class MesonTests:
                               text=True)
         self.compile_output = comp.stdout + comp.stderr if comp.returncode else ""
         self.output = tempfile.TemporaryFile()
+        env = dict(os.environ)
+        env.update(_redis_env(self))
+        env.update(_postgres_env(self))
         self.proc = subprocess.Popen(
             ["meson", "test", "-C", str(self.build), "--print-errorlogs", "--no-rebuild",
              "--logbase", self.logbase],
-            stdout=self.output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            stdout=self.output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
 
     def wait(self):
         """({meson test name: testlog record}, meson's output)."""
@@ -232,6 +242,71 @@ class MesonTests:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        if getattr(self, "redis", None):
+            self.redis.close()
+
+
+# --- Redis ---------------------------------------------------------------------------------
+
+def _redis_env(meson_run):
+    """GH_REDIS_TEST_URL for one `meson test` run: a redis-server of its own (the C test pauses
+    it, so the release and ASan runs must not share one), stopped with the run."""
+    from servers.redis import RedisServer
+    meson_run.redis_dir = tempfile.TemporaryDirectory(prefix="gh-redis-unit-")
+    meson_run.redis = RedisServer(meson_run.redis_dir.name).start()
+    return {"GH_REDIS_TEST_URL": meson_run.redis.url()}
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """A redis-server (tests/servers/redis.py) for the tests that ask for it. Tests may stop,
+    restart or pause it, but must leave it running and resumed."""
+    from servers.redis import RedisServer
+    srv = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield srv
+    srv.close()
+
+
+# --- PostgreSQL ----------------------------------------------------------------------------
+
+_postgres = {"server": None, "databases": 0}
+
+
+def postgres_server():
+    """The session's PostgreSQL server (tests/servers/postgres.py), started on first use and
+    stopped at the end of the session. Tests that stop or restart a server start their own."""
+    if _postgres["server"] is None:
+        from servers.postgres import PostgresServer
+        _postgres["server"] = PostgresServer().start()
+    return _postgres["server"]
+
+
+def postgres_database(prefix):
+    """URL of a new, empty database on the session's server."""
+    _postgres["databases"] += 1
+    return postgres_server().create_database("%s_%d" % (prefix, _postgres["databases"]))
+
+
+def _postgres_env(meson_run):
+    """For one `meson test` run: the store contract runs against a fresh database of its own
+    (GH_STORE_TEST_URLS) and the PostgreSQL backend's tests against another (GH_PG_TEST_URL),
+    so the release and ASan runs never see each other's rows."""
+    urls = os.environ.get("GH_STORE_TEST_URLS", "").split()
+    urls.append(postgres_database("contract"))
+    return {"GH_STORE_TEST_URLS": " ".join(urls), "GH_PG_TEST_URL": postgres_database("pgunit")}
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """The session's PostgreSQL server: .url(db), .create_database(name), .psql(sql, db).
+    Tests must not stop it (the C tests use it in the background)."""
+    return postgres_server()
+
+
+@pytest.fixture
+def pg_url():
+    """A fresh database on the session's PostgreSQL server, for one test."""
+    return postgres_database("t")
 
 
 def meson_tests(config, variant):
@@ -258,6 +333,9 @@ def pytest_collection_modifyitems(session, config, items):
 def pytest_unconfigure(config):
     for run in config.stash.get(_MESON_KEY, {}).values():
         run.stop()
+    if _postgres["server"] is not None:
+        _postgres["server"].cleanup()
+        _postgres["server"] = None
 
 
 @pytest.fixture(scope="session", params=list(VARIANTS), ids=list(VARIANTS))

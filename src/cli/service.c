@@ -21,6 +21,7 @@ struct service {
     struct gh_catalogue *cat;
     struct gh_store *store;
     struct gh_lru *lru;
+    struct gh_redis *redis; /* NULL without REDIS_URL */
     struct gh_provider *provider;
     struct gh_pipeline *pipeline;
 };
@@ -30,6 +31,7 @@ static void service_close(struct service *s)
     gh_pipeline_free(s->pipeline);
     gh_provider_free(s->provider);
     gh_lru_free(s->lru);
+    gh_redis_free(s->redis);
     gh_store_close(s->store);
     gh_catalogue_free(s->cat);
     memset(s, 0, sizeof *s);
@@ -49,15 +51,29 @@ static int service_open(struct service *s, int with_provider)
         rc = gh_store_open_opts(s->cfg.database_url, &s->cfg.store, &s->store, &err);
     if (rc == GH_OK)
         rc = gh_store_sync_catalogue(s->store, s->cat, &err);
-    if (rc == GH_OK && with_provider)
+    if (rc == GH_OK && with_provider) {
+        /* CLIP's settings, the catalogue its classes come from, and the threshold under which
+         * "auto" escalates from CLIP to a remote provider (the pipeline's "not sure" line). */
+        s->cfg.provider.clip_model = s->cfg.clip_model;
+        s->cfg.provider.clip_threads = s->cfg.clip_threads;
+        s->cfg.provider.cat = s->cat;
+        s->cfg.provider.escalate_below = s->cfg.pipeline.confidence_threshold;
         rc = gh_provider_new(&s->cfg.provider, &s->provider, &err);
+    }
+    if (rc == GH_OK && s->cfg.redis_url) {
+        /* does not connect: a Redis that is down at start only makes the layer skip */
+        struct gh_redis_options ro = {s->cfg.redis_url, s->cfg.redis_ttl_s,
+                                      (int)s->cfg.redis_timeout_ms};
+
+        rc = gh_redis_new(&ro, &s->redis, &err);
+    }
     if (rc == GH_OK && with_provider && s->cfg.lru_entries > 0) {
         s->lru = gh_lru_new((size_t)s->cfg.lru_entries, (size_t)s->cfg.lru_mb << 20);
         if (!s->lru)
             rc = gh_err_set(&err, GH_ENOMEM, "out of memory for the in-process cache");
     }
     if (rc == GH_OK && with_provider) {
-        deps = (struct gh_pipeline_deps){s->store, s->lru, s->provider, s->cat};
+        deps = (struct gh_pipeline_deps){s->store, s->lru, s->provider, s->cat, s->redis};
         s->pipeline = gh_pipeline_new(&s->cfg.pipeline, &deps, &err);
         if (!s->pipeline)
             rc = err.code ? err.code : GH_ENOMEM;
@@ -133,6 +149,7 @@ int gh_cli_serve(int argc, char **argv)
     app.pipeline = s.pipeline;
     app.store = s.store;
     app.lru = s.lru;
+    app.redis = s.redis;
     app.provider = s.provider;
     app.cat = s.cat;
     app.max_body = s.cfg.pipeline.lim.max_bytes + MULTIPART_OVERHEAD;
@@ -145,6 +162,9 @@ int gh_cli_serve(int argc, char **argv)
     }
     if (!s.provider->ops->ready(s.provider, why, sizeof why))
         gh_logf(GH_LOG_WARN, "%s", why);
+    if (s.redis)
+        gh_logf(GH_LOG_INFO, "redis hot layer at %s (TTL %ld s, timeout %ld ms)",
+                gh_redis_address(s.redis), s.cfg.redis_ttl_s, s.cfg.redis_timeout_ms);
     gh_logf(GH_LOG_INFO,
             "gymhelper listening on http://%s:%d (store %s, provider %s, %zu "
             "equipment types)",
@@ -290,12 +310,37 @@ static const char db_usage[] = "usage: gymhelper db migrate [SETTINGS]\n"
                                "Creates or upgrades the database schema and loads the "
                                "catalogue; prints the schema version.\n";
 
+/* ',"redis":{...}' for the stats line when REDIS_URL is set, else "": where the layer is and
+ * how many keys it holds (a SCAN of our namespace; approximate while other instances write). */
+static void redis_stats_json(struct gh_redis *r, char *buf, size_t cap)
+{
+    struct gh_err err = {0};
+    int64_t n_sha = 0, n_ph = 0;
+    json_t *doc;
+    size_t n;
+
+    buf[0] = '\0';
+    if (!r)
+        return;
+    if (gh_redis_count_keys(r, &n_sha, &n_ph, &err) == GH_OK)
+        doc = json_pack("{s:s, s:s, s:I, s:I}", "address", gh_redis_address(r), "state", "ok",
+                        "sha_keys", (json_int_t)n_sha, "phash_keys", (json_int_t)n_ph);
+    else
+        doc = json_pack("{s:s, s:s, s:s}", "address", gh_redis_address(r), "state", "down",
+                        "detail", err.msg);
+    memcpy(buf, ",\"redis\":", 9);
+    n = doc ? json_dumpb(doc, buf + 9, cap - 10, JSON_COMPACT | JSON_PRESERVE_ORDER) : 0;
+    buf[n > 0 && n < cap - 10 ? 9 + n : 0] = '\0';
+    json_decref(doc);
+}
+
 static int maintenance(int argc, char **argv, const char *usage, const char *const *verbs)
 {
     struct service s;
     struct gh_store_stats st;
     struct gh_err err = {0};
     const char *verb;
+    char redis_json[512];
     int next, rc;
     int64_t n = 0;
 
@@ -317,14 +362,15 @@ static int maintenance(int argc, char **argv, const char *usage, const char *con
             printf("purged %lld expired entries\n", (long long)n);
     } else if (strcmp(verb, "stats") == 0) {
         rc = gh_store_stats(s.store, (int64_t)time(NULL), &st, &err);
+        redis_stats_json(s.redis, redis_json, sizeof redis_json);
         if (rc == GH_OK)
             printf("{\"backend\":\"%s\",\"entries\":%lld,\"live_entries\":%lld,\"expired\":%lld,"
                    "\"hits\":%lld,\"identifications\":%lld,\"provider_calls\":%lld,"
-                   "\"equipment\":%lld,\"catalogue_version\":\"%s\",\"schema_version\":%d}\n",
+                   "\"equipment\":%lld,\"catalogue_version\":\"%s\",\"schema_version\":%d%s}\n",
                    gh_store_backend(s.store), (long long)st.entries, (long long)st.live_entries,
                    (long long)st.expired, (long long)st.total_hits, (long long)st.identifications,
                    (long long)st.provider_calls, (long long)st.equipment, st.catalogue_version,
-                   st.schema_version);
+                   st.schema_version, redis_json);
     } else {
         rc = gh_store_schema_version(s.store, &err);
         if (rc > 0)

@@ -64,6 +64,10 @@ void gh_http_problem(struct gh_http_request *req, int status, const char *code, 
 /* The HTTP status and problem code for an error of the lower layers. */
 void gh_http_problem_from_err(struct gh_http_request *req, const struct gh_err *err);
 
+/* The same for errors of the store (history, feedback, cache stats): there GH_EUNAVAILABLE
+ * means the database is unreachable, not the AI provider. */
+void gh_http_problem_from_store_err(struct gh_http_request *req, const struct gh_err *err);
+
 /* A JSON body (takes ownership of json, allocated with malloc/gh_malloc). */
 void gh_http_json(struct gh_http_request *req, int status, char *json, size_t len);
 

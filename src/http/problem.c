@@ -140,3 +140,11 @@ void gh_http_problem_from_err(struct gh_http_request *req, const struct gh_err *
         }
     gh_http_problem(req, 503, "backend_unavailable", "%s", err->msg);
 }
+
+void gh_http_problem_from_store_err(struct gh_http_request *req, const struct gh_err *err)
+{
+    if (err->code == GH_EUNAVAILABLE)
+        gh_http_problem(req, 503, "backend_unavailable", "%s", err->msg);
+    else
+        gh_http_problem_from_err(req, err);
+}

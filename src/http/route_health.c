@@ -1,36 +1,66 @@
 /* SPDX-License-Identifier: MIT */
-/* GET /health and /api/v1/health: whether this instance can do its job, and why not. 200
- * while the store answers (a missing provider is "degraded": the catalogue and cached answers
- * still work); 503 when the store does not. */
+/* GET /health and /api/v1/health: whether this instance can do its job, and why not. Each
+ * component reports a state; the overall status is the worst of them: 200 "degraded" when one
+ * fails and the instance still answers (store down: the memory and Redis layers and the
+ * provider still work, and the store is reconnected without a restart; no provider ready:
+ * catalogue and cached answers still work; Redis configured but down: the store answers
+ * instead), 503 "unavailable" when neither the store nor a provider is there, else 200 "ok".
+ * 503 is what makes a load balancer or an orchestrator take the instance out. */
 #include "internal.h"
 
+#include "gh/redis.h"
 #include "gh_version.h"
 
 #include <jansson.h>
 #include <string.h>
 #include <time.h>
 
+/* Ordered by severity: the overall status is the largest. */
+enum health {
+    HEALTH_OK = 0,
+    HEALTH_DEGRADED,
+    HEALTH_UNAVAILABLE,
+};
+
+static const char *const health_names[] = {"ok", "degraded", "unavailable"};
+
+/* A component failing costs this much (see the top of the file). A new
+ * component (a second store, a shared rate limiter) adds one worst() line in gh_route_health. */
+static enum health worst(enum health h, int ok, enum health if_failed)
+{
+    return !ok && if_failed > h ? if_failed : h;
+}
+
 int gh_route_health(struct gh_http_request *req)
 {
     struct gh_app *app = req->app;
     struct gh_err err = {0};
-    char why[256] = "";
+    char why[256] = "", redis_detail[200] = "not configured (REDIS_URL unset)";
     int ready = app->provider->ops->ready(app->provider, why, sizeof why);
     int schema = gh_store_schema_version(app->store, &err);
     int store_ok = schema > 0;
-    const char *status = !store_ok ? "unavailable" : ready ? "ok" : "degraded";
+    const char *redis = "disabled";
+    enum health h = HEALTH_OK;
     json_t *doc;
 
+    if (app->redis)
+        redis = gh_redis_check(app->redis, redis_detail, sizeof redis_detail) == GH_REDIS_STATE_OK
+                    ? "ok"
+                    : "down";
+    h = worst(h, store_ok, HEALTH_DEGRADED);
+    h = worst(h, store_ok || ready, HEALTH_UNAVAILABLE);
+    h = worst(h, ready, HEALTH_DEGRADED);
+    h = worst(h, strcmp(redis, "down") != 0, HEALTH_DEGRADED);
     doc = json_pack(
         "{s:s, s:s, s:I, s:{s:s, s:s, s:b, s:s}, s:{s:s, s:b, s:i, s:s}, "
-        "s:{s:b, s:s}, s:{s:s, s:I}}",
-        "status", status, "version", GH_VERSION, "uptime_s",
+        "s:s, s:s, s:{s:s, s:I}}",
+        "status", health_names[h], "version", GH_VERSION, "uptime_s",
         (json_int_t)(time(NULL) - app->started_at), "provider", "name", app->provider->name,
         "model", app->provider->model ? app->provider->model : "", "ready", ready, "detail",
         ready ? "ready" : why, "store", "backend", gh_store_backend(app->store), "ok", store_ok,
         "schema_version", store_ok ? schema : 0, "detail", store_ok ? "ok" : err.msg, "redis",
-        "configured", 0, "detail", "not configured (REDIS_URL unset)", "catalogue", "version",
-        gh_catalogue_version(app->cat), "equipment", (json_int_t)gh_catalogue_count(app->cat));
-    gh_http_json_doc(req, store_ok ? 200 : 503, doc);
+        redis, "redis_detail", redis_detail, "catalogue", "version", gh_catalogue_version(app->cat),
+        "equipment", (json_int_t)gh_catalogue_count(app->cat));
+    gh_http_json_doc(req, h == HEALTH_UNAVAILABLE ? 503 : 200, doc);
     return 0;
 }

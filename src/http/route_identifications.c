@@ -88,7 +88,7 @@ int gh_route_identifications(struct gh_http_request *req)
     }
     gh_pipeline_flush(req->app->pipeline); /* show what was just answered */
     if (gh_store_list_identifications(req->app->store, before, (size_t)limit + 1, page, &n, &err)) {
-        gh_http_problem_from_err(req, &err);
+        gh_http_problem_from_store_err(req, &err);
         return 0;
     }
     more = n > (size_t)limit;
@@ -139,7 +139,7 @@ int gh_route_identification_get(struct gh_http_request *req)
     if (rc == GH_ENOTFOUND)
         not_found(req, id);
     else if (rc)
-        gh_http_problem_from_err(req, &err);
+        gh_http_problem_from_store_err(req, &err);
     else
         gh_http_json_doc(req, 200, item(req->app->cat, &rec));
     return 0;
@@ -191,7 +191,7 @@ int gh_route_identification_feedback(struct gh_http_request *req)
     if (rc == GH_ENOTFOUND)
         not_found(req, id);
     else if (rc)
-        gh_http_problem_from_err(req, &err);
+        gh_http_problem_from_store_err(req, &err);
     else
         gh_http_json_doc(req, 200,
                          json_pack("{s:o, s:o}", "identification", item(req->app->cat, &rec),

@@ -144,3 +144,15 @@ def test_nginx_accepts_the_gateway_config(tmp_path):
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "test is successful" in out.stderr
+
+
+def test_gateway_body_limit_is_the_services(release_gymhelper):
+    """nginx must refuse exactly what gymhelper refuses (see deploy/nginx.conf for why)."""
+    out = subprocess.run([str(release_gymhelper), "serve", "--help"], capture_output=True,
+                         text=True, env=release_gymhelper.env, timeout=30).stdout
+    mb = int(re.search(r"MAX_UPLOAD_MB.*\((\d+)\)", out).group(1))
+    conf = (DEPLOY / "nginx.conf").read_text()
+    assert int(re.search(r"client_max_body_size (\d+);", conf).group(1)) == mb * 1000 * 1000
+    assert "the %d-byte limit (%d MB)" % (mb * 1000 * 1000, mb) in conf
+    compose = (DEPLOY / "docker-compose.yml").read_text() + (DEPLOY / ".env.example").read_text()
+    assert "MAX_UPLOAD_MB" not in compose, "set it in nginx.conf too, then update this test"

@@ -256,6 +256,9 @@ class Server:
             full_env["OPENAI_API_KEY"] = key
             argv += ["--openai-base-url", provider.base_url, "--openai-model", MODEL]
         argv += [str(a) for a in args]
+        # Pulled CLIP models live under XDG_CACHE_HOME: a developer's pulled model must not
+        # turn "auto" into "clip" under the tests' feet.
+        full_env["XDG_CACHE_HOME"] = str(self.workdir / "xdg-cache")
         full_env.update(env or {})
         self.argv = argv
         self.key = key if provider is not None else None

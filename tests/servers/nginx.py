@@ -4,9 +4,11 @@ process under a temporary prefix. Only what cannot be the same outside a contain
 the upstream addresses, the listen address, the pid/log/temp paths and the worker count."""
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -14,10 +16,11 @@ REPO = Path(__file__).resolve().parents[2]
 NGINX = "/usr/sbin/nginx"
 
 
-def render_config(prefix, listen, backends):
-    """Writes prefix/nginx.conf from deploy/nginx.conf; listen and backends are (host, port).
-    Returns the path."""
+def render_config(prefix, listen, backends, tmp=None):
+    """Writes prefix/nginx.conf from deploy/nginx.conf; listen and backends are (host, port);
+    request bodies and proxy buffers spill to tmp (default prefix/tmp). Returns the path."""
     prefix = Path(prefix)
+    tmp = Path(tmp) if tmp else prefix / "tmp"
     text = (REPO / "deploy" / "nginx.conf").read_text()
     servers = re.findall(r"^(\s*)server\s+backend\d+:8000(.*)$", text, re.M)
     assert len(servers) == len(backends), "deploy/nginx.conf names %d backends" % len(servers)
@@ -27,8 +30,8 @@ def render_config(prefix, listen, backends):
     assert n == 1, "deploy/nginx.conf: expected one 'listen 80;'"
     text = text.replace("worker_processes auto;", "worker_processes 1;")
     for d in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
-        (prefix / "tmp" / d).mkdir(parents=True, exist_ok=True)
-    paths = "".join("    %s_temp_path %s;\n" % (name, prefix / "tmp" / d)
+        (tmp / d).mkdir(parents=True, exist_ok=True)
+    paths = "".join("    %s_temp_path %s;\n" % (name, tmp / d)
                     for name, d in (("client_body", "body"), ("proxy", "proxy"),
                                     ("fastcgi", "fastcgi"), ("uwsgi", "uwsgi"),
                                     ("scgi", "scgi")))
@@ -57,15 +60,19 @@ class Nginx:
         self.port = port or free_port()
         self.backends = backends
         self.proc = None
+        self.tmp = None
 
     @property
     def url(self):
         return "http://127.0.0.1:%d" % self.port
 
     def start(self, timeout=10):
-        conf = render_config(self.prefix, ("127.0.0.1", self.port), self.backends)
-        if os.geteuid() == 0:  # workers run as nobody and must reach the temp dirs
-            for root, dirs, _ in os.walk(self.prefix / "tmp"):
+        # As root the workers run as nobody, who cannot enter pytest's private directories:
+        # the spill directories get a directory of their own under /tmp.
+        self.tmp = Path(tempfile.mkdtemp(prefix="gh-nginx-"))
+        conf = render_config(self.prefix, ("127.0.0.1", self.port), self.backends, self.tmp)
+        if os.geteuid() == 0:
+            for root, dirs, _ in os.walk(self.tmp):
                 for d in [root] + [os.path.join(root, x) for x in dirs]:
                     os.chown(d, 65534, 65534)
         self.proc = subprocess.Popen([NGINX, "-p", str(self.prefix), "-c", str(conf),
@@ -95,3 +102,6 @@ class Nginx:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+        if self.tmp:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            self.tmp = None

@@ -1,0 +1,273 @@
+# SPDX-License-Identifier: MIT
+"""The production shape on loopback: two `gymhelper serve` instances sharing one real PostgreSQL
+and one real Redis behind Debian's nginx running deploy/nginx.conf — and the faults of issue 5:
+PostgreSQL stopped mid-run and back, Redis stopped, and `kill -9` of one instance while it
+writes. Nothing here is mocked but the AI provider (tests/fake_openai.py speaks the real
+protocol).
+
+Instances run with LRU_ENTRIES=0 so that every hit has to come from the shared layers: a hit on
+the other instance can only be Redis's or PostgreSQL's."""
+import concurrent.futures
+import gzip
+import io
+import json
+import os
+import random
+import re
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+import ghhttp as G
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from servers.nginx import Nginx  # noqa: E402
+from servers.postgres import PostgresServer  # noqa: E402
+from servers.redis import RedisServer  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def pg(tmp_path_factory):
+    srv = PostgresServer(tmp_path_factory.mktemp("pg")).start()
+    yield srv
+    srv.cleanup()
+
+
+@pytest.fixture(scope="module")
+def redis(tmp_path_factory):
+    srv = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield srv
+    if srv.paused:
+        srv.resume()
+    srv.stop()
+
+
+class Cluster:
+    def __init__(self, procs, binary, pg, redis, db):
+        self.pg, self.redis, self.db = pg, redis, db
+        self.fake = procs.fake()
+        env = {"REDIS_URL": redis.url(), "REDIS_TIMEOUT_MS": "200", "LRU_ENTRIES": "0",
+               "DATABASE_POOL_SIZE": "4", "DATABASE_MAX_OVERFLOW": "2"}
+        url = pg.url(db)
+        # One after the other: the second finds the schema migrated (both would be safe at
+        # once too: migrations take an advisory lock; the store tests check that).
+        self.a = procs.server(binary, provider=self.fake, args=["--database-url", url],
+                              env=env)
+        self.b = procs.server(binary, provider=self.fake, args=["--database-url", url],
+                              env=env)
+        self.nginx = Nginx(procs.tmp / "nginx", [("127.0.0.1", self.a.port),
+                                                 ("127.0.0.1", self.b.port)]).start()
+
+    def via_nginx(self, method, path, body=None, headers=None, timeout=30):
+        return G.request(self.nginx.port, method, path, body, headers, timeout)
+
+    def analyze_via_nginx(self, data, timeout=30):
+        body, ctype = G.multipart([("file", "photo.jpg", "image/jpeg", data)])
+        return self.via_nginx("POST", "/api/v1/analyze", body, {"Content-Type": ctype}, timeout)
+
+    def sql(self, query):
+        return self.pg.psql(query, db=self.db)
+
+    def stop(self):
+        self.nginx.stop()
+
+
+@pytest.fixture
+def cluster(procs, release_binary, pg, redis, request):
+    if redis.paused:
+        redis.resume()
+    redis.start()
+    redis.command("FLUSHALL")
+    name = "c_" + re.sub(r"[^a-z0-9]", "_", request.node.name.lower())[:40]
+    pg.create_database(name)
+    c = Cluster(procs, release_binary, pg, redis, name)
+    try:
+        yield c
+    finally:
+        c.stop()
+        if not pg.running():
+            pg.start()
+
+
+def noise_jpeg(seed, size=160):
+    """A JPEG of random blocks: distinct images get far-apart pHashes."""
+    rnd = random.Random(seed)
+    small = Image.frombytes("L", (8, 8), bytes(rnd.randrange(256) for _ in range(64)))
+    img = small.resize((size, size), Image.NEAREST).convert("RGB")
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+def layer(r):
+    assert r.status == 200, r
+    doc = r.json()
+    return doc["cache"]["layer"] if doc["cached"] else None
+
+
+def health(server):
+    r = server.get("/api/v1/health")
+    return r.status, r.json()
+
+
+def wait_for(what, check, timeout=15.0, step=0.1):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail("timed out waiting for %s" % what, pytrace=False)
+        time.sleep(step)
+
+
+def test_one_cache_shared_by_two_instances_behind_nginx(cluster, photos):
+    a, b, fake = cluster.a, cluster.b, cluster.fake
+    first = cluster.analyze_via_nginx(photos[0])
+    assert first.status == 200, first
+    assert first.json()["cached"] is False
+    assert fake.calls() == 1
+
+    # Either instance now answers from the shared layers, with no second provider call.
+    assert layer(a.analyze(photos[0])) == "redis"
+    assert layer(b.analyze(photos[0])) == "redis"
+    cluster.redis.command("FLUSHALL")
+    assert layer(b.analyze(photos[0])) == "exact"  # from PostgreSQL, and Redis learns it
+    assert layer(a.analyze(photos[0])) == "redis"
+    assert fake.calls() == 1
+
+    # nginx spreads requests over both instances and gzips JSON.
+    for _ in range(6):
+        assert cluster.via_nginx("GET", "/api/v1/health").status == 200
+    served = [sum(1 for x in s.log_lines() if x.get("path") == "/api/v1/health")
+              for s in (a, b)]
+    assert min(served) >= 1, served
+    r = cluster.via_nginx("GET", "/api/v1/equipment", headers={"Accept-Encoding": "gzip"})
+    assert r.status == 200
+    assert r.header("Content-Encoding") == "gzip"
+    body = r.body if r.body[:2] != b"\x1f\x8b" else gzip.decompress(r.body)
+    assert json.loads(body)["count"] >= 66
+
+    # The size limit is the service's: nginx lets 11 MB through to a clear problem+json.
+    big = photos[0] + b"\0" * (11 * 1000 * 1000)
+    r = cluster.analyze_via_nginx(big)
+    assert G.is_problem(r, 413, "payload_too_large"), r
+
+    # The history of both instances is one table.
+    ids = cluster.sql("SELECT count(*) FROM user_identifications").strip()
+    wait_for("history rows", lambda: int(cluster.sql(
+        "SELECT count(*) FROM user_identifications").strip()) >= 5)
+    assert int(ids) >= 1
+
+
+def test_postgres_stopped_mid_run_then_back(cluster, photos):
+    a, b, fake = cluster.a, cluster.b, cluster.fake
+    assert layer(a.analyze(photos[1])) is None  # stored in PostgreSQL and Redis
+    assert health(a)[1]["store"]["ok"] is True
+
+    cluster.pg.stop()
+    # Known images still come from Redis; a new one is answered by the provider without the
+    # cache; health says degraded (200: the instance still answers).
+    assert layer(b.analyze(photos[1])) == "redis"
+    during = a.analyze(photos[2])
+    assert during.status == 200, during
+    during_id = during.json()["request_id"]
+    status, doc = health(a)
+    assert status == 200 and doc["status"] == "degraded", doc
+    assert doc["store"]["ok"] is False and doc["store"]["detail"], doc
+    # The history cannot be read without the database: a clear 503, at once.
+    r = a.get("/api/v1/identifications", timeout=10)
+    G.is_problem(r, 503, "backend_unavailable")
+    assert r.elapsed < 5, r.elapsed
+    assert a.alive() and b.alive()
+
+    cluster.pg.start()
+    # Back without a restart: the pool reconnects, health turns ok, new answers are stored.
+    wait_for("health ok on A", lambda: health(a)[1]["status"] == "ok")
+    wait_for("health ok on B", lambda: health(b)[1]["status"] == "ok")
+    assert layer(a.analyze(photos[3])) is None
+    cluster.redis.command("FLUSHALL")
+    assert layer(b.analyze(photos[3])) == "exact"
+    # Nothing lost: the record of the analysis made during the outage reaches the history.
+    wait_for("the outage's history record", lambda: cluster.sql(
+        "SELECT count(*) FROM user_identifications WHERE request_id = '%s'"
+        % during_id).strip() == "1")
+    assert fake.calls() == 3
+
+
+def test_redis_stopped_costs_no_errors(cluster, photos):
+    a, b = cluster.a, cluster.b
+    assert layer(a.analyze(photos[4])) is None
+    cluster.redis.stop()
+    statuses = [cluster.analyze_via_nginx(photos[4]).status for _ in range(10)]
+    assert statuses == [200] * 10
+    assert layer(b.analyze(photos[4])) == "exact"
+    for s in (a, b):
+        status, doc = health(s)
+        assert status == 200 and doc["status"] == "degraded" and doc["redis"] == "down", doc
+    cluster.redis.start()
+    wait_for("redis back on B", lambda: health(b)[1]["redis"] == "ok", timeout=40)
+    wait_for("a redis hit", lambda: layer(b.analyze(photos[4])) == "redis", timeout=40,
+             step=0.5)
+
+
+def test_kill9_while_writing_leaves_no_corrupt_rows(cluster):
+    a, b, fake = cluster.a, cluster.b, cluster.fake
+    images = [noise_jpeg(i) for i in range(60)]
+    answered = {}
+
+    def send(i):
+        try:
+            r = a.analyze(images[i], timeout=10)
+            if r.status == 200:
+                answered[i] = r.json()
+        except OSError:
+            pass  # the instance died under this request
+
+    with concurrent.futures.ThreadPoolExecutor(6) as ex:
+        futures = [ex.submit(send, i) for i in range(len(images))]
+        wait_for("A to have answered a few", lambda: len(answered) >= 8, timeout=30, step=0.02)
+        a.proc.kill()  # SIGKILL, in the middle of writes
+        a.proc.wait()
+        a.returncode = -9
+        concurrent.futures.wait(futures)
+    assert 8 <= len(answered) < len(images), len(answered)
+
+    # B goes on, and nginx sends everything to it.
+    for i in range(0, len(images), 6):
+        r = cluster.analyze_via_nginx(images[i])
+        assert r.status == 200, r
+    assert b.alive()
+
+    # Every row is whole: a 64-hex key, segments that match the pHash, an answer that parses
+    # and names the row's equipment.
+    rows = cluster.sql("SELECT sha256, phash, seg0, seg1, seg2, seg3, seg4, equipment_slug,"
+                       " answer::text FROM equipment_cache").splitlines()
+    assert len(rows) >= len(answered)
+    for line in rows:
+        sha, phash, *segs, slug, answer = line.split("|", 8)
+        assert re.fullmatch(r"[0-9a-f]{64}", sha), line
+        h = int(phash) & 0xFFFFFFFFFFFFFFFF
+        shift, want = 64, []
+        for width in (13, 13, 13, 13, 12):
+            shift -= width
+            want.append((h >> shift) & ((1 << width) - 1))
+        assert [int(s) & 0xFFFF for s in segs] == want, line
+        doc = json.loads(answer)
+        assert isinstance(doc, dict)
+        got = (doc.get("equipment") or {}).get("slug", "") if doc.get("identified") else ""
+        assert got == slug, (slug, answer[:300])
+    bad = cluster.sql("SELECT count(*) FROM user_identifications WHERE sha256 !~ '^[0-9a-f]{64}$'"
+                      " AND sha256 <> ''").strip()
+    assert bad == "0"
+
+    # What A answered before it died was stored before the answer: B serves it from the
+    # shared cache without asking the provider again.
+    calls = fake.calls()
+    cluster.redis.command("FLUSHALL")
+    for i in list(answered)[:10]:
+        assert layer(b.analyze(images[i])) == "exact"
+    assert fake.calls() == calls
