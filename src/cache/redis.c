@@ -312,13 +312,14 @@ static int handshake(struct gh_redis *r, redisContext *c, char *why, size_t cap)
     return 0;
 }
 
-/* A pooled connection, or a new one; NULL with why filled. *reused says which. */
-static redisContext *conn_take(struct gh_redis *r, int *reused, char *why, size_t cap)
+/* A pooled connection (unless fresh), or a new one; NULL with why filled. *reused says
+ * which. */
+static redisContext *conn_take(struct gh_redis *r, int fresh, int *reused, char *why, size_t cap)
 {
     redisContext *c = NULL;
 
     pthread_mutex_lock(&r->mu);
-    if (r->n_idle > 0)
+    if (!fresh && r->n_idle > 0)
         c = r->idle[--r->n_idle];
     pthread_mutex_unlock(&r->mu);
     *reused = c != NULL;
@@ -407,7 +408,9 @@ static int run(struct gh_redis *r, struct cmd *cmds, size_t n, redisReply **rep)
     if (a == ADMIT_NO)
         return GH_EUNAVAILABLE;
     for (int attempt = 0; attempt < 2; attempt++) {
-        c = conn_take(r, &reused, why, sizeof why);
+        /* The retry opens a new connection: the other pooled ones most likely went with the
+         * same restart, and a second stale one would be counted as an outage. */
+        c = conn_take(r, attempt > 0, &reused, why, sizeof why);
         if (!c)
             break;
         if (exchange(c, cmds, n, rep, &stale, &timed_out) == 0) {

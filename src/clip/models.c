@@ -281,7 +281,7 @@ int gh_manifest_write(const char *dir, const struct gh_manifest *m, struct gh_er
     json_t *doc = manifest_json(m);
     char *text = NULL;
     size_t len;
-    int fd = -1, rc = GH_OK;
+    int fd = -1, rc = GH_OK, ok, e;
 
     if (!doc)
         return gh_err_set(err, GH_ENOMEM, "out of memory writing the model manifest");
@@ -297,9 +297,20 @@ int gh_manifest_write(const char *dir, const struct gh_manifest *m, struct gh_er
         goto out;
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     len = strlen(text);
-    if (fd < 0 || write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1 ||
-        fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
-        rc = gh_err_set(err, GH_EIO, "cannot write %s: %s", path, strerror(errno));
+    ok = fd >= 0 && write(fd, text, len) == (ssize_t)len && write(fd, "\n", 1) == 1 &&
+         fsync(fd) == 0;
+    e = errno;
+    /* closed on every path: a failed write must not leak the descriptor */
+    if (fd >= 0 && close(fd) != 0 && ok) {
+        ok = 0;
+        e = errno;
+    }
+    if (ok && rename(tmp, path) != 0) {
+        ok = 0;
+        e = errno;
+    }
+    if (!ok) {
+        rc = gh_err_set(err, GH_EIO, "cannot write %s: %s", path, strerror(e));
         if (fd >= 0)
             unlink(tmp);
     }

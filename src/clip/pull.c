@@ -546,7 +546,8 @@ static void reconcile(struct pull *p, struct gh_manifest *m)
         if (gh_models_join(path, sizeof path, p->dir, gh_models_file(i), NULL) != GH_OK)
             continue;
         size = file_size(path);
-        if (strcmp(old.revision, p->revision) == 0 && old.files[i].verified &&
+        /* size >= 0: a file that is gone is not kept, whatever a manifest without sizes says */
+        if (strcmp(old.revision, p->revision) == 0 && old.files[i].verified && size >= 0 &&
             size == old.files[i].size) {
             m->files[i] = old.files[i];
         } else if (strcmp(old.revision, p->revision) != 0 &&

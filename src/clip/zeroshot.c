@@ -249,7 +249,7 @@ static int cache_store(const struct gh_zeroshot *zs, const char *key, struct gh_
     char tmp[GH_MODELS_PATH_CAP + 32], dir[GH_MODELS_PATH_CAP];
     uint8_t *buf = gh_malloc(len), d[GH_SHA256_LEN];
     char *slash;
-    int fd = -1, rc = GH_OK;
+    int fd = -1, rc = GH_OK, ok, e;
 
     if (!buf)
         return gh_err_set(err, GH_ENOMEM, "out of memory writing the text-embedding cache");
@@ -279,9 +279,19 @@ static int cache_store(const struct gh_zeroshot *zs, const char *key, struct gh_
         goto out;
     snprintf(tmp, sizeof tmp, "%s.%ld.tmp", zs->cache_path, (long)getpid());
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0 || write_all(fd, buf, len) != 0 || fsync(fd) != 0 || close(fd) != 0 ||
-        rename(tmp, zs->cache_path) != 0) {
-        rc = gh_err_set(err, GH_EIO, "cannot write %s: %s", zs->cache_path, strerror(errno));
+    ok = fd >= 0 && write_all(fd, buf, len) == 0 && fsync(fd) == 0;
+    e = errno;
+    /* closed on every path: a failed write must not leak the descriptor */
+    if (fd >= 0 && close(fd) != 0 && ok) {
+        ok = 0;
+        e = errno;
+    }
+    if (ok && rename(tmp, zs->cache_path) != 0) {
+        ok = 0;
+        e = errno;
+    }
+    if (!ok) {
+        rc = gh_err_set(err, GH_EIO, "cannot write %s: %s", zs->cache_path, strerror(e));
         if (fd >= 0)
             unlink(tmp);
     }

@@ -458,6 +458,14 @@ static int pg_state_unavailable(const char *state)
     return state && (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0);
 }
 
+/* SQLSTATE classes that mean the values were refused: 22 data exception (a byte sequence that
+ * is not UTF-8, a number out of range), 23 integrity constraint violation. Sending them again
+ * fails again, so callers that retry (the recorder) must not. */
+static int pg_state_invalid(const char *state)
+{
+    return state && (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0);
+}
+
 /* Turns the outcome of a query into a code; *out gets r on success, else r is cleared. */
 static int pg_result(struct pg_store *s, struct pg_conn *c, PGresult *r, int timed_out,
                      PGresult **out, const char *what, struct gh_err *err)
@@ -489,7 +497,10 @@ static int pg_result(struct pg_store *s, struct pg_conn *c, PGresult *r, int tim
     state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
     primary = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
     pg_clean(s, primary ? primary : PQresultErrorMessage(r), why, sizeof why);
-    rc = gh_err_set(err, pg_state_unavailable(state) ? GH_EUNAVAILABLE : GH_EBACKEND,
+    rc = gh_err_set(err,
+                    pg_state_unavailable(state) ? GH_EUNAVAILABLE
+                    : pg_state_invalid(state)   ? GH_EINVAL
+                                                : GH_EBACKEND,
                     "postgresql: cannot %s: %s (SQLSTATE %s)", what, why, state ? state : "?");
     if (pg_state_unavailable(state))
         c->broken = 1;

@@ -98,8 +98,9 @@ void gh_pg_release(struct pg_store *s, struct pg_conn *c);
 
 /* Runs prepared statement id (preparing it on first use) with params p (may be NULL); on
  * success *out holds the result (PQclear it). Failures: GH_EUNAVAILABLE when the connection
- * was lost or timed out (the connection is then marked broken), GH_EBACKEND for errors the
- * server reports. what completes "cannot ..." in the message. */
+ * was lost or timed out (the connection is then marked broken), GH_EINVAL when the server
+ * refuses the values (SQLSTATE classes 22 and 23), GH_EBACKEND for other errors the server
+ * reports. what completes "cannot ..." in the message. */
 int gh_pg_exec(struct pg_store *s, struct pg_conn *c, enum pg_stmt_id id, const struct pg_params *p,
                PGresult **out, const char *what, struct gh_err *err);
 /* Runs one or more SQL statements without parameters (BEGIN, COMMIT, migrations). */

@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
@@ -404,6 +405,85 @@ static void stopped_then_back(void)
     server_stop(pid);
 }
 
+struct lookup_arg {
+    struct gh_redis *r;
+    const char *sha256;
+    int rc;
+};
+
+static void *lookup_thread(void *arg)
+{
+    struct lookup_arg *a = arg;
+    struct gh_cache_entry got;
+
+    a->rc = gh_redis_get_sha(a->r, a->sha256, NOW, &got);
+    if (a->rc == GH_OK)
+        gh_cache_entry_fini(&got);
+    return NULL;
+}
+
+/* A restart closes every pooled connection, not just one: the command that finds its
+ * connection closed reconnects instead of taking the next dead one and declaring an outage. */
+static void restart_with_several_pooled(void)
+{
+    int port = free_port();
+    pid_t pid = server_start(port);
+    struct gh_redis_options o = {NULL, 60, 1000};
+    struct lookup_arg args[2];
+    pthread_t th[2];
+    struct gh_redis *r = NULL;
+    struct gh_redis_stats st;
+    struct gh_cache_entry e, got;
+    struct gh_err err = {0};
+    redisContext *c = NULL;
+    redisReply *rep;
+    char url[64];
+
+    CHECK(pid > 0);
+    if (pid <= 0)
+        return;
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d/0", port);
+    o.url = url;
+    CHECK_INT(gh_redis_new(&o, &r, &err), GH_OK);
+    c = raw_connect(url);
+    CHECK(r && c);
+    if (!r || !c)
+        goto out;
+    make_entry(&e, 9, "leg-press", 0);
+    CHECK_INT(gh_redis_put(r, &e, GH_REDIS_KEY_SHA), GH_OK);
+    /* Two lookups in flight at once while the server holds its answers: two connections,
+     * both pooled afterwards. */
+    rep = redisCommand(c, "CLIENT PAUSE 300 ALL");
+    CHECK(rep && rep->type == REDIS_REPLY_STATUS);
+    if (rep)
+        freeReplyObject(rep);
+    for (int i = 0; i < 2; i++) {
+        args[i] = (struct lookup_arg){r, e.sha256, -1};
+        CHECK_INT(pthread_create(&th[i], NULL, lookup_thread, &args[i]), 0);
+    }
+    for (int i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+        CHECK_INT(args[i].rc, GH_OK);
+    }
+    redisFree(c);
+    c = NULL;
+
+    server_stop(pid);
+    pid = server_start(port);
+    CHECK(pid > 0);
+    CHECK_INT(gh_redis_put(r, &e, GH_REDIS_KEY_SHA), GH_OK);
+    CHECK_INT(gh_redis_get_sha(r, e.sha256, NOW, &got), GH_OK);
+    gh_cache_entry_fini(&got);
+    gh_redis_stats(r, &st);
+    CHECK_INT(st.outages, 0);
+    CHECK_INT(st.errors, 0);
+out:
+    if (c)
+        redisFree(c);
+    gh_redis_free(r);
+    server_stop(pid);
+}
+
 /* A server that accepts but does not answer (CLIENT PAUSE: as a SIGSTOPped or overloaded
  * one): the first command waits one timeout, the rest skip, and hits resume after it. */
 static void paused_then_back(void)
@@ -462,8 +542,13 @@ static void count_keys(void)
 int main(void)
 {
     static const struct gh_test_case cases[] = {
-        GH_TEST(url_parsing),       GH_TEST(put_get_ttl), GH_TEST(corrections_win),
-        GH_TEST(garbage_is_a_miss), GH_TEST(count_keys),  GH_TEST(stopped_then_back),
+        GH_TEST(url_parsing),
+        GH_TEST(put_get_ttl),
+        GH_TEST(corrections_win),
+        GH_TEST(garbage_is_a_miss),
+        GH_TEST(count_keys),
+        GH_TEST(stopped_then_back),
+        GH_TEST(restart_with_several_pooled),
         GH_TEST(paused_then_back),
     };
     const char *env = getenv("GH_REDIS_TEST_URL");

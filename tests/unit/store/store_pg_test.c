@@ -357,6 +357,30 @@ static void server_down_fails_fast_without_password(void)
         close(fd);
 }
 
+/* Values the server refuses (here a model name that is not UTF-8) are GH_EINVAL, not a
+ * backend failure: the recorder retries failures until the store comes back, and would retry
+ * this batch forever while every later record waited behind it. */
+static void refused_values_are_invalid(void)
+{
+    struct gh_store *st = open_with(1, 0, 3000, -1);
+    struct gh_identification rec;
+    struct gh_err err = {0};
+
+    if (!st)
+        return;
+    memset(&rec, 0, sizeof rec);
+    snprintf(rec.request_id, sizeof rec.request_id, "bad-utf8");
+    rec.created_at = T0;
+    snprintf(rec.cache_layer, sizeof rec.cache_layer, "none");
+    snprintf(rec.provider, sizeof rec.provider, "clip");
+    snprintf(rec.model, sizeof rec.model, "clip-\xff\xfe");
+    CHECK_INT(gh_store_record_identifications(st, &rec, 1, &err), GH_EINVAL);
+    CHECK(strstr(err.msg, "SQLSTATE 22") != NULL);
+    printf("  %s\n", err.msg);
+    CHECK_INT(stats_ok(st), GH_OK); /* the connection is still good */
+    gh_store_close(st);
+}
+
 static void bad_urls_are_invalid(void)
 {
     static const char *const bad[] = {
@@ -392,6 +416,7 @@ int main(void)
         GH_TEST(old_connections_are_recycled),
         GH_TEST(server_down_fails_fast_without_password),
         GH_TEST(bad_urls_are_invalid),
+        GH_TEST(refused_values_are_invalid),
     };
 
     g_url = getenv("GH_PG_TEST_URL");
