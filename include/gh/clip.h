@@ -89,9 +89,10 @@ struct gh_clip_load_opts {
 
 /* Loads dir/config.json, memory-maps dir/model.safetensors (header checked: dtypes
  * F32/F16/BF16, every tensor's shape against the config, offsets inside the file; non-float
- * buffers such as position_ids ignored) and the tokenizer files. F32 weights are used in place;
- * F16/BF16 are widened once at load. Errors: GH_EIO (missing file), GH_EINVAL (malformed,
- * naming the file and tensor), GH_ENOMEM. */
+ * buffers such as position_ids ignored) and the tokenizer files. The transformer layers'
+ * weights are copied once at load, transposed for the GEMMs (their mapped pages are given
+ * back); the other F32 tensors are used in place, F16/BF16 widened. Errors: GH_EIO (missing file),
+ * GH_EINVAL (malformed, naming the file and tensor), GH_ENOMEM. */
 int gh_clip_load(const char *dir, const struct gh_clip_load_opts *opts, struct gh_clip_model **out,
                  struct gh_err *err) GH_MUST_CHECK;
 

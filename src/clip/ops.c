@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* CLIP kernels: GEMMs on OpenBLAS (cblas_sgemm, row-major, weights transposed on the fly as
- * HF's [out, in] layout wants), the element-wise ops in plain C with an AVX2 exp for the
- * activations and softmax (a scalar expf would cost ~15 ms per ViT-B/32 image). */
+/* CLIP kernels: GEMMs on OpenBLAS (cblas_sgemm, row-major; weights [out, in] as Hugging Face
+ * stores them, or [in, out] as the model re-lays the layers' at load), the element-wise ops in
+ * plain C with an AVX2 exp for the activations and softmax (a scalar expf would cost ~15 ms per
+ * ViT-B/32 image). */
 #include "ops.h"
 
 #include <cblas.h>
@@ -24,27 +25,46 @@ static void fill_rows(float *y, int rows, int out, const float *b)
         memcpy(y + (size_t)r * (size_t)out, b, (size_t)out * sizeof *y);
 }
 
-void gh_clip_linear(const float *x, int rows, int in, const float *w, const float *b, int out,
-                    float *y)
+/* y (+)= x w + b with w either [out, in] (Hugging Face's layout, transposed on the fly) or
+ * [in, out] (w_io: re-laid at load; see model.c's load_transposed for why). */
+static void linear(const float *x, int rows, int in, const float *w, int w_io, const float *b,
+                   int out, float *y, int acc)
 {
-    if (b)
+    if (b && !acc) {
         fill_rows(y, rows, out, b);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in, 1.0f, x, in, w, in,
-                b ? 1.0f : 0.0f, y, out);
-}
-
-void gh_clip_linear_acc(const float *x, int rows, int in, const float *w, const float *b, int out,
-                        float *y)
-{
-    if (b) {
+    } else if (b) {
         for (int r = 0; r < rows; r++) {
             float *yr = y + (size_t)r * (size_t)out;
             for (int j = 0; j < out; j++)
                 yr[j] += b[j];
         }
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in, 1.0f, x, in, w, in, 1.0f, y,
-                out);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, w_io ? CblasNoTrans : CblasTrans, rows, out, in, 1.0f,
+                x, in, w, w_io ? out : in, b || acc ? 1.0f : 0.0f, y, out);
+}
+
+void gh_clip_linear(const float *x, int rows, int in, const float *w, const float *b, int out,
+                    float *y)
+{
+    linear(x, rows, in, w, 0, b, out, y, 0);
+}
+
+void gh_clip_linear_acc(const float *x, int rows, int in, const float *w, const float *b, int out,
+                        float *y)
+{
+    linear(x, rows, in, w, 0, b, out, y, 1);
+}
+
+void gh_clip_linear_io(const float *x, int rows, int in, const float *w_io, const float *b, int out,
+                       float *y)
+{
+    linear(x, rows, in, w_io, 1, b, out, y, 0);
+}
+
+void gh_clip_linear_io_acc(const float *x, int rows, int in, const float *w_io, const float *b,
+                           int out, float *y)
+{
+    linear(x, rows, in, w_io, 1, b, out, y, 1);
 }
 
 void gh_clip_linear_ref(const float *x, int rows, int in, const float *w, const float *b, int out,

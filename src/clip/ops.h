@@ -21,6 +21,12 @@ void gh_clip_linear(const float *x, int rows, int in, const float *w, const floa
 void gh_clip_linear_acc(const float *x, int rows, int in, const float *w, const float *b, int out,
                         float *y);
 
+/* The same two with w_io [in, out] (weights re-laid at load). */
+void gh_clip_linear_io(const float *x, int rows, int in, const float *w_io, const float *b, int out,
+                       float *y);
+void gh_clip_linear_io_acc(const float *x, int rows, int in, const float *w_io, const float *b,
+                           int out, float *y);
+
 /* The plain loop gh_clip_linear is checked against (double accumulation). */
 void gh_clip_linear_ref(const float *x, int rows, int in, const float *w, const float *b, int out,
                         float *y);

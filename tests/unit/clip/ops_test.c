@@ -48,6 +48,19 @@ static void test_linear(void)
     gh_clip_linear(x, rows, in, w, NULL, out, y);
     gh_clip_linear_ref(x, rows, in, w, NULL, out, r);
     CHECK(max_abs_diff(y, r, (size_t)(rows * out)) < 1e-5f);
+
+    /* the same weights laid [in, out], as the model keeps its layers' */
+    float *w_io = gh_malloc_array(out * in, 4);
+    for (int o = 0; o < out; o++)
+        for (int i = 0; i < in; i++)
+            w_io[i * out + o] = w[o * in + i];
+    gh_clip_linear_ref(x, rows, in, w, b, out, r);
+    gh_clip_linear_io(x, rows, in, w_io, b, out, y);
+    CHECK(max_abs_diff(y, r, (size_t)(rows * out)) < 1e-5f);
+    gh_clip_linear_io_acc(x, rows, in, w_io, b, out, y);
+    for (int i = 0; i < rows * out; i++)
+        CHECK(fabsf(y[i] - 2 * r[i]) < 1e-4f);
+    gh_free(w_io);
     gh_free(x);
     gh_free(w);
     gh_free(b);
