@@ -130,6 +130,19 @@ static void release_pages(const struct gh_clip_model *m, const struct gh_st_tens
         (void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
+/* Weight copies are hundreds of MB written once at load: in 2 MB pages that is a few hundred
+ * page faults instead of ~120,000 (most of the copy's cost), and fewer TLB misses when the
+ * GEMMs stream them. Only a hint: without transparent huge pages nothing changes. */
+static void advise_huge(void *p, size_t bytes)
+{
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(huge - 1),
+              hi = ((uintptr_t)p + bytes) & ~(huge - 1);
+
+    if (hi > lo)
+        (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+}
+
 static float *own(struct gh_clip_model *m, size_t n, struct gh_err *err)
 {
     float *p;
@@ -150,6 +163,7 @@ static float *own(struct gh_clip_model *m, size_t n, struct gh_err *err)
         return NULL;
     }
     m->owned[m->n_owned++] = p;
+    advise_huge(p, n * sizeof *p);
     return p;
 }
 
@@ -208,7 +222,7 @@ static int load_name(struct gh_clip_model *m, const char *prefix, int layer, con
 static int load_transposed(struct gh_clip_model *m, const char *name, int64_t out, int64_t in,
                            float *dst, size_t ld, size_t col0, struct gh_err *err)
 {
-    enum { BLOCK = 32 }; /* source rows widened at a time */
+    enum { BLOCK = 64 }; /* source rows widened at a time */
     int64_t shape[2] = {out, in};
     const struct gh_st_tensor *t = find_checked(m, name, 2, shape, err);
     size_t esz, n_in = (size_t)in;
@@ -216,20 +230,21 @@ static int load_transposed(struct gh_clip_model *m, const char *name, int64_t ou
 
     if (!t)
         return GH_EINVAL;
+    if (t->dtype == GH_ST_F32 && (uintptr_t)t->data % _Alignof(float) == 0) {
+        gh_clip_transpose((const float *)(const void *)t->data, (int)out, (int)in, dst + col0,
+                          (int)ld);
+        release_pages(m, t);
+        return GH_OK;
+    }
     esz = t->nbytes / ((size_t)out * n_in);
     rows = gh_malloc_array((size_t)BLOCK * n_in, sizeof *rows);
     if (!rows)
         return gh_err_set(err, GH_ENOMEM, "out of memory loading the CLIP weights");
     for (int64_t o0 = 0; o0 < out; o0 += BLOCK) {
-        size_t nb = (size_t)(out - o0 < BLOCK ? out - o0 : BLOCK);
+        int nb = (int)(out - o0 < BLOCK ? out - o0 : BLOCK);
 
-        gh_st_to_f32(t->dtype, t->data + (size_t)o0 * n_in * esz, nb * n_in, rows);
-        for (size_t i = 0; i < n_in; i++) {
-            float *d = dst + i * ld + col0 + (size_t)o0;
-
-            for (size_t o = 0; o < nb; o++)
-                d[o] = rows[o * n_in + i];
-        }
+        gh_st_to_f32(t->dtype, t->data + (size_t)o0 * n_in * esz, (size_t)nb * n_in, rows);
+        gh_clip_transpose(rows, nb, (int)in, dst + col0 + (size_t)o0, (int)ld);
     }
     gh_free(rows);
     release_pages(m, t);

@@ -67,6 +67,11 @@ void gh_clip_linear_io_acc(const float *x, int rows, int in, const float *w_io, 
     linear(x, rows, in, w_io, 1, b, out, y, 1);
 }
 
+void gh_clip_transpose(const float *a, int rows, int cols, float *b, int ldb)
+{
+    cblas_somatcopy(CblasRowMajor, CblasTrans, rows, cols, 1.0f, a, cols, b, ldb);
+}
+
 void gh_clip_linear_ref(const float *x, int rows, int in, const float *w, const float *b, int out,
                         float *y)
 {

@@ -27,6 +27,10 @@ void gh_clip_linear_io(const float *x, int rows, int in, const float *w_io, cons
 void gh_clip_linear_io_acc(const float *x, int rows, int in, const float *w_io, const float *b,
                            int out, float *y);
 
+/* b[j, i] = a[i, j] for a [rows, cols] (row stride cols), b row stride ldb >= rows: OpenBLAS's
+ * blocked out-of-place transpose. */
+void gh_clip_transpose(const float *a, int rows, int cols, float *b, int ldb);
+
 /* The plain loop gh_clip_linear is checked against (double accumulation). */
 void gh_clip_linear_ref(const float *x, int rows, int in, const float *w, const float *b, int out,
                         float *y);

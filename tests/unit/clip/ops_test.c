@@ -60,6 +60,16 @@ static void test_linear(void)
     gh_clip_linear_io_acc(x, rows, in, w_io, b, out, y);
     for (int i = 0; i < rows * out; i++)
         CHECK(fabsf(y[i] - 2 * r[i]) < 1e-4f);
+    /* the loader's transpose, into a wider matrix at a column offset (fused q | k | v) */
+    float *t = gh_malloc_array(in * (out + 5), 4);
+    for (int i = 0; i < in * (out + 5); i++)
+        t[i] = 0;
+    gh_clip_transpose(w, out, in, t + 3, out + 5);
+    for (int o = 0; o < out; o++)
+        for (int i = 0; i < in; i++)
+            CHECK(t[i * (out + 5) + 3 + o] == w[o * in + i]);
+    CHECK(t[0] == 0 && t[out + 3] == 0 && t[out + 4] == 0);
+    gh_free(t);
     gh_free(w_io);
     gh_free(x);
     gh_free(w);
