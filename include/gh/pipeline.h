@@ -119,4 +119,10 @@ int gh_pipeline_correct(struct gh_pipeline *p, const char *id, const char *slug,
 
 void gh_pipeline_stats(struct gh_pipeline *p, struct gh_pipeline_stats *out);
 
+/* The store's state for health checks, through the pipeline's breaker: the schema version
+ * (> 0) when the store answers; GH_EUNAVAILABLE without any I/O while the store is being
+ * skipped after failing to answer (requests then go on without it; when the pause ends one
+ * caller, a request or this check, tries it again); other store errors as they come. */
+int gh_pipeline_store_check(struct gh_pipeline *p, struct gh_err *err);
+
 #endif

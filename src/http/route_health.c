@@ -37,7 +37,8 @@ int gh_route_health(struct gh_http_request *req)
     struct gh_err err = {0};
     char why[256] = "", redis_detail[200] = "not configured (REDIS_URL unset)";
     int ready = app->provider->ops->ready(app->provider, why, sizeof why);
-    int schema = gh_store_schema_version(app->store, &err);
+    int schema = app->pipeline ? gh_pipeline_store_check(app->pipeline, &err)
+                               : gh_store_schema_version(app->store, &err);
     int store_ok = schema > 0;
     const char *redis = "disabled";
     enum health h = HEALTH_OK;

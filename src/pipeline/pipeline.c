@@ -44,6 +44,9 @@ struct gh_pipeline {
     atomic_uint_least64_t requests, memory_hits, redis_hits, redis_phash_hits, exact_hits,
         near_hits, coalesced, misses, provider_errors, store_errors;
     atomic_int_least64_t prompt_tokens, completion_tokens;
+    /* The store's breaker (store_admit): 0, or the monotonic ms until which the store is
+     * skipped; the current back-off. */
+    atomic_int_least64_t store_skip_until, store_backoff;
 };
 
 void gh_pipeline_config_defaults(struct gh_pipeline_config *cfg)
@@ -200,10 +203,68 @@ static void lru_remember(struct gh_pipeline *p, const char *sha256, const char *
     (void)rc;
 }
 
+/* A store that cannot be reached (GH_EUNAVAILABLE: stopped, frozen past its deadline, pool
+ * exhausted) is skipped for a while instead of costing every request a connection timeout —
+ * on the I/O threads too, where the exact lookup runs. 1 s, doubling to 8 s; when a period
+ * ends one caller probes and the others go on skipping until it reports. Logged once when it
+ * starts and once when it ends. */
+#define STORE_SKIP_FIRST_MS 1000
+#define STORE_SKIP_MAX_MS   8000
+
+static int64_t now_ms(void)
+{
+    return (int64_t)mono_ms();
+}
+
+/* 1: use the store now (then report the outcome with store_report); 0: skip it. */
+static int store_admit(struct gh_pipeline *p)
+{
+    int_least64_t until = atomic_load(&p->store_skip_until), now = now_ms();
+
+    if (until == 0)
+        return 1;
+    if (now < until)
+        return 0;
+    return atomic_compare_exchange_strong(&p->store_skip_until, &until,
+                                          now + atomic_load(&p->store_backoff));
+}
+
+static void store_report(struct gh_pipeline *p, int rc, const struct gh_err *e)
+{
+    if (rc == GH_EUNAVAILABLE) {
+        int_least64_t b = atomic_load(&p->store_backoff);
+
+        b = b ? (2 * b > STORE_SKIP_MAX_MS ? STORE_SKIP_MAX_MS : 2 * b) : STORE_SKIP_FIRST_MS;
+        atomic_store(&p->store_backoff, b);
+        if (atomic_exchange(&p->store_skip_until, now_ms() + b) == 0)
+            gh_logf(GH_LOG_WARN, "store unavailable, answering without it and retrying: %s",
+                    e->msg);
+    } else if (atomic_load(&p->store_skip_until) != 0 &&
+               (rc == GH_OK || rc == GH_ENOTFOUND || rc == GH_ECONFLICT)) {
+        atomic_store(&p->store_backoff, 0);
+        if (atomic_exchange(&p->store_skip_until, 0) != 0)
+            gh_logf(GH_LOG_INFO, "store back");
+    }
+}
+
 static void store_failed(struct gh_pipeline *p, const char *what, const struct gh_err *e)
 {
     atomic_fetch_add(&p->store_errors, 1);
-    gh_logf(GH_LOG_WARN, "store %s failed, going on without it: %s", what, e->msg);
+    if (e->code != GH_EUNAVAILABLE) /* those are logged once per outage by store_report */
+        gh_logf(GH_LOG_WARN, "store %s failed, going on without it: %s", what, e->msg);
+}
+
+int gh_pipeline_store_check(struct gh_pipeline *p, struct gh_err *err)
+{
+    int rc;
+
+    if (!store_admit(p))
+        return gh_err_set(err, GH_EUNAVAILABLE,
+                          "the store failed to answer; skipped for now and retried every few "
+                          "seconds");
+    rc = gh_store_schema_version(p->deps.store, err);
+    store_report(p, rc > 0 ? GH_OK : rc, err);
+    return rc;
 }
 
 /* Shares an answer with the other instances through Redis. Best effort like the LRU: Redis
@@ -263,7 +324,10 @@ static int from_cache(struct gh_pipeline *p, struct gh_analyze_request *req, dou
     rc = from_redis(p, req, t0, now, out, err);
     if (rc != GH_ENOTFOUND)
         return rc;
+    if (!store_admit(p))
+        return gh_err_set(err, GH_ENOTFOUND, "not cached (store skipped)");
     rc = gh_store_get_exact(p->deps.store, req->sha256, now, &e, &serr);
+    store_report(p, rc, &serr);
     if (rc == GH_ENOTFOUND)
         return gh_err_set(err, GH_ENOTFOUND, "not cached");
     if (rc) {
@@ -314,6 +378,7 @@ static void remember(struct gh_pipeline *p, const char *sha256, uint64_t phash, 
 {
     struct gh_cache_entry e;
     struct gh_err serr = {0};
+    int rc;
 
     memset(&e, 0, sizeof e);
     copy_str(e.sha256, sizeof e.sha256, sha256);
@@ -324,13 +389,13 @@ static void remember(struct gh_pipeline *p, const char *sha256, uint64_t phash, 
     copy_str(e.model, sizeof e.model, model);
     e.created_at = (int64_t)time(NULL);
     e.expires_at = expires_at;
-    switch (gh_store_put(p->deps.store, &e, &serr)) {
-    case GH_OK:
-        break;
-    case GH_ECONFLICT:
-        return; /* a person's correction stays what the caches answer */
-    default:
-        store_failed(p, "write", &serr);
+    if (store_admit(p)) {
+        rc = gh_store_put(p->deps.store, &e, &serr);
+        store_report(p, rc, &serr);
+        if (rc == GH_ECONFLICT)
+            return; /* a person's correction stays what the caches answer */
+        if (rc != GH_OK)
+            store_failed(p, "write", &serr);
     }
     lru_remember(p, sha256, answer, slug, provider, phash, expires_at);
     redis_remember(p, &e, GH_REDIS_KEY_SHA | GH_REDIS_KEY_PHASH);
@@ -379,8 +444,11 @@ static int near_lookup(struct gh_pipeline *p, struct gh_analyze_request *req,
     char *answer;
     int distance = 0, rc;
 
+    if (!store_admit(p))
+        return GH_ENOTFOUND;
     rc = gh_store_get_near(p->deps.store, phash, p->cfg.max_distance, (int64_t)time(NULL), &e,
                            &distance, &serr);
+    store_report(p, rc, &serr);
     if (rc == GH_ENOTFOUND)
         return rc;
     if (rc) {

@@ -198,6 +198,34 @@ def test_postgres_stopped_mid_run_then_back(cluster, photos):
     assert fake.calls() == 3
 
 
+def test_postgres_frozen_costs_one_timeout_not_one_per_request(cluster, photos):
+    """A PostgreSQL that accepts connections and never answers (SIGSTOP) must not hold every
+    request, nor the I/O thread that runs exact lookups, for the store's deadline: after one
+    timeout the instance skips the store and probes it again now and then."""
+    a, b = cluster.a, cluster.b
+    cluster.pg.pause()
+    try:
+        t0 = time.monotonic()
+        first = a.analyze(noise_jpeg(101), timeout=30)
+        assert first.status == 200, first
+        assert time.monotonic() - t0 < 8, "the first request waits one deadline, not more"
+        t0 = time.monotonic()
+        later = [a.analyze(noise_jpeg(102 + i), timeout=30) for i in range(3)]
+        assert [r.status for r in later] == [200] * 3
+        assert time.monotonic() - t0 < 2.5, "later requests skip the frozen store"
+        status, doc = health(a)
+        assert status == 200 and doc["status"] == "degraded" and doc["store"]["ok"] is False
+        assert len([x for x in a.log_lines()
+                    if "store unavailable" in x.get("msg", "")]) == 1
+    finally:
+        cluster.pg.resume()
+    wait_for("health ok on A", lambda: health(a)[1]["status"] == "ok", timeout=30, step=0.5)
+    assert layer(a.analyze(noise_jpeg(110))) is None
+    cluster.redis.command("FLUSHALL")
+    assert layer(b.analyze(noise_jpeg(110))) == "exact"
+    assert any("store back" in x.get("msg", "") for x in a.log_lines())
+
+
 def test_redis_stopped_costs_no_errors(cluster, photos):
     a, b = cluster.a, cluster.b
     assert layer(a.analyze(photos[4])) is None
