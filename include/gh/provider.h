@@ -33,6 +33,8 @@ struct gh_provider_result {
     int attempts;            /* HTTP requests made, retries included */
     char note[256];          /* why not identified, e.g. "the model answered an unknown slug" */
     char escalated_from[32]; /* "clip" when CLIP was unsure and provider answered instead */
+    int uncacheable;         /* answer it, but cache nothing: a later try may do better (CLIP's own
+                              * candidates after a failed escalation) */
 };
 
 struct gh_provider_request {

@@ -527,8 +527,9 @@ static int ask_provider(struct gh_pipeline *p, struct gh_analyze_request *req,
     f->confidence = res.confidence;
     f->prompt_tokens = res.prompt_tokens;
     f->completion_tokens = res.completion_tokens;
-    remember(p, req->sha256, phash, answer, f->slug, res.provider, res.model,
-             (int64_t)time(NULL) + p->cfg.cache_ttl_s);
+    if (!res.uncacheable)
+        remember(p, req->sha256, phash, answer, f->slug, res.provider, res.model,
+                 (int64_t)time(NULL) + p->cfg.cache_ttl_s);
     f->answer = answer;
     f->answer_len = strlen(answer);
     answer = NULL;

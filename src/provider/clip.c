@@ -82,7 +82,9 @@ out:
     return rc;
 }
 
-/* Asks the remote provider instead; its answer goes out, marked as escalated. */
+/* Asks the remote provider instead; its answer goes out, marked as escalated. When that call
+ * fails the person still gets CLIP's candidates to pick from, with the reason, and nothing is
+ * cached: the same photo a minute later may reach the remote provider. */
 static int escalate(struct clip_provider *p, const struct gh_provider_request *req,
                     const struct gh_zeroshot_result *r, struct gh_provider_result *out,
                     struct gh_err *err)
@@ -100,7 +102,13 @@ static int escalate(struct clip_provider *p, const struct gh_provider_request *r
     if (rc) {
         gh_logf(GH_LOG_WARN, "%s; escalating to %s failed: %s", why, p->fallback->name,
                 err ? err->msg : "");
-        return rc;
+        *out = own;
+        out->uncacheable = 1;
+        snprintf(out->note, sizeof out->note, "%.100s, and asking %.31s failed (%.90s)", why,
+                 p->fallback->name, err ? err->msg : "unknown error");
+        if (err)
+            memset(err, 0, sizeof *err);
+        return GH_OK;
     }
     snprintf(out->escalated_from, sizeof out->escalated_from, "clip");
     if (out->note[0]) {

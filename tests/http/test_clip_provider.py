@@ -109,6 +109,26 @@ def test_auto_escalates_when_clip_is_unsure(procs, binary, tiny, tmp_path, photo
     assert fake.calls() == 1
 
 
+def test_failed_escalation_answers_with_clips_candidates_uncached(procs, binary, tiny, tmp_path,
+                                                                   photos):
+    """The remote provider failing must not cost the person an answer (CLIP's candidates come
+    back, with the reason) nor cache CLIP's doubt for the TTL (the next try asks again)."""
+    fake = procs.fake(mode="server_error")
+    env = clip_env(tmp_path / "xdg", CLIP_MODEL=tiny, CONFIDENCE_THRESHOLD=1, PROVIDER_RETRIES=0)
+    s = procs.server(binary, provider=fake, env=env)
+    for attempt in (1, 2):
+        r = s.analyze(photos[1])
+        assert r.status == 200, r
+        doc = r.json()
+        assert doc["provider"] == "clip" and doc["cached"] is False, doc
+        assert "escalated_from" not in doc, doc
+        assert "asking openai failed" in doc["note"], doc
+        assert doc["identified"] is False and doc["candidates"], doc
+        check_probabilities(doc)
+        assert fake.calls() == attempt  # not cached: the second upload asks again
+    assert s.stats()["entries"] == 0
+
+
 def test_auto_keeps_sure_clip_answers_local(procs, binary, tiny, tmp_path, photos):
     fake = procs.fake()
     env = clip_env(tmp_path / "xdg", CLIP_MODEL=tiny, CONFIDENCE_THRESHOLD=0)
