@@ -56,6 +56,9 @@ struct gh_store {
 extern const struct gh_store_ops gh_store_sqlite_ops;
 extern const struct gh_store_ops gh_store_pg_ops;
 
+/* A gh_malloc'd copy of s; NULL when out of memory. */
+char *gh_store_strdup(const char *s);
+
 /* The equipment's primary then secondary muscles as a JSON array of strings, e.g.
  * ["quadriceps","glutes"], for the muscle_groups column. *out is owned by the caller (gh_free).
  * Errors: GH_ENOMEM. */

@@ -122,10 +122,12 @@ static const char *const pg_migrations[] = {
 
 static const char *const pg_sql[PG_N_STMT] = {
     [PG_STMT_SCHEMA_VERSION] = "SELECT coalesce(max(version), 0) FROM schema_migrations",
-    /* Rows are only rewritten when something changed, so updated_at means a real change. */
+    /* Rows are only rewritten when something changed, so updated_at means a real change.
+     * The muscles come as the JSON array both backends build (gh_store_muscles_json). */
     [PG_STMT_UPSERT_EQUIPMENT] =
         "INSERT INTO equipment (slug, name, category, muscle_groups, data, created_at,"
-        " updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)"
+        " updated_at) VALUES ($1, $2, $3, ARRAY(SELECT m FROM json_array_elements_text($4::json)"
+        " WITH ORDINALITY AS t(m, i) ORDER BY i), $5, $6, $6)"
         " ON CONFLICT (slug) DO UPDATE SET name = excluded.name, category = excluded.category,"
         " muscle_groups = excluded.muscle_groups, data = excluded.data,"
         " updated_at = excluded.updated_at"
@@ -584,6 +586,34 @@ void gh_pg_rollback(struct pg_store *s, struct pg_conn *c)
         c->broken = 1;
 }
 
+int gh_pg_end(struct pg_store *s, struct pg_conn *c, int rc, const char *what, struct gh_err *err)
+{
+    if (rc == GH_OK)
+        rc = gh_pg_sql(s, c, "COMMIT", what, err);
+    if (rc)
+        gh_pg_rollback(s, c);
+    return rc;
+}
+
+int gh_pg_run(struct gh_store *st, enum pg_stmt_id id, const struct pg_params *p, long timeout_ms,
+              PGresult **out, const char *what, struct gh_err *err)
+{
+    struct pg_store *s = gh_pg_of(st);
+    struct pg_conn *c = NULL;
+    int rc;
+
+    if (out)
+        *out = NULL;
+    rc = gh_pg_acquire(s, &c, err);
+    if (rc)
+        return rc;
+    if (timeout_ms > 0)
+        c->timeout_ms = timeout_ms;
+    rc = gh_pg_exec(s, c, id, p, out, what, err);
+    gh_pg_release(s, c);
+    return rc;
+}
+
 /* ---- the pool ---- */
 
 /* Whether an idle connection is fit to lend. A server that shut down, or ended this backend,
@@ -732,16 +762,6 @@ void gh_pg_release(struct pg_store *s, struct pg_conn *c)
 
 /* ---- opening ---- */
 
-static char *pg_strdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = gh_malloc(n);
-
-    if (d)
-        memcpy(d, s, n);
-    return d;
-}
-
 /* The password in a URL that libpq could not parse, found by hand so that it is not quoted:
  * between the first ':' after "://" and the last '@' before the path. */
 static char *pg_raw_password(const char *url)
@@ -818,11 +838,11 @@ static int pg_parse(struct pg_store *s, const char *url, struct gh_err *err)
     }
     snprintf(label, sizeof label, "%s:%s/%s", host ? host : "localhost", port ? port : "5432",
              db ? db : (user ? user : "(default)"));
-    s->label = pg_strdup(label);
-    s->url = pg_strdup(url);
+    s->label = gh_store_strdup(label);
+    s->url = gh_store_strdup(url);
     s->options = pg_options(extra);
     if (pw)
-        s->password = pg_strdup(pw);
+        s->password = gh_store_strdup(pw);
     if (!s->label || !s->url || !s->options || (pw && !s->password))
         rc = gh_err_set(err, GH_ENOMEM, "out of memory opening the postgresql store");
     PQconninfoFree(opts);
@@ -865,13 +885,9 @@ static int pg_migrate(struct pg_store *s, struct pg_conn *c, struct gh_err *err)
         if (rc == GH_OK)
             rc = gh_pg_sql(s, c, insert, "record a migration", err);
     }
-    if (rc == GH_OK)
-        rc = gh_pg_sql(s, c, "COMMIT", "commit the migration", err);
 out:
     PQclear(r);
-    if (rc)
-        gh_pg_rollback(s, c);
-    return rc;
+    return gh_pg_end(s, c, rc, "commit the migration", err);
 }
 
 static void pg_free(struct pg_store *s)

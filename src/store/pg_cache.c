@@ -11,67 +11,13 @@
 
 int gh_pg_schema_version(struct gh_store *st, int *out, struct gh_err *err)
 {
-    struct pg_store *s = gh_pg_of(st);
-    struct pg_conn *c = NULL;
     PGresult *r = NULL;
-    int rc;
+    int rc = gh_pg_run(st, PG_STMT_SCHEMA_VERSION, NULL, 0, &r, "read the schema version", err);
 
-    rc = gh_pg_acquire(s, &c, err);
-    if (rc == GH_OK)
-        rc = gh_pg_exec(s, c, PG_STMT_SCHEMA_VERSION, NULL, &r, "read the schema version", err);
     if (rc == GH_OK)
         *out = (int)gh_pg_i64(r, 0, 0);
     PQclear(r);
-    gh_pg_release(s, c);
     return rc;
-}
-
-/* Bytes s takes inside a quoted array element: '"' and '\' get a backslash. */
-static size_t pg_array_len(const struct gh_strv *v)
-{
-    size_t n = 0;
-
-    for (size_t i = 0; i < v->n; i++) {
-        n += 3; /* quotes and a comma */
-        for (const char *p = v->v[i]; *p; p++)
-            n += (*p == '"' || *p == '\\') ? 2 : 1;
-    }
-    return n;
-}
-
-/* The equipment's primary then secondary muscles as a TEXT[] literal, {"quadriceps","glutes"}
- * (https://www.postgresql.org/docs/15/arrays.html#ARRAYS-IO). *out is gh_free'd by the
- * caller. */
-static int pg_muscles_array(const struct gh_equipment *e, char **out, struct gh_err *err)
-{
-    const struct gh_strv *lists[2] = {&e->primary_muscles, &e->secondary_muscles};
-    size_t len = 3 + pg_array_len(lists[0]) + pg_array_len(lists[1]);
-    char *buf = gh_malloc(len), *p;
-    int first = 1;
-
-    *out = NULL;
-    if (!buf)
-        return gh_err_set(err, GH_ENOMEM, "out of memory listing the muscles of %s", e->slug);
-    p = buf;
-    *p++ = '{';
-    for (int l = 0; l < 2; l++) {
-        for (size_t i = 0; i < lists[l]->n; i++) {
-            if (!first)
-                *p++ = ',';
-            first = 0;
-            *p++ = '"';
-            for (const char *q = lists[l]->v[i]; *q; q++) {
-                if (*q == '"' || *q == '\\')
-                    *p++ = '\\';
-                *p++ = *q;
-            }
-            *p++ = '"';
-        }
-    }
-    *p++ = '}';
-    *p = '\0';
-    *out = buf;
-    return GH_OK;
 }
 
 static int pg_upsert_equipment(struct pg_store *s, struct pg_conn *c, const struct gh_equipment *e,
@@ -81,7 +27,7 @@ static int pg_upsert_equipment(struct pg_store *s, struct pg_conn *c, const stru
     char *muscles = NULL;
     int rc;
 
-    rc = pg_muscles_array(e, &muscles, err);
+    rc = gh_store_muscles_json(e, &muscles, err);
     if (rc)
         return rc;
     gh_pg_param_text(&p, e->slug);
@@ -115,10 +61,7 @@ int gh_pg_sync_catalogue(struct gh_store *st, const struct gh_catalogue *cat, st
     gh_pg_param_text(&p, gh_catalogue_version(cat));
     if (rc == GH_OK)
         rc = gh_pg_exec(s, c, PG_STMT_SET_META, &p, NULL, "record the catalogue version", err);
-    if (rc == GH_OK)
-        rc = gh_pg_sql(s, c, "COMMIT", "commit the catalogue sync", err);
-    if (rc)
-        gh_pg_rollback(s, c);
+    rc = gh_pg_end(s, c, rc, "commit the catalogue sync", err);
     gh_pg_release(s, c);
     return rc;
 }
@@ -150,14 +93,9 @@ static int pg_read_entry(const PGresult *r, struct gh_cache_entry *out, struct g
 static int pg_hit(struct gh_store *st, enum pg_stmt_id id, const struct pg_params *p,
                   struct gh_cache_entry *out, int *distance, struct gh_err *err)
 {
-    struct pg_store *s = gh_pg_of(st);
-    struct pg_conn *c = NULL;
     PGresult *r = NULL;
-    int rc;
+    int rc = gh_pg_run(st, id, p, 0, &r, "look up a cache entry", err);
 
-    rc = gh_pg_acquire(s, &c, err);
-    if (rc == GH_OK)
-        rc = gh_pg_exec(s, c, id, p, &r, "look up a cache entry", err);
     if (rc == GH_OK && PQntuples(r) == 0)
         rc = id == PG_STMT_GET_EXACT
                  ? gh_err_set(err, GH_ENOTFOUND, "no live cache entry for that key")
@@ -169,7 +107,6 @@ static int pg_hit(struct gh_store *st, enum pg_stmt_id id, const struct pg_param
     if (rc)
         gh_cache_entry_fini(out);
     PQclear(r);
-    gh_pg_release(s, c);
     return rc;
 }
 
@@ -217,24 +154,19 @@ void gh_pg_params_entry(struct pg_params *p, const struct gh_cache_entry *e)
 
 int gh_pg_put(struct gh_store *st, const struct gh_cache_entry *e, struct gh_err *err)
 {
-    struct pg_store *s = gh_pg_of(st);
     struct pg_params p = {.n = 0};
-    struct pg_conn *c = NULL;
     PGresult *r = NULL;
     int rc;
 
     gh_pg_params_entry(&p, e);
     gh_pg_param_i64(&p, e->hits);
     gh_pg_param_i64(&p, e->last_hit_at);
-    rc = gh_pg_acquire(s, &c, err);
-    if (rc == GH_OK)
-        rc = gh_pg_exec(s, c, PG_STMT_PUT, &p, &r, "store a cache entry", err);
+    rc = gh_pg_run(st, PG_STMT_PUT, &p, 0, &r, "store a cache entry", err);
     /* The upsert's WHERE kept a corrected row: decided inside the one statement, so no other
      * writer can slip in between a check and the write. */
     if (rc == GH_OK && gh_pg_changes(r) == 0)
         rc = gh_err_set(err, GH_ECONFLICT, "a person corrected this image's answer; kept it");
     PQclear(r);
-    gh_pg_release(s, c);
     return rc;
 }
 
@@ -255,10 +187,7 @@ int gh_pg_stats(struct gh_store *st, int64_t now, struct gh_store_stats *out, st
     rc = gh_pg_sql(s, c, "BEGIN; SET LOCAL enable_seqscan = on", "begin reading statistics", err);
     if (rc == GH_OK)
         rc = gh_pg_exec(s, c, PG_STMT_STATS, &p, &r, "read statistics", err);
-    if (rc == GH_OK)
-        rc = gh_pg_sql(s, c, "COMMIT", "finish reading statistics", err);
-    if (rc)
-        gh_pg_rollback(s, c);
+    rc = gh_pg_end(s, c, rc, "finish reading statistics", err);
     if (rc == GH_OK) {
         out->entries = gh_pg_i64(r, 0, 0);
         out->live_entries = gh_pg_i64(r, 0, 1);
@@ -281,44 +210,33 @@ int gh_pg_stats(struct gh_store *st, int64_t now, struct gh_store_stats *out, st
 
 int gh_pg_purge_expired(struct gh_store *st, int64_t now, int64_t *n_purged, struct gh_err *err)
 {
-    struct pg_store *s = gh_pg_of(st);
     struct pg_params p = {.n = 0};
-    struct pg_conn *c = NULL;
     PGresult *r = NULL;
     int rc;
 
     gh_pg_param_i64(&p, now);
-    rc = gh_pg_acquire(s, &c, err);
-    if (rc)
-        return rc;
-    c->timeout_ms = PG_LONG_TIMEOUT_MS;
-    rc = gh_pg_exec(s, c, PG_STMT_PURGE, &p, &r, "purge expired cache entries", err);
+    rc = gh_pg_run(st, PG_STMT_PURGE, &p, PG_LONG_TIMEOUT_MS, &r, "purge expired cache entries",
+                   err);
     if (rc == GH_OK)
         *n_purged = gh_pg_changes(r);
     PQclear(r);
-    gh_pg_release(s, c);
     return rc;
 }
 
 int gh_pg_equipment_name(struct gh_store *st, const char *slug, char *name, size_t name_cap,
                          struct gh_err *err)
 {
-    struct pg_store *s = gh_pg_of(st);
     struct pg_params p = {.n = 0};
-    struct pg_conn *c = NULL;
     PGresult *r = NULL;
     int rc;
 
     gh_pg_param_text(&p, slug);
-    rc = gh_pg_acquire(s, &c, err);
-    if (rc == GH_OK)
-        rc = gh_pg_exec(s, c, PG_STMT_EQUIPMENT_NAME, &p, &r, "look up equipment", err);
+    rc = gh_pg_run(st, PG_STMT_EQUIPMENT_NAME, &p, 0, &r, "look up equipment", err);
     if (rc == GH_OK && PQntuples(r) == 0)
         rc = gh_err_set(err, GH_ENOTFOUND, "no equipment with slug %s", slug);
     if (rc == GH_OK)
         gh_pg_copy_text(name, name_cap, r, 0, 0);
     PQclear(r);
-    gh_pg_release(s, c);
     return rc;
 }
 

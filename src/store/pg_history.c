@@ -50,10 +50,9 @@ int gh_pg_record_identifications(struct gh_store *st, struct gh_identification *
         rc = gh_pg_sql(s, c, "BEGIN", "begin recording identifications", err);
     for (size_t i = 0; rc == GH_OK && i < n; i++)
         rc = pg_insert_identification(s, c, &recs[i], err);
-    if (batch && rc == GH_OK)
-        rc = gh_pg_sql(s, c, "COMMIT", "commit identifications", err);
+    if (batch)
+        rc = gh_pg_end(s, c, rc, "commit identifications", err);
     if (rc) {
-        gh_pg_rollback(s, c);
         for (size_t i = 0; i < n; i++) /* none was kept */
             recs[i].id = 0;
     }
@@ -86,32 +85,25 @@ static void pg_read_ident(const PGresult *r, int row, struct gh_identification *
 int gh_pg_list_identifications(struct gh_store *st, int64_t before_id, size_t limit,
                                struct gh_identification *out, size_t *n_out, struct gh_err *err)
 {
-    struct pg_store *s = gh_pg_of(st);
     struct pg_params p = {.n = 0};
-    struct pg_conn *c = NULL;
     PGresult *r = NULL;
     size_t n = 0;
     int rc;
 
     gh_pg_param_i64(&p, before_id > 0 ? before_id : INT64_MAX);
     gh_pg_param_i64(&p, (int64_t)limit);
-    rc = gh_pg_acquire(s, &c, err);
-    if (rc == GH_OK)
-        rc = gh_pg_exec(s, c, PG_STMT_IDENT_LIST, &p, &r, "list identifications", err);
+    rc = gh_pg_run(st, PG_STMT_IDENT_LIST, &p, 0, &r, "list identifications", err);
     for (; rc == GH_OK && n < limit && n < (size_t)PQntuples(r); n++)
         pg_read_ident(r, (int)n, &out[n]);
     *n_out = rc ? 0 : n;
     PQclear(r);
-    gh_pg_release(s, c);
     return rc;
 }
 
 int gh_pg_get_identification(struct gh_store *st, int64_t id, const char *request_id,
                              struct gh_identification *out, struct gh_err *err)
 {
-    struct pg_store *s = gh_pg_of(st);
     struct pg_params p = {.n = 0};
-    struct pg_conn *c = NULL;
     PGresult *r = NULL;
     int rc;
 
@@ -119,16 +111,13 @@ int gh_pg_get_identification(struct gh_store *st, int64_t id, const char *reques
         gh_pg_param_i64(&p, id);
     else
         gh_pg_param_text(&p, request_id);
-    rc = gh_pg_acquire(s, &c, err);
-    if (rc == GH_OK)
-        rc = gh_pg_exec(s, c, id > 0 ? PG_STMT_IDENT_GET : PG_STMT_IDENT_BY_REQUEST, &p, &r,
-                        "read an identification", err);
+    rc = gh_pg_run(st, id > 0 ? PG_STMT_IDENT_GET : PG_STMT_IDENT_BY_REQUEST, &p, 0, &r,
+                   "read an identification", err);
     if (rc == GH_OK && PQntuples(r) == 0)
         rc = gh_err_set(err, GH_ENOTFOUND, "no identification with that id");
     if (rc == GH_OK)
         pg_read_ident(r, 0, out);
     PQclear(r);
-    gh_pg_release(s, c);
     return rc;
 }
 
@@ -166,10 +155,7 @@ int gh_pg_correct(struct gh_store *st, int64_t ident_id, const struct gh_cache_e
         rc = pg_note_feedback(s, c, ident_id, e->equipment_slug, now, err);
     if (rc == GH_OK)
         rc = gh_pg_exec(s, c, PG_STMT_CACHE_CORRECT, &p, NULL, "store the corrected answer", err);
-    if (rc == GH_OK)
-        rc = gh_pg_sql(s, c, "COMMIT", "commit a correction", err);
-    if (rc)
-        gh_pg_rollback(s, c);
+    rc = gh_pg_end(s, c, rc, "commit a correction", err);
     gh_pg_release(s, c);
     return rc;
 }

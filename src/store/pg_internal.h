@@ -109,8 +109,16 @@ int gh_pg_sql(struct pg_store *s, struct pg_conn *c, const char *sql, const char
 /* Runs sql once with parameters, unprepared (EXPLAIN). */
 int gh_pg_exec_sql(struct pg_store *s, struct pg_conn *c, const char *sql,
                    const struct pg_params *p, PGresult **out, const char *what, struct gh_err *err);
+/* One statement outside a transaction on a connection of the pool: acquires one, gives it
+ * timeout_ms (0: the pool's own) and runs gh_pg_exec, then releases it; the result outlives
+ * the connection. */
+int gh_pg_run(struct gh_store *st, enum pg_stmt_id id, const struct pg_params *p, long timeout_ms,
+              PGresult **out, const char *what, struct gh_err *err);
 /* ROLLBACK when a transaction is open; a failure marks the connection broken. */
 void gh_pg_rollback(struct pg_store *s, struct pg_conn *c);
+/* Ends the open transaction: COMMIT when rc is GH_OK (a failure reported as "cannot <what>"),
+ * else ROLLBACK. Returns the outcome. */
+int gh_pg_end(struct pg_store *s, struct pg_conn *c, int rc, const char *what, struct gh_err *err);
 
 void gh_pg_param_text(struct pg_params *p, const char *s);
 void gh_pg_param_i64(struct pg_params *p, int64_t v);

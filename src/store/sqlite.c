@@ -231,6 +231,15 @@ static void sq_rollback(sqlite3 *db)
         gh_sq_exec(db, "ROLLBACK");
 }
 
+int gh_sq_end(struct sq_conn *c, int rc, const char *what, struct gh_err *err)
+{
+    if (rc == GH_OK && gh_sq_exec(c->db, "COMMIT") != SQLITE_OK)
+        rc = gh_sq_fail(err, c->db, what);
+    if (rc)
+        sq_rollback(c->db);
+    return rc;
+}
+
 int gh_sq_stmt(struct sq_conn *c, enum sq_stmt_id id, sqlite3_stmt **out, struct gh_err *err)
 {
     int rc = SQLITE_OK;
@@ -337,16 +346,6 @@ out:
     return rc;
 }
 
-static char *sq_strdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = gh_malloc(n);
-
-    if (d)
-        memcpy(d, s, n);
-    return d;
-}
-
 /* Names of memory databases are process-wide in SQLite's shared cache; each store gets one. */
 static char *sq_memory_name(void)
 {
@@ -355,7 +354,7 @@ static char *sq_memory_name(void)
 
     snprintf(buf, sizeof buf, "file:gh_mem_%ld_%u?mode=memory&cache=shared", (long)getpid(),
              atomic_fetch_add(&counter, 1));
-    return sq_strdup(buf);
+    return gh_store_strdup(buf);
 }
 
 static int sq_conn_open(struct sq_store *s, struct sq_conn *c, struct gh_err *err)
@@ -500,8 +499,8 @@ static int sq_alloc(const char *target, int pool_size, struct sq_store **out, st
         return gh_err_set(err, GH_ENOMEM, "out of memory opening the sqlite store");
     memset(s, 0, sizeof *s);
     s->memory = strcmp(target, ":memory:") == 0;
-    s->label = sq_strdup(s->memory ? "sqlite::memory:" : target);
-    s->name = s->memory ? sq_memory_name() : sq_strdup(target);
+    s->label = gh_store_strdup(s->memory ? "sqlite::memory:" : target);
+    s->name = s->memory ? sq_memory_name() : gh_store_strdup(target);
     s->conns = gh_malloc_array((size_t)pool_size, sizeof *s->conns);
     s->idle = gh_malloc_array((size_t)pool_size, sizeof *s->idle);
     if (!s->label || !s->name || !s->conns || !s->idle) {
@@ -644,11 +643,8 @@ static int sq_sync_catalogue(struct gh_store *st, const struct gh_catalogue *cat
         rc = sq_upsert_equipment(c, gh_catalogue_at(cat, i), now, err);
     if (rc == GH_OK)
         rc = sq_set_meta(c, "catalogue_version", gh_catalogue_version(cat), err);
-    if (rc == GH_OK && gh_sq_exec(c->db, "COMMIT") != SQLITE_OK)
-        rc = gh_sq_fail(err, c->db, "commit the catalogue sync");
+    rc = gh_sq_end(c, rc, "commit the catalogue sync", err);
 out:
-    if (rc)
-        sq_rollback(c->db);
     gh_sq_release(s, c);
     return rc;
 }
@@ -944,11 +940,8 @@ static int sq_stats(struct gh_store *st, int64_t now, struct gh_store_stats *out
     rc = sq_stats_read(c, now, out, err);
     if (rc == GH_OK)
         rc = sq_catalogue_version(c, out->catalogue_version, sizeof out->catalogue_version, err);
-    if (rc == GH_OK && gh_sq_exec(c->db, "COMMIT") != SQLITE_OK)
-        rc = gh_sq_fail(err, c->db, "finish reading statistics");
+    rc = gh_sq_end(c, rc, "finish reading statistics", err);
 out:
-    if (rc)
-        sq_rollback(c->db);
     gh_sq_release(s, c);
     return rc;
 }

@@ -58,12 +58,8 @@ int gh_sq_record_identifications(struct gh_store *st, struct gh_identification *
     }
     for (size_t i = 0; rc == GH_OK && i < n; i++)
         rc = sq_insert_identification(c, &recs[i], err);
-    if (batch) {
-        if (rc == GH_OK && gh_sq_exec(c->db, "COMMIT") != SQLITE_OK)
-            rc = gh_sq_fail(err, c->db, "commit identifications");
-        if (rc)
-            gh_sq_exec(c->db, "ROLLBACK");
-    }
+    if (batch)
+        rc = gh_sq_end(c, rc, "commit identifications", err);
 out:
     gh_sq_release(s, c);
     return rc;
@@ -198,10 +194,7 @@ int gh_sq_correct(struct gh_store *st, int64_t ident_id, const struct gh_cache_e
     rc = sq_note_feedback(c, ident_id, e->equipment_slug, now, err);
     if (rc == GH_OK)
         rc = sq_correct_cache(c, e, err);
-    if (rc == GH_OK && gh_sq_exec(c->db, "COMMIT") != SQLITE_OK)
-        rc = gh_sq_fail(err, c->db, "commit a correction");
-    if (rc)
-        gh_sq_exec(c->db, "ROLLBACK");
+    rc = gh_sq_end(c, rc, "commit a correction", err);
 out:
     gh_sq_release(s, c);
     return rc;

@@ -60,6 +60,9 @@ struct sq_store *gh_sq_of(struct gh_store *st);
 int gh_sq_step(sqlite3_stmt *s);
 int gh_sq_exec(sqlite3 *db, const char *sql);
 int gh_sq_fail(struct gh_err *err, sqlite3 *db, const char *what);
+/* Ends the open transaction: COMMIT when rc is GH_OK (a failure reported as "cannot <what>"),
+ * else ROLLBACK. Returns the outcome. */
+int gh_sq_end(struct sq_conn *c, int rc, const char *what, struct gh_err *err);
 int gh_sq_stmt(struct sq_conn *c, enum sq_stmt_id id, sqlite3_stmt **out, struct gh_err *err);
 void gh_sq_done(sqlite3_stmt *s);
 sqlite3_int64 gh_sq_i64(uint64_t v);

@@ -420,6 +420,16 @@ int gh_store_explain_near(struct gh_store *st, char *plan, size_t plan_cap, stru
     return st->ops->explain_near(st, plan, plan_cap, err);
 }
 
+char *gh_store_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = gh_malloc(n);
+
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
 /* Bytes s takes as a JSON string, quotes included (RFC 8259 section 7). */
 static size_t json_str_len(const char *s)
 {
