@@ -38,6 +38,7 @@ static const char usage[] =
 struct command {
     const char *name;
     int (*run)(int argc, char **argv);
+    int no_images; /* 1: starting libvips would only slow it down */
 };
 
 static int print_version(int argc, char **argv)
@@ -57,11 +58,11 @@ static int print_usage(int argc, char **argv)
 }
 
 static const struct command commands[] = {
-    {"serve", gh_cli_serve}, {"analyze", gh_cli_analyze}, {"cache", gh_cli_cache},
-    {"db", gh_cli_db},       {"hash", gh_cli_hash},       {"validate", gh_cli_validate},
-    {"prep", gh_cli_prep},   {"version", print_version},  {"--version", print_version},
-    {"help", print_usage},   {"--help", print_usage},     {"-h", print_usage},
-    {"model", gh_cli_model}, {"clip", gh_cli_clip},
+    {"serve", gh_cli_serve, 0}, {"analyze", gh_cli_analyze, 0}, {"cache", gh_cli_cache, 0},
+    {"db", gh_cli_db, 0},       {"hash", gh_cli_hash, 0},       {"validate", gh_cli_validate, 0},
+    {"prep", gh_cli_prep, 0},   {"version", print_version, 1},  {"--version", print_version, 1},
+    {"help", print_usage, 1},   {"--help", print_usage, 1},     {"-h", print_usage, 1},
+    {"model", gh_cli_model, 0}, {"clip", gh_cli_clip, 0},
 };
 
 int main(int argc, char **argv)
@@ -85,6 +86,8 @@ int main(int argc, char **argv)
         if (strcmp(argv[1], "serve") == 0)
             pthread_sigmask(SIG_BLOCK, &stop, NULL);
         signal(SIGPIPE, SIG_IGN);
+        if (commands[i].no_images)
+            return commands[i].run(argc - 1, argv + 1);
         /* One libvips thread per image: the CLI works file by file and the server runs one
          * request per worker, so parallelism has a single owner (STYLE.md 6). */
         if (gh_image_init(1, &err) != GH_OK) {

@@ -4,6 +4,7 @@
  * value format. No pub/sub, no cluster, no TLS: one plain Redis shared by the instances. */
 #include "gh/redis.h"
 #include "gh/alloc.h"
+#include "gh/clock.h"
 #include "gh/log.h"
 
 #include <errno.h>
@@ -204,10 +205,7 @@ enum admit { ADMIT_NO, ADMIT_YES, ADMIT_PROBE };
 
 static int64_t mono_ms(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)gh_mono_ms();
 }
 
 /* Closed: everyone talks to Redis. Open: nobody, except one probe once the backoff is over. */
@@ -676,8 +674,13 @@ int gh_redis_count_keys(struct gh_redis *r, int64_t *n_sha, int64_t *n_phash, st
             cmd.len[i] = strlen(cmd.argv[i]);
 
         rc = run(r, &cmd, 1, &rep);
-        if (rc)
-            return gh_err_set(err, GH_EBACKEND, "redis at %s did not answer", r->address);
+        if (rc) {
+            /* why: this failure, or the one that opened the breaker (then nothing was sent) */
+            pthread_mutex_lock(&r->mu);
+            rc = gh_err_set(err, GH_EBACKEND, "redis at %s did not answer: %s", r->address, r->why);
+            pthread_mutex_unlock(&r->mu);
+            return rc;
+        }
         if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
             rep->element[0]->type != REDIS_REPLY_STRING ||
             rep->element[1]->type != REDIS_REPLY_ARRAY || rep->element[0]->len >= sizeof cursor) {

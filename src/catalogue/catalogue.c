@@ -306,11 +306,12 @@ int gh_catalogue_load_file(const char *path, struct gh_catalogue **out, struct g
 {
     uint8_t *buf = NULL;
     size_t len = 0;
-    int rc = gh_file_read(path, CATALOGUE_MAX_BYTES, &buf, &len, err);
+    struct gh_err rerr = {0};
+    int rc = gh_file_read(path, CATALOGUE_MAX_BYTES, &buf, &len, &rerr);
 
     *out = NULL;
-    if (rc)
-        return rc;
+    if (rc) /* gh_file_read gives the reason; CATALOGUE_PATH users need the path too */
+        return gh_err_set(err, rc, "catalogue %s: %s", path, rerr.msg);
     rc = gh_catalogue_load_buffer((const char *)buf, len, path, out, err);
     gh_free(buf);
     return rc;

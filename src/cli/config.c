@@ -47,7 +47,8 @@ static const struct setting settings[] = {
      "CLIP checkpoint directory or pulled model name (none)"},
     {"CLIP_THREADS", "clip-threads", K_INT, 0, 256, AT(clip_threads),
      "threads for CLIP inference, 0 = one per core (0)"},
-    {"AI_PROVIDER", "ai-provider", K_STR, 0, 0, AT(provider.name), "auto, openai or llava (auto)"},
+    {"AI_PROVIDER", "ai-provider", K_STR, 0, 0, AT(provider.name),
+     "auto, clip, openai or llava (auto)"},
     {"OPENAI_API_KEY", NULL, K_STR, 0, 0, AT(provider.openai_api_key),
      "API key (environment only)"},
     {"OPENAI_BASE_URL", "openai-base-url", K_STR, 0, 0, AT(provider.openai_base_url),
@@ -164,10 +165,15 @@ static int set_value(struct gh_config *cfg, const struct setting *s, const char 
 
 static void print_help(const char *usage)
 {
+    int w = 0; /* the longest variable name, so the columns line up */
+
     fputs(usage, stdout);
     printf("\nsettings (environment variable / flag, default in brackets):\n");
     for (size_t i = 0; i < N_SETTINGS; i++)
-        printf("  %-22s %s%-24s %s\n", settings[i].env ? settings[i].env : "",
+        if (settings[i].env && (int)strlen(settings[i].env) > w)
+            w = (int)strlen(settings[i].env);
+    for (size_t i = 0; i < N_SETTINGS; i++)
+        printf("  %-*s %s%-24s %s\n", w, settings[i].env ? settings[i].env : "",
                settings[i].flag ? "--" : "  ", settings[i].flag ? settings[i].flag : "",
                settings[i].help);
 }
@@ -175,6 +181,7 @@ static void print_help(const char *usage)
 int gh_config_load(struct gh_config *cfg, int argc, char **argv, const char *usage, int *next_arg)
 {
     struct option opts[N_SETTINGS + 2];
+    char flag[64];
     size_t n = 0;
     int c;
 
@@ -202,7 +209,9 @@ int gh_config_load(struct gh_config *cfg, int argc, char **argv, const char *usa
             fprintf(stderr, "gymhelper: try 'gymhelper %s --help'\n", argv[0]);
             return -1;
         }
-        if (set_value(cfg, &settings[c], settings[c].flag, optarg) != 0)
+        /* the message names the flag as it was typed */
+        snprintf(flag, sizeof flag, "--%s", settings[c].flag);
+        if (set_value(cfg, &settings[c], flag, optarg) != 0)
             return -1;
     }
     *next_arg = optind;

@@ -34,6 +34,14 @@ void gh_http_metrics_end(const struct gh_http_request *req, const struct gh_log_
                         line->error_code, line->duration_ms / 1e3);
 }
 
+/* A family with one unlabelled sample; type is "counter" or "gauge". */
+static void write_one(struct gh_metrics_buf *b, const char *name, const char *type,
+                      const char *help, double v)
+{
+    gh_metrics_write_family(b, name, type, help);
+    gh_metrics_write_sample(b, name, NULL, v);
+}
+
 static void write_cache(struct gh_metrics_buf *b, struct gh_app *app)
 {
     static const char hits[] = "gymhelper_cache_hits_total";
@@ -41,27 +49,20 @@ static void write_cache(struct gh_metrics_buf *b, struct gh_app *app)
     struct gh_pipeline_stats ps;
 
     gh_pipeline_stats(app->pipeline, &ps);
+    const uint64_t counts[] = {ps.memory_hits, ps.redis_hits, ps.exact_hits, ps.near_hits,
+                               ps.coalesced};
     gh_metrics_write_family(b, hits, "counter",
                             "Analyses answered from a cache layer: memory (in-process LRU), redis "
                             "(shared, same bytes or same pHash), exact (store, same bytes), near "
                             "(store, similar pHash), coalesced (waited for an identical upload's "
                             "provider call).");
     for (size_t i = 0; i < sizeof layers / sizeof layers[0]; i++) {
-        const uint64_t counts[] = {ps.memory_hits, ps.redis_hits, ps.exact_hits, ps.near_hits,
-                                   ps.coalesced};
         const char *labels[] = {"layer", layers[i], NULL};
 
         gh_metrics_write_sample(b, hits, labels, (double)counts[i]);
     }
-    gh_metrics_write_family(b, "gymhelper_cache_misses_total", "counter",
-                            "Analyses that went to the AI provider.");
-    gh_metrics_write_sample(b, "gymhelper_cache_misses_total", NULL, (double)ps.misses);
-}
-
-static void write_gauge(struct gh_metrics_buf *b, const char *name, const char *help, double v)
-{
-    gh_metrics_write_family(b, name, "gauge", help);
-    gh_metrics_write_sample(b, name, NULL, v);
+    write_one(b, "gymhelper_cache_misses_total", "counter",
+              "Analyses that went to the AI provider.", (double)ps.misses);
 }
 
 static void write_lru(struct gh_metrics_buf *b, struct gh_lru *lru)
@@ -71,20 +72,14 @@ static void write_lru(struct gh_metrics_buf *b, struct gh_lru *lru)
     memset(&ls, 0, sizeof ls); /* no memory layer: all 0 */
     if (lru)
         gh_lru_stats(lru, &ls);
-    write_gauge(b, "gymhelper_lru_entries", "Answers in the in-process LRU cache.",
-                (double)ls.entries);
-    write_gauge(b, "gymhelper_lru_bytes",
-                "Bytes the in-process LRU cache accounts for (keys, answers, overhead).",
-                (double)ls.bytes);
-    gh_metrics_write_family(b, "gymhelper_lru_evictions_total", "counter",
-                            "Answers the in-process LRU cache dropped to stay within its bounds.");
-    gh_metrics_write_sample(b, "gymhelper_lru_evictions_total", NULL, (double)ls.evictions);
-}
-
-static void write_counter(struct gh_metrics_buf *b, const char *name, const char *help, double v)
-{
-    gh_metrics_write_family(b, name, "counter", help);
-    gh_metrics_write_sample(b, name, NULL, v);
+    write_one(b, "gymhelper_lru_entries", "gauge", "Answers in the in-process LRU cache.",
+              (double)ls.entries);
+    write_one(b, "gymhelper_lru_bytes", "gauge",
+              "Bytes the in-process LRU cache accounts for (keys, answers, overhead).",
+              (double)ls.bytes);
+    write_one(b, "gymhelper_lru_evictions_total", "counter",
+              "Answers the in-process LRU cache dropped to stay within its bounds.",
+              (double)ls.evictions);
 }
 
 /* Only with REDIS_URL: a series that can never move is noise. */
@@ -95,23 +90,22 @@ static void write_redis(struct gh_metrics_buf *b, struct gh_redis *redis)
     if (!redis)
         return;
     gh_redis_stats(redis, &rs);
-    write_gauge(b, "gymhelper_redis_up",
-                "1 while the Redis layer is in use, 0 while its circuit breaker skips it.",
-                rs.down ? 0 : 1);
-    write_counter(b, "gymhelper_redis_phash_hits_total",
-                  "Redis hits found by pHash (a copy of a photo another instance analysed).",
-                  (double)rs.phash_hits);
-    write_counter(b, "gymhelper_redis_errors_total",
-                  "Redis commands that failed: timeouts, refused or lost connections.",
-                  (double)rs.errors);
-    write_counter(b, "gymhelper_redis_skipped_total",
-                  "Redis operations skipped while the circuit breaker was open.",
-                  (double)rs.skipped);
-    write_counter(b, "gymhelper_redis_bad_values_total",
-                  "Redis values that were not a gymhelper answer document (read as misses).",
-                  (double)rs.bad_values);
-    write_counter(b, "gymhelper_redis_outages_total", "Times the Redis circuit breaker opened.",
-                  (double)rs.outages);
+    write_one(b, "gymhelper_redis_up", "gauge",
+              "1 while the Redis layer is in use, 0 while its circuit breaker skips it.",
+              rs.down ? 0 : 1);
+    write_one(b, "gymhelper_redis_phash_hits_total", "counter",
+              "Redis hits found by pHash (a copy of a photo another instance analysed).",
+              (double)rs.phash_hits);
+    write_one(b, "gymhelper_redis_errors_total", "counter",
+              "Redis commands that failed: timeouts, refused or lost connections.",
+              (double)rs.errors);
+    write_one(b, "gymhelper_redis_skipped_total", "counter",
+              "Redis operations skipped while the circuit breaker was open.", (double)rs.skipped);
+    write_one(b, "gymhelper_redis_bad_values_total", "counter",
+              "Redis values that were not a gymhelper answer document (read as misses).",
+              (double)rs.bad_values);
+    write_one(b, "gymhelper_redis_outages_total", "counter",
+              "Times the Redis circuit breaker opened.", (double)rs.outages);
 }
 
 static void write_process(struct gh_metrics_buf *b, struct gh_app *app)
@@ -120,11 +114,11 @@ static void write_process(struct gh_metrics_buf *b, struct gh_app *app)
     const char *labels[] = {"version", GH_VERSION,          "libvips", VIPS_VERSION,
                             "openssl", OPENSSL_VERSION_STR, NULL};
 
-    write_gauge(b, "gymhelper_catalogue_equipment", "Equipment types in the loaded catalogue.",
-                (double)gh_catalogue_count(app->cat));
-    write_gauge(b, "process_start_time_seconds",
-                "Start time of the server since the Unix epoch, in seconds.",
-                (double)app->started_at);
+    write_one(b, "gymhelper_catalogue_equipment", "gauge",
+              "Equipment types in the loaded catalogue.", (double)gh_catalogue_count(app->cat));
+    write_one(b, "process_start_time_seconds", "gauge",
+              "Start time of the server since the Unix epoch, in seconds.",
+              (double)app->started_at);
     gh_metrics_write_family(b, info, "gauge",
                             "Always 1; the labels name the version and the library versions "
                             "it was built with.");

@@ -5,6 +5,7 @@
 #include "internal.h"
 
 #include "gh/alloc.h"
+#include "gh/clock.h"
 #include "gh/log.h"
 #include "gh/metrics.h"
 
@@ -49,14 +50,6 @@ void gh_http_config_defaults(struct gh_http_config *cfg)
     cfg->workers = 4;
     cfg->queue_cap = 256;
     cfg->connection_timeout_s = 30;
-}
-
-static double mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 const char *gh_http_arg(struct gh_http_request *req, const char *name)
@@ -274,7 +267,7 @@ static struct gh_http_request *request_new(struct gh_http_server *srv, struct MH
     req->conn = conn;
     req->url = url;
     req->method = method;
-    req->t0 = mono_ms();
+    req->t0 = gh_mono_ms();
     req->cached = -1;
     set_request_id(req);
     atomic_fetch_add(&srv->in_flight, 1);
@@ -447,7 +440,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     line.method = req->method;
     line.path = req->url;
     line.status = req->resp.status ? req->resp.status : 499; /* client went away */
-    line.duration_ms = mono_ms() - req->t0;
+    line.duration_ms = gh_mono_ms() - req->t0;
     line.cached = req->cached;
     line.cache_layer = req->cache_layer[0] ? req->cache_layer : NULL;
     line.equipment = req->equipment[0] ? req->equipment : NULL;
@@ -626,7 +619,7 @@ int gh_http_port(const struct gh_http_server *srv)
 /* Sleeps until *counter is 0 or the monotonic clock passes deadline. */
 static void wait_zero(atomic_int *counter, double deadline)
 {
-    while (atomic_load(counter) > 0 && mono_ms() < deadline) {
+    while (atomic_load(counter) > 0 && gh_mono_ms() < deadline) {
         struct timespec ts = {0, 10 * 1000 * 1000};
 
         nanosleep(&ts, NULL);
@@ -646,8 +639,8 @@ void gh_http_stop(struct gh_http_server *srv, int grace_ms)
     fd = MHD_quiesce_daemon(srv->daemon);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
-    wait_zero(&srv->processing, mono_ms() + grace_ms);
-    wait_zero(&srv->in_flight, mono_ms() + 1000);
+    wait_zero(&srv->processing, gh_mono_ms() + grace_ms);
+    wait_zero(&srv->in_flight, gh_mono_ms() + 1000);
     if (atomic_load(&srv->processing) > 0)
         gh_logf(GH_LOG_WARN, "stopping with %d requests unfinished after %d ms",
                 atomic_load(&srv->processing), grace_ms);

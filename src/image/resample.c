@@ -117,6 +117,25 @@ static void coeffs_fini(struct coeffs *c)
     gh_free(c->kk);
 }
 
+/* The vertical pass, shared by every layout: tmp holds the horizontally resampled rows from
+ * first on, width bytes each (pixels times channels), and out gets oh such rows. */
+static void vertical_pass(const uint8_t *tmp, size_t width, const struct coeffs *cv, int first,
+                          int oh, uint8_t *out)
+{
+    for (int yy = 0; yy < oh; yy++) {
+        const int32_t *k = &cv->kk[yy * cv->ksize];
+        int ymin = cv->bounds[yy * 2] - first, n = cv->bounds[yy * 2 + 1];
+
+        for (size_t xx = 0; xx < width; xx++) {
+            int32_t ss = 1 << (PRECISION_BITS - 1);
+
+            for (int y = 0; y < n; y++)
+                ss += tmp[(size_t)(ymin + y) * width + xx] * k[y];
+            out[(size_t)yy * width + xx] = clip8(ss);
+        }
+    }
+}
+
 int gh_resample_lanczos_u8(const uint8_t *in, int w, int h, size_t stride, uint8_t *out, int ow,
                            int oh)
 {
@@ -150,18 +169,7 @@ int gh_resample_lanczos_u8(const uint8_t *in, int w, int h, size_t stride, uint8
             tmp[(size_t)(y - first) * (size_t)ow + (size_t)xx] = clip8(ss);
         }
     }
-    for (int yy = 0; yy < oh; yy++) {
-        const int32_t *k = &cv.kk[yy * cv.ksize];
-        int ymin = cv.bounds[yy * 2] - first, n = cv.bounds[yy * 2 + 1];
-
-        for (int xx = 0; xx < ow; xx++) {
-            int32_t ss = 1 << (PRECISION_BITS - 1);
-
-            for (int y = 0; y < n; y++)
-                ss += tmp[(size_t)(ymin + y) * (size_t)ow + (size_t)xx] * k[y];
-            out[(size_t)yy * (size_t)ow + (size_t)xx] = clip8(ss);
-        }
-    }
+    vertical_pass(tmp, (size_t)ow, &cv, first, oh, out);
 out:
     gh_free(tmp);
     coeffs_fini(&ch);
@@ -210,18 +218,7 @@ int gh_resample_bicubic_rgb(const uint8_t *in, int w, int h, size_t stride, int 
             dst[xx * 3 + 2] = clip8(s2);
         }
     }
-    for (int yy = 0; yy < ch_; yy++) {
-        const int32_t *k = &cv.kk[yy * cv.ksize];
-        int ymin = cv.bounds[yy * 2] - first, n = cv.bounds[yy * 2 + 1];
-
-        for (size_t xx = 0; xx < tstride; xx++) {
-            int32_t ss = 1 << (PRECISION_BITS - 1);
-
-            for (int y = 0; y < n; y++)
-                ss += tmp[(size_t)(ymin + y) * tstride + xx] * k[y];
-            out[(size_t)yy * tstride + xx] = clip8(ss);
-        }
-    }
+    vertical_pass(tmp, tstride, &cv, first, ch_, out);
 out:
     gh_free(tmp);
     coeffs_fini(&ch);

@@ -4,6 +4,7 @@
 #include "internal.h"
 
 #include "gh/alloc.h"
+#include "gh/clock.h"
 #include "gh/log.h"
 #include "gh/metrics.h"
 #include "gh/phash.h"
@@ -57,14 +58,6 @@ void gh_pipeline_config_defaults(struct gh_pipeline_config *cfg)
     cfg->cache_ttl_s = 30 * 24 * 3600;
     cfg->max_distance = 4;
     cfg->confidence_threshold = 0.5;
-}
-
-static double mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 struct gh_pipeline *gh_pipeline_new(const struct gh_pipeline_config *cfg,
@@ -142,13 +135,17 @@ static int respond(const struct gh_analyze_request *req, const char *stored, siz
     out->cached = cached;
     copy_str(out->layer, sizeof out->layer, layer);
     out->distance = distance;
-    out->processing_ms = mono_ms() - t0;
+    out->processing_ms = gh_mono_ms() - t0;
     gh_metrics_analysis(layer, out->processing_ms / 1e3);
     rc = gh_answer_wrap(stored, stored_len, req->request_id, cached, layer, distance,
                         out->processing_ms, &out->json, &out->json_len);
     gh_free(rewritten);
-    if (rc)
+    if (rc == GH_ENOMEM)
         return gh_err_set(err, rc, "out of memory building the answer");
+    if (rc) /* only a stored answer edited or damaged outside gymhelper is not an object */
+        return gh_err_set(err, GH_EBACKEND,
+                          "the cached answer for this photo is damaged; send it again with "
+                          "nocache=true");
     return GH_OK;
 }
 
@@ -177,17 +174,12 @@ static void record(struct gh_pipeline *p, const struct gh_analyze_request *req,
     gh_recorder_push(p->recorder, &rec);
 }
 
-/* Cache hits are recorded with what the stored answer says; reading it back costs a parse,
- * done here off the response's critical path only for its few fields. */
+/* Cache hits are recorded with what the stored answer says (out's slug and provider); the
+ * provider's confidence and tokens belong to the call that produced it. */
 static void record_hit(struct gh_pipeline *p, const struct gh_analyze_request *req,
-                       const struct gh_analysis *a, uint64_t phash, const char *slug,
-                       const char *provider)
+                       const struct gh_analysis *a, uint64_t phash)
 {
-    struct gh_analysis tmp = *a;
-
-    copy_str(tmp.slug, sizeof tmp.slug, slug);
-    copy_str(tmp.provider, sizeof tmp.provider, provider);
-    record(p, req, &tmp, phash, 0, slug && slug[0], "", 0, 0);
+    record(p, req, a, phash, 0, a->slug[0] != 0, "", 0, 0);
 }
 
 /* The memory layer is an optimisation: an entry it refuses (too big, no memory) is simply
@@ -213,7 +205,7 @@ static void lru_remember(struct gh_pipeline *p, const char *sha256, const char *
 
 static int64_t now_ms(void)
 {
-    return (int64_t)mono_ms();
+    return (int64_t)gh_mono_ms();
 }
 
 /* 1: use the store now (then report the outcome with store_report); 0: skip it. */
@@ -275,6 +267,38 @@ static void redis_remember(struct gh_pipeline *p, const struct gh_cache_entry *e
         (void)gh_redis_put(p->deps.redis, e, keys);
 }
 
+/* Answers from a cache entry found by layer, then lets the cheaper layers learn it: the
+ * memory layer always, Redis under redis_keys (0: none). With info the entry is another
+ * image's answer (a copy or a near duplicate): it is rewritten to describe this upload, and
+ * phash is this upload's. */
+static int serve_entry(struct gh_pipeline *p, const struct gh_analyze_request *req,
+                       const struct gh_cache_entry *e, const struct gh_image_info *info,
+                       uint64_t phash, const char *layer, int distance, int redis_keys, double t0,
+                       struct gh_analysis *out, struct gh_err *err)
+{
+    const char *answer = e->answer_json;
+    char *rewritten = NULL;
+    int rc;
+
+    if (info) {
+        rewritten = gh_answer_rewrite(e->answer_json, info, req->sha256, phash, -1);
+        if (!rewritten)
+            return gh_err_set(err, GH_ENOMEM, "out of memory building the answer");
+        answer = rewritten;
+    }
+    rc = respond(req, answer, strlen(answer), NULL, 0, 1, layer, distance, t0, out, err);
+    copy_str(out->slug, sizeof out->slug, e->equipment_slug);
+    copy_str(out->provider, sizeof out->provider, e->provider);
+    if (rc == GH_OK) {
+        lru_remember(p, req->sha256, answer, e->equipment_slug, e->provider, phash, e->expires_at);
+        if (redis_keys)
+            redis_remember(p, e, redis_keys);
+        record_hit(p, req, out, phash);
+    }
+    gh_free(rewritten);
+    return rc;
+}
+
 /* Redis by exact key. This runs on the I/O thread (gh_pipeline_lookup) like the store's
  * exact lookup after it: a hit is one round trip (well under a millisecond on a LAN), and a
  * slow or dead Redis costs at most one REDIS_TIMEOUT_MS per breaker period before the layer
@@ -289,14 +313,7 @@ static int from_redis(struct gh_pipeline *p, struct gh_analyze_request *req, dou
     if (!p->deps.redis || gh_redis_get_sha(p->deps.redis, req->sha256, now, &e) != GH_OK)
         return GH_ENOTFOUND;
     atomic_fetch_add(&p->redis_hits, 1);
-    rc = respond(req, e.answer_json, strlen(e.answer_json), NULL, 0, 1, "redis", 0, t0, out, err);
-    copy_str(out->slug, sizeof out->slug, e.equipment_slug);
-    copy_str(out->provider, sizeof out->provider, e.provider);
-    if (rc == GH_OK) {
-        lru_remember(p, e.sha256, e.answer_json, e.equipment_slug, e.provider, e.phash,
-                     e.expires_at);
-        record_hit(p, req, out, e.phash, e.equipment_slug, e.provider);
-    }
+    rc = serve_entry(p, req, &e, NULL, e.phash, "redis", 0, 0, t0, out, err);
     gh_cache_entry_fini(&e);
     return rc;
 }
@@ -317,7 +334,7 @@ static int from_cache(struct gh_pipeline *p, struct gh_analyze_request *req, dou
         copy_str(out->slug, sizeof out->slug, v->slug);
         copy_str(out->provider, sizeof out->provider, v->provider);
         if (rc == GH_OK)
-            record_hit(p, req, out, v->phash, v->slug, v->provider);
+            record_hit(p, req, out, v->phash);
         gh_lru_value_release(v);
         return rc;
     }
@@ -335,16 +352,9 @@ static int from_cache(struct gh_pipeline *p, struct gh_analyze_request *req, dou
         return gh_err_set(err, GH_ENOTFOUND, "not cached");
     }
     atomic_fetch_add(&p->exact_hits, 1);
-    rc = respond(req, e.answer_json, strlen(e.answer_json), NULL, 0, 1, "exact", 0, t0, out, err);
-    copy_str(out->slug, sizeof out->slug, e.equipment_slug);
-    copy_str(out->provider, sizeof out->provider, e.provider);
-    if (rc == GH_OK) {
-        lru_remember(p, e.sha256, e.answer_json, e.equipment_slug, e.provider, e.phash,
-                     e.expires_at);
-        /* the next instance that sees these bytes, or this pHash, gets a Redis hit */
-        redis_remember(p, &e, GH_REDIS_KEY_SHA | GH_REDIS_KEY_PHASH);
-        record_hit(p, req, out, e.phash, e.equipment_slug, e.provider);
-    }
+    /* the next instance that sees these bytes, or this pHash, gets a Redis hit */
+    rc = serve_entry(p, req, &e, NULL, e.phash, "exact", 0, GH_REDIS_KEY_SHA | GH_REDIS_KEY_PHASH,
+                     t0, out, err);
     gh_cache_entry_fini(&e);
     return rc;
 }
@@ -352,7 +362,7 @@ static int from_cache(struct gh_pipeline *p, struct gh_analyze_request *req, dou
 int gh_pipeline_lookup(struct gh_pipeline *p, struct gh_analyze_request *req,
                        struct gh_analysis *out, struct gh_err *err)
 {
-    double t0 = mono_ms();
+    double t0 = gh_mono_ms();
     enum gh_image_format fmt = gh_image_sniff(req->body, req->len);
     uint8_t digest[GH_SHA256_LEN];
     int rc;
@@ -410,27 +420,14 @@ static int redis_phash_lookup(struct gh_pipeline *p, struct gh_analyze_request *
                               struct gh_analysis *out, struct gh_err *err)
 {
     struct gh_cache_entry e;
-    char *answer;
     int rc;
 
     if (!p->deps.redis ||
         gh_redis_get_phash(p->deps.redis, phash, (int64_t)time(NULL), &e) != GH_OK)
         return GH_ENOTFOUND;
-    answer = gh_answer_rewrite(e.answer_json, info, req->sha256, phash, -1);
-    if (!answer) {
-        gh_cache_entry_fini(&e);
-        return gh_err_set(err, GH_ENOMEM, "out of memory building the answer");
-    }
     atomic_fetch_add(&p->redis_hits, 1);
     atomic_fetch_add(&p->redis_phash_hits, 1);
-    rc = respond(req, answer, strlen(answer), NULL, 0, 1, "redis", 0, t0, out, err);
-    copy_str(out->slug, sizeof out->slug, e.equipment_slug);
-    copy_str(out->provider, sizeof out->provider, e.provider);
-    if (rc == GH_OK) {
-        lru_remember(p, req->sha256, answer, e.equipment_slug, e.provider, phash, e.expires_at);
-        record_hit(p, req, out, phash, e.equipment_slug, e.provider);
-    }
-    gh_free(answer);
+    rc = serve_entry(p, req, &e, info, phash, "redis", 0, 0, t0, out, err);
     gh_cache_entry_fini(&e);
     return rc;
 }
@@ -441,7 +438,6 @@ static int near_lookup(struct gh_pipeline *p, struct gh_analyze_request *req,
 {
     struct gh_cache_entry e;
     struct gh_err serr = {0};
-    char *answer;
     int distance = 0, rc;
 
     if (!store_admit(p))
@@ -455,26 +451,13 @@ static int near_lookup(struct gh_pipeline *p, struct gh_analyze_request *req,
         store_failed(p, "near-duplicate lookup", &serr);
         return GH_ENOTFOUND;
     }
-    /* The answer of the similar photo, describing this upload's image. */
-    answer = gh_answer_rewrite(e.answer_json, info, req->sha256, phash, -1);
-    if (!answer) {
-        gh_cache_entry_fini(&e);
-        return gh_err_set(err, GH_ENOMEM, "out of memory building the answer");
-    }
     atomic_fetch_add(&p->near_hits, 1);
-    rc = respond(req, answer, strlen(answer), NULL, 0, 1, "near", distance, t0, out, err);
-    copy_str(out->slug, sizeof out->slug, e.equipment_slug);
-    copy_str(out->provider, sizeof out->provider, e.provider);
-    if (rc == GH_OK) {
-        /* Only the memory layer learns these bytes: a store row per re-encoded copy would
-         * pile up rows with one pHash, and every later near lookup would read them all. */
-        lru_remember(p, req->sha256, answer, e.equipment_slug, e.provider, phash, e.expires_at);
-        /* The stored photo's own answer under its own pHash, which a correction of it
-         * rewrites: other instances then find copies of it in Redis. */
-        redis_remember(p, &e, GH_REDIS_KEY_PHASH);
-        record_hit(p, req, out, phash, e.equipment_slug, e.provider);
-    }
-    gh_free(answer);
+    /* The answer of the similar photo, describing this upload's image. Only the memory layer
+     * learns these bytes: a store row per re-encoded copy would pile up rows with one pHash,
+     * and every later near lookup would read them all. Redis gets the stored photo's own
+     * answer under its own pHash, which a correction of it rewrites: other instances then
+     * find copies of it there. */
+    rc = serve_entry(p, req, &e, info, phash, "near", distance, GH_REDIS_KEY_PHASH, t0, out, err);
     gh_cache_entry_fini(&e);
     return rc;
 }
@@ -503,9 +486,9 @@ static int ask_provider(struct gh_pipeline *p, struct gh_analyze_request *req,
     preq.cat = p->deps.cat;
     preq.request_id = req->request_id;
     atomic_fetch_add(&p->misses, 1);
-    t_call = mono_ms();
+    t_call = gh_mono_ms();
     rc = prov->ops->analyze(prov, &preq, &res, err);
-    gh_metrics_provider_call(prov->name, res.model, rc, (mono_ms() - t_call) / 1e3,
+    gh_metrics_provider_call(prov->name, res.model, rc, (gh_mono_ms() - t_call) / 1e3,
                              res.prompt_tokens, res.completion_tokens);
     if (rc) {
         atomic_fetch_add(&p->provider_errors, 1);
@@ -607,7 +590,7 @@ static int join_or_lead(struct gh_pipeline *p, struct gh_analyze_request *req,
             record(p, req, out, phash, f->confidence, f->slug[0] != 0, f->model, f->prompt_tokens,
                    f->completion_tokens);
         else if (rc == GH_OK)
-            record_hit(p, req, out, phash, f->slug, f->provider);
+            record_hit(p, req, out, phash);
     }
     pthread_mutex_lock(&p->flights_mu);
     flight_release(f);
@@ -620,7 +603,7 @@ int gh_pipeline_analyze(struct gh_pipeline *p, struct gh_analyze_request *req,
 {
     uint8_t luma[GH_PHASH_SIDE * GH_PHASH_SIDE];
     struct gh_image_info info;
-    double t0 = mono_ms();
+    double t0 = gh_mono_ms();
     uint64_t phash;
     int rc;
 

@@ -6,6 +6,7 @@
 #include "internal.h"
 
 #include "gh/alloc.h"
+#include "gh/clock.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -126,10 +127,7 @@ static char *str_join(const char *a, size_t a_len, const char *b, size_t b_len)
 
 static int64_t now_ms(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)gh_mono_ms();
 }
 
 static void sleep_ms(long ms)
@@ -889,10 +887,12 @@ int gh_openai_new(const struct gh_openai_config *cfg, struct gh_provider **out, 
 
     *out = NULL;
     if (strncmp(cfg->base_url, "http://", 7) != 0 && strncmp(cfg->base_url, "https://", 8) != 0)
-        return gh_err_set(err, GH_EINVAL, "the %s base URL must start with http:// or https://",
-                          cfg->name);
+        return gh_err_set(err, GH_EINVAL, "%s must start with http:// or https://",
+                          strcmp(cfg->name, "llava") == 0 ? "LLAVA_BASE_URL" : "OPENAI_BASE_URL");
     if (cfg->api_key && !header_safe(cfg->api_key, 4096)) /* never quote the key itself */
-        return gh_err_set(err, GH_EINVAL, "the API key holds characters an HTTP header cannot");
+        return gh_err_set(err, GH_EINVAL,
+                          "the API key in OPENAI_API_KEY must be the key alone: printable ASCII "
+                          "without spaces or line breaks, at most 4096 characters");
     pthread_once(&curl_once, curl_init);
     if (curl_init_rc != CURLE_OK)
         return gh_err_set(err, GH_EBACKEND, "libcurl failed to initialise: %s",
