@@ -7,7 +7,6 @@ bench/clip_bench.c. Prints one JSON object.
 usage: peer_torch_clip.py DIR THREADS RUNS BATCH IDS_JSON
 """
 import json
-import math
 import os
 import resource
 import statistics

@@ -17,11 +17,12 @@
 #include <string.h>
 
 static const char clip_usage[] =
-    "usage: gymhelper clip embed --model DIR (--image FILE | --text TEXT)...\n"
-    "       gymhelper clip classify --model DIR --image FILE LABEL...\n"
-    "       gymhelper clip tokenize --model DIR TEXT...\n"
+    "usage: gymhelper clip embed --model MODEL (--image FILE | --text TEXT)...\n"
+    "       gymhelper clip classify --model MODEL --image FILE LABEL...\n"
+    "       gymhelper clip tokenize --model MODEL TEXT...\n"
     "\n"
-    "Runs the local CLIP model in DIR (config.json, model.safetensors, vocab.json, merges.txt).\n"
+    "Runs a local CLIP model. MODEL is a checkpoint directory (config.json, model.safetensors,\n"
+    "vocab.json, merges.txt) or the name of a pulled model (see `gymhelper model list`).\n"
     "  embed     one JSON array (L2-normalised embedding) per input, in order\n"
     "  classify  JSON [{\"label\", \"probability\"}...], most likely first: softmax over\n"
     "            logit_scale x cosine similarity of the image and each label\n"
@@ -100,23 +101,8 @@ static int parse_args(int argc, char **argv, struct clip_args *a)
     a->pos = argv + optind;
     a->n_pos = argc - optind;
     if (!a->model)
-        return usage_error("%s needs --model DIR", argv[0]);
+        return usage_error("%s needs --model DIR or --model NAME (a pulled model)", argv[0]);
     return 0;
-}
-
-/* The one place a --model value becomes a checkpoint directory: pulled model names (C3's
- * gh_models_resolve) plug in here. */
-/* --model takes what CLIP_MODEL takes: a checkpoint directory or a pulled model's name. */
-static int resolve_model(const char *value, char *dir, size_t cap, struct gh_err *err)
-{
-    struct gh_model_ref ref;
-    int rc = gh_models_resolve(value, &ref, err);
-
-    if (rc != GH_OK)
-        return rc;
-    if ((size_t)snprintf(dir, cap, "%s", ref.dir) >= cap)
-        return gh_err_set(err, GH_EINVAL, "model path is too long: %s", ref.dir);
-    return GH_OK;
 }
 
 static int fail(const char *what, const struct gh_err *err)
@@ -129,10 +115,11 @@ static int load_model(const struct clip_args *a, int max_batch, struct gh_clip_m
 {
     struct gh_clip_load_opts opts = {.threads = a->threads, .max_batch = max_batch};
     struct gh_err err = {0};
-    char dir[4096];
+    struct gh_model_ref ref;
 
-    if (resolve_model(a->model, dir, sizeof dir, &err) != GH_OK ||
-        gh_clip_load(dir, &opts, m, &err) != GH_OK)
+    /* --model takes what CLIP_MODEL takes: a checkpoint directory or a pulled model's name */
+    if (gh_models_resolve(a->model, &ref, &err) != GH_OK ||
+        gh_clip_load(ref.dir, &opts, m, &err) != GH_OK)
         return fail(a->model, &err);
     return 0;
 }
@@ -292,15 +279,16 @@ static int cmd_tokenize(const struct clip_args *a)
 {
     struct gh_clip_tokenizer *t = NULL;
     struct gh_err err = {0};
-    char dir[4096], vocab[4200], merges[4200];
+    struct gh_model_ref ref;
+    char vocab[GH_MODELS_PATH_CAP + 16], merges[GH_MODELS_PATH_CAP + 16];
     int32_t ids[GH_CLIP_CONTEXT];
     size_t n;
     int status = 0;
 
-    if (resolve_model(a->model, dir, sizeof dir, &err) != GH_OK)
+    if (gh_models_resolve(a->model, &ref, &err) != GH_OK)
         return fail(a->model, &err);
-    snprintf(vocab, sizeof vocab, "%s/vocab.json", dir);
-    snprintf(merges, sizeof merges, "%s/merges.txt", dir);
+    snprintf(vocab, sizeof vocab, "%s/vocab.json", ref.dir);
+    snprintf(merges, sizeof merges, "%s/merges.txt", ref.dir);
     if (gh_clip_tokenizer_load(vocab, merges, &t, &err) != GH_OK)
         return fail(a->model, &err);
     for (int i = 0; i < a->n_pos && status == 0; i++) {

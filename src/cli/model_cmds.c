@@ -85,7 +85,7 @@ static int list(int argc, char **argv)
 {
     struct gh_model_info *v = NULL;
     struct gh_err err = {0};
-    char root[GH_MODELS_PATH_CAP], size[32];
+    char root[GH_MODELS_PATH_CAP], size[32], status[GH_MODELS_NAME_CAP + 64];
     size_t n = 0;
 
     (void)argv;
@@ -104,8 +104,13 @@ static int list(int argc, char **argv)
     printf("%-40s %-40s %10s  %s\n", "NAME", "REVISION", "SIZE", "STATUS");
     for (size_t i = 0; i < n; i++) {
         human_size(v[i].bytes, size, sizeof size);
+        if (v[i].complete)
+            snprintf(status, sizeof status, "complete");
+        else
+            snprintf(status, sizeof status, "incomplete (run `gymhelper model pull %s` to finish)",
+                     v[i].name);
         printf("%-40s %-40s %10s  %s\n", v[i].name, v[i].revision[0] ? v[i].revision : "-", size,
-               v[i].complete ? "complete" : "incomplete (run `gymhelper model pull` to finish)");
+               status);
     }
     gh_free(v);
     return 0;

@@ -10,7 +10,6 @@
 #include "internal.h"
 #include "ops.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
@@ -392,16 +391,23 @@ static int join(char *out, size_t cap, const char *dir, const char *file, struct
     return GH_OK;
 }
 
-/* Names the file in a message from a reader that does not (so "cannot open" says which). */
+/* Names the file in a message from a reader that does not (so "cannot open" says which). A
+ * message that names the file bare ("config.json: ...", as the config parser, which sees only
+ * text, writes) gets the path in its place rather than both. */
 static int in_file(int rc, const char *path, struct gh_err *err)
 {
-    char msg[GH_ERR_MSG_CAP];
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    size_t bl = strlen(base);
+    char msg[GH_ERR_MSG_CAP + 2]; /* ": " and the whole message */
 
     if (rc == GH_OK || !err || strstr(err->msg, path))
         return rc;
-    snprintf(msg, sizeof msg, "%s", err->msg);
+    if (strncmp(err->msg, base, bl) == 0 && (err->msg[bl] == ':' || err->msg[bl] == ' '))
+        snprintf(msg, sizeof msg, "%s", err->msg + bl);
+    else
+        snprintf(msg, sizeof msg, ": %s", err->msg);
     gh_err_clear(err);
-    return gh_err_set(err, rc, "%s: %s", path, msg);
+    return gh_err_set(err, rc, "%s%s", path, msg);
 }
 
 static int check_config(const struct gh_clip_config *c, struct gh_err *err)
@@ -494,15 +500,8 @@ static int load_files(struct gh_clip_model *m, const char *dir, struct gh_err *e
         (rc = in_file(gh_st_open(path, &m->st, err), path, err)) != GH_OK ||
         (rc = digest(m, cfg, cfg_len, err)) != GH_OK ||
         (rc = join(path, sizeof path, dir, "vocab.json", err)) != GH_OK ||
-        (rc = join(merges, sizeof merges, dir, "merges.txt", err)) != GH_OK)
-        goto out;
-    /* the tokenizer reads two files: say which one is missing */
-    if (access(path, R_OK) != 0 || access(merges, R_OK) != 0) {
-        rc = gh_err_set(err, GH_EIO, "%s: cannot read: %s", access(path, R_OK) != 0 ? path : merges,
-                        strerror(errno));
-        goto out;
-    }
-    if ((rc = in_file(gh_clip_tokenizer_load(path, merges, &m->tok, err), path, err)) != GH_OK)
+        (rc = join(merges, sizeof merges, dir, "merges.txt", err)) != GH_OK ||
+        (rc = gh_clip_tokenizer_load(path, merges, &m->tok, err)) != GH_OK) /* names the file */
         goto out;
     if (gh_clip_tokenizer_eot(m->tok) >= m->cfg.vocab_size ||
         gh_clip_tokenizer_sot(m->tok) >= m->cfg.vocab_size || gh_clip_tokenizer_eot(m->tok) < 0)

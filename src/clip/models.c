@@ -275,31 +275,27 @@ static json_t *manifest_json(const struct gh_manifest *m)
     return doc;
 }
 
-int gh_manifest_write(const char *dir, const struct gh_manifest *m, struct gh_err *err)
+int gh_models_write_atomic(const char *path, const void *buf, size_t len, struct gh_err *err)
 {
-    char path[GH_MODELS_PATH_CAP], tmp[GH_MODELS_PATH_CAP];
-    json_t *doc = manifest_json(m);
-    char *text = NULL;
-    size_t len;
-    int fd = -1, rc = GH_OK, ok, e;
+    char tmp[GH_MODELS_PATH_CAP + 32];
+    const uint8_t *p = buf;
+    int fd, ok, e;
 
-    if (!doc)
-        return gh_err_set(err, GH_ENOMEM, "out of memory writing the model manifest");
-    text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    json_decref(doc);
-    if (!text)
-        return gh_err_set(err, GH_ENOMEM, "out of memory writing the model manifest");
-    rc = gh_models_join(path, sizeof path, dir, GH_MODELS_MANIFEST, err);
-    if (rc == GH_OK &&
-        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
-        rc = gh_err_set(err, GH_EINVAL, "manifest path is too long");
-    if (rc)
-        goto out;
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
+        return gh_err_set(err, GH_EINVAL, "path %.200s... is too long", path);
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    len = strlen(text);
-    ok = fd >= 0 && write(fd, text, len) == (ssize_t)len && write(fd, "\n", 1) == 1 &&
-         fsync(fd) == 0;
-    e = errno;
+    ok = fd >= 0;
+    while (ok && len > 0) {
+        ssize_t w = write(fd, p, len);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        ok = w > 0;
+        p += ok ? w : 0;
+        len -= ok ? (size_t)w : 0;
+    }
+    ok = ok && fsync(fd) == 0;
+    e = ok ? 0 : errno ? errno : EIO;
     /* closed on every path: a failed write must not leak the descriptor */
     if (fd >= 0 && close(fd) != 0 && ok) {
         ok = 0;
@@ -309,13 +305,40 @@ int gh_manifest_write(const char *dir, const struct gh_manifest *m, struct gh_er
         ok = 0;
         e = errno;
     }
-    if (!ok) {
-        rc = gh_err_set(err, GH_EIO, "cannot write %s: %s", path, strerror(e));
-        if (fd >= 0)
-            unlink(tmp);
+    if (ok)
+        return GH_OK;
+    if (fd >= 0)
+        unlink(tmp);
+    return gh_err_set(err, GH_EIO, "cannot write %s: %s", path, strerror(e));
+}
+
+int gh_manifest_write(const char *dir, const struct gh_manifest *m, struct gh_err *err)
+{
+    char path[GH_MODELS_PATH_CAP];
+    json_t *doc = manifest_json(m);
+    char *text = NULL;
+    int rc;
+
+    if (!doc)
+        return gh_err_set(err, GH_ENOMEM, "out of memory writing the model manifest");
+    /* JSON_INDENT's text has no final newline: the file gets one, as text files do */
+    text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(doc);
+    if (!text)
+        return gh_err_set(err, GH_ENOMEM, "out of memory writing the model manifest");
+    rc = gh_models_join(path, sizeof path, dir, GH_MODELS_MANIFEST, err);
+    if (rc == GH_OK) {
+        size_t len = strlen(text);
+        char *nl = gh_realloc(text, len + 2);
+
+        if (nl) {
+            text = nl;
+            memcpy(text + len, "\n", 2);
+            rc = gh_models_write_atomic(path, text, len + 1, err);
+        } else {
+            rc = gh_err_set(err, GH_ENOMEM, "out of memory writing the model manifest");
+        }
     }
-    fd = -1;
-out:
     gh_free(text); /* jansson allocates with malloc, released by gh_free */
     return rc;
 }

@@ -7,6 +7,7 @@
 #include "models_internal.h"
 
 #include "gh/alloc.h"
+#include "gh/digest.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -328,12 +329,11 @@ static int hash_file(const char *path, char hex[65], struct gh_err *err)
             goto out;
         }
     }
-    if (EVP_DigestFinal_ex(ctx, md, &md_len) != 1 || md_len != 32) {
+    if (EVP_DigestFinal_ex(ctx, md, &md_len) != 1 || md_len != GH_SHA256_LEN) {
         rc = gh_err_set(err, GH_EBACKEND, "SHA-256 of %s failed", path);
         goto out;
     }
-    for (unsigned i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    gh_sha256_to_hex(md, hex);
 out:
     if (fd >= 0)
         close(fd);

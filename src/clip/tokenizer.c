@@ -712,6 +712,16 @@ static struct gh_clip_tokenizer *tok_new(void)
     return t;
 }
 
+/* gh_file_read, its message naming the file: the loader reads two, and a caller must learn
+ * which one is missing. */
+static int read_named(const char *path, uint8_t **out, size_t *len, struct gh_err *err)
+{
+    struct gh_err e = {0};
+    int rc = gh_file_read(path, FILE_MAX, out, len, &e);
+
+    return rc ? gh_err_set(err, rc, "%s: %s", path, e.msg) : GH_OK;
+}
+
 int gh_clip_tokenizer_load(const char *vocab_json_path, const char *merges_path,
                            struct gh_clip_tokenizer **out, struct gh_err *err)
 {
@@ -725,8 +735,8 @@ int gh_clip_tokenizer_load(const char *vocab_json_path, const char *merges_path,
     int rc;
 
     *out = NULL;
-    if ((rc = gh_file_read(vocab_json_path, FILE_MAX, &vtext, &vlen, err)) ||
-        (rc = gh_file_read(merges_path, FILE_MAX, &mtext, &mlen, err)))
+    if ((rc = read_named(vocab_json_path, &vtext, &vlen, err)) ||
+        (rc = read_named(merges_path, &mtext, &mlen, err)))
         goto out;
     root = json_loadb((const char *)vtext, vlen, JSON_REJECT_DUPLICATES, NULL);
     if (!json_is_object(root)) {

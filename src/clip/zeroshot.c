@@ -12,13 +12,10 @@
 #include "gh/models.h"
 #include "models_internal.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -227,29 +224,14 @@ static int cache_load(struct gh_zeroshot *zs, const char *key)
     return ok;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Writes the cache atomically: a reader sees the old file or the whole new one. */
 static int cache_store(const struct gh_zeroshot *zs, const char *key, struct gh_err *err)
 {
     size_t n_cls = zs->n_eq + zs->n_neg, n = n_cls * (size_t)zs->dim, len = HEADER_LEN + 4 * n;
-    char tmp[GH_MODELS_PATH_CAP + 32], dir[GH_MODELS_PATH_CAP];
+    char dir[GH_MODELS_PATH_CAP];
     uint8_t *buf = gh_malloc(len), d[GH_SHA256_LEN];
     char *slash;
-    int fd = -1, rc = GH_OK, ok, e;
+    int rc;
 
     if (!buf)
         return gh_err_set(err, GH_ENOMEM, "out of memory writing the text-embedding cache");
@@ -275,26 +257,8 @@ static int cache_store(const struct gh_zeroshot *zs, const char *key, struct gh_
     if (slash)
         *slash = '\0';
     rc = gh_models_mkdirs(dir, err);
-    if (rc)
-        goto out;
-    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", zs->cache_path, (long)getpid());
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    ok = fd >= 0 && write_all(fd, buf, len) == 0 && fsync(fd) == 0;
-    e = errno;
-    /* closed on every path: a failed write must not leak the descriptor */
-    if (fd >= 0 && close(fd) != 0 && ok) {
-        ok = 0;
-        e = errno;
-    }
-    if (ok && rename(tmp, zs->cache_path) != 0) {
-        ok = 0;
-        e = errno;
-    }
-    if (!ok) {
-        rc = gh_err_set(err, GH_EIO, "cannot write %s: %s", zs->cache_path, strerror(e));
-        if (fd >= 0)
-            unlink(tmp);
-    }
+    if (rc == GH_OK)
+        rc = gh_models_write_atomic(zs->cache_path, buf, len, err);
 out:
     gh_free(buf);
     return rc;

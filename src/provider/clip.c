@@ -197,10 +197,17 @@ static void load(struct clip_provider *p, const struct gh_clip_provider_config *
         rc = gh_zeroshot_new(p->model, cfg->cat, &zo, &p->zs, &err);
     }
     if (rc) {
-        snprintf(p->why, sizeof p->why,
-                 "CLIP model %.60s cannot be loaded: %.110s (run `gymhelper model pull` for a "
-                 "fresh copy)",
-                 ref.name, err.msg);
+        /* A pulled model can be pulled again; a directory is the operator's to mend. */
+        if (gh_models_name_ok(ref.name))
+            snprintf(p->why, sizeof p->why,
+                     "CLIP model cannot be loaded: %.118s (run `gymhelper model pull %.60s` for a "
+                     "fresh copy)",
+                     err.msg, ref.name);
+        else
+            snprintf(p->why, sizeof p->why,
+                     "CLIP model in %.60s cannot be loaded: %.110s (fix its files or set "
+                     "CLIP_MODEL to another)",
+                     ref.dir, err.msg);
         gh_clip_free(p->model);
         p->model = NULL;
         return;
@@ -227,9 +234,7 @@ int gh_clip_provider_new(const struct gh_clip_provider_config *cfg, struct gh_pr
     p->fallback = cfg->fallback;
     p->cat = cfg->cat;
     p->escalate_below = cfg->escalate_below;
-    load(p, cfg);
-    if (!p->model)
-        gh_logf(GH_LOG_WARN, "%s", p->why);
+    load(p, cfg); /* not ready: the service logs p->why (ready()), the answers carry it */
     *out = &p->base;
     return GH_OK;
 }

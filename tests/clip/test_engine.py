@@ -8,7 +8,6 @@ gives the reference. Bound: max abs difference of normalised embeddings <= 1e-4 
 against the reference on the same widened weights). Malformed checkpoints give exit 1 and a
 sentence naming the problem, under ASan/UBSan too."""
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "ref"))
 import clip_ref  # noqa: E402
+from drivers import unit_driver  # noqa: E402
 
 BOUND = 1e-4
 
@@ -53,10 +53,7 @@ def models(tmp_path_factory):
 
 
 def driver_for(gymhelper):
-    exe = Path(gymhelper).parent / "tests" / "unit" / "clip" / "clip_engine_driver"
-    if not os.access(exe, os.X_OK):
-        pytest.fail("%s is missing: build the tests (meson compile)" % exe, pytrace=False)
-    return type(gymhelper)(exe, gymhelper.variant, gymhelper.env)
+    return unit_driver(gymhelper, "clip_engine_driver")
 
 
 def rows(stdout):

@@ -7,12 +7,12 @@ int(size * long / short), centre crop at (h - size) // 2, float64 * (1/255) cast
 normalised units) on shared photos and odd synthetic sizes; encoded files go through our
 decoder (libvips) instead of Pillow's, and must match within DECODE_BOUND."""
 import io
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, ImageOps
+
+from drivers import unit_driver
 
 MEAN = np.array([0.48145466, 0.4578275, 0.40821073], dtype=np.float32)
 STD = np.array([0.26862954, 0.26130258, 0.27577711], dtype=np.float32)
@@ -48,10 +48,7 @@ def to_rgb(img):
 
 
 def driver_for(gymhelper):
-    exe = Path(gymhelper).parent / "tests" / "unit" / "clip" / "clip_preprocess"
-    if not os.access(exe, os.X_OK):
-        pytest.fail("%s is missing: build the tests (meson compile)" % exe, pytrace=False)
-    return type(gymhelper)(exe, gymhelper.variant, gymhelper.env)
+    return unit_driver(gymhelper, "clip_preprocess")
 
 
 def ours(run_gymhelper, driver, args, data, size=SIZE):

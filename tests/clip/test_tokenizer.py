@@ -6,7 +6,6 @@ numbers, contractions, accents, Greek final sigma, CJK, emoji, invalid UTF-8, ve
 must give the same ids, loaded from the .gz and from vocab.json + merges.txt written from it.
 Texts reach tests/unit/clip/clip_tokenize as raw bytes, NUL-separated, under release and
 ASan/UBSan builds."""
-import os
 import random
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "ref"))
 import clip_tokenizer_ref as ref  # noqa: E402
+from drivers import unit_driver  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent.parent
 BPE_GZ = REPO.parent / "shared" / "data" / "clip" / "bpe_simple_vocab_16e6.txt.gz"
@@ -77,10 +77,7 @@ def reference():
 
 
 def driver_for(gymhelper):
-    exe = Path(gymhelper).parent / "tests" / "unit" / "clip" / "clip_tokenize"
-    if not os.access(exe, os.X_OK):
-        pytest.fail("%s is missing: build the tests (meson compile)" % exe, pytrace=False)
-    return type(gymhelper)(exe, gymhelper.variant, gymhelper.env)
+    return unit_driver(gymhelper, "clip_tokenize")
 
 
 def tokenize(run_gymhelper, driver, args, texts):

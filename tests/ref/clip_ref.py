@@ -20,6 +20,8 @@ import sys
 
 import numpy as np
 
+from clip_tokenizer_ref import bytes_to_unicode  # GPT-2/CLIP's byte -> character table
+
 SMALL = {
     "text": {"hidden_size": 60, "intermediate_size": 97, "num_hidden_layers": 2,
              "num_attention_heads": 5, "max_position_embeddings": 77},
@@ -45,20 +47,6 @@ CLIP_STD = np.array([0.26862954, 0.26130258, 0.27577711])
 
 
 # ---- tokenizer files ----
-
-def bytes_to_unicode():
-    """GPT-2/CLIP's reversible byte -> printable character table."""
-    bs = (list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
-          + list(range(ord("®"), ord("ÿ") + 1)))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return dict(zip(bs, [chr(c) for c in cs]))
-
 
 def vocab_and_merges(words=WORDS):
     """CLIP's vocabulary order: bytes, bytes + '</w>', merged tokens, then the two specials."""
