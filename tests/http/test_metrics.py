@@ -142,8 +142,9 @@ def test_metrics_after_a_few_requests(procs, binary, photos):
     # every earlier scrape is counted by a later one, under its own route (scrape_until may
     # have scraped more than once above)
     before = SCRAPES[s.port]
-    _, m2 = scrape_until(s, lambda x: value(x, req, route="/metrics", method="GET",
-                                            status="200") >= before)
+    # (no sample at all until the first /metrics request has completed)
+    _, m2 = scrape_until(s, lambda x: (value(x, req, route="/metrics", method="GET",
+                                             status="200") or 0) >= before)
     # at least the scrapes made before, never the one being answered
     assert before <= value(m2, req, route="/metrics", method="GET",
                            status="200") < SCRAPES[s.port]
