@@ -28,7 +28,10 @@ import urllib.error
 import urllib.request
 
 import PIL
-from PIL import Image, ImageOps
+from PIL import Image
+
+from benchlib import (BenchError, as_rgb, center_crop_to_aspect, cpu_model, section,
+                      source_commit, table, target)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PY = "/usr/bin/python3"
@@ -50,40 +53,8 @@ MATCH_DIST = 4                  # the server's default near-duplicate distance
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-class BenchError(Exception):
-    pass
-
-
 # ---------------------------------------------------------------------------------------------
-# Output helpers (same look as bench/run.py)
-
-
-def table(headers, rows, align=None):
-    rows = [[str(c) for c in r] for r in rows]
-    align = align or "l" + "r" * (len(headers) - 1)
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
-
-    def fmt(cells):
-        return "| " + " | ".join(c.rjust(w) if a == "r" else c.ljust(w)
-                                 for c, w, a in zip(cells, widths, align)) + " |"
-
-    lines = [fmt(headers)]
-    lines.append("|" + "|".join((("-" * (w + 1)) + ":" if a == "r" else "-" * (w + 2))
-                                for w, a in zip(widths, align)) + "|")
-    lines.extend(fmt(r) for r in rows)
-    print("\n".join(lines))
-    sys.stdout.flush()
-
-
-def section(title):
-    print()
-    print("## " + title)
-    print()
-    sys.stdout.flush()
-
-
-def target(ok, text):
-    print("%s: %s" % ("target met" if ok else "target missed", text))
+# Output helpers (tables, sections and target lines: benchlib.py)
 
 
 def note(text):
@@ -94,17 +65,6 @@ def note(text):
 def run_cmd(argv, **kw):
     return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           errors="replace", timeout=30, **kw)
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def module_version(name):
@@ -308,26 +268,6 @@ def load_labels(photos):
             r["width"], r["height"], r["bytes"] = int(r["width"]), int(r["height"]), int(r["bytes"])
             rows.append(r)
     return rows
-
-
-def as_rgb(img):
-    img = ImageOps.exif_transpose(img)
-    if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
-        rgba = img.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(white, rgba).convert("RGB")
-    return img.convert("RGB")
-
-
-def center_crop_to_aspect(img, w, h):
-    sw, sh = img.size
-    if sw * h > sh * w:
-        nw = max(1, round(sh * w / h))
-        x = (sw - nw) // 2
-        return img.crop((x, 0, x + nw, sh))
-    nh = max(1, round(sw * h / w))
-    y = (sh - nh) // 2
-    return img.crop((0, y, sw, y + nh))
 
 
 def make_jpeg(src_path, size, quality, out_path):
@@ -736,11 +676,6 @@ def print_header(args, gh, wrk):
     w = subprocess.run([wrk, "-v"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                        errors="replace", timeout=10).stdout
     wrk_version = w.splitlines()[0].split(" Copyright")[0].strip() if w else "unknown"
-    commit = run_cmd(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"])
-    commit = commit.stdout.strip() if commit.returncode == 0 else "(no commit)"
-    dirty = run_cmd(["git", "-C", ROOT, "status", "--porcelain"])
-    if dirty.returncode == 0 and dirty.stdout.strip():
-        commit += " + uncommitted changes"
     print("# gymhelper HTTP benchmark")
     print()
     table(["item", "value"], [
@@ -750,7 +685,7 @@ def print_header(args, gh, wrk):
         ["load average at start", "%.2f %.2f %.2f" % os.getloadavg()],
         ["wrk", wrk_version],
         ["gymhelper", v.stdout.strip()],
-        ["source", commit],
+        ["source", source_commit()],
         ["build dir", args.build],
         ["server settings", "defaults (2 I/O threads, 4 workers, LRU 10000 entries / 64 MB, "
                             "SQLite in a temp dir, near distance 4), --log-level warn"],

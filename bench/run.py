@@ -31,6 +31,8 @@ from PIL import Image, ImageEnhance, ImageOps
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "ref"))
 import phash_ref  # noqa: E402
+from benchlib import (BenchError, as_rgb, center_crop_to_aspect, cpu_model,  # noqa: E402
+                      section, source_commit, table, target)
 
 # Targets (section 1 and 2).
 TARGET_12MP_MS = 25.0
@@ -53,42 +55,8 @@ TRANSFORMS = ["jpeg q75", "jpeg q50", "resize 50%", "png", "brightness +5%", "cr
 failures = []
 
 
-class BenchError(Exception):
-    pass
-
-
 # ---------------------------------------------------------------------------------------------
 # Small helpers
-
-
-def table(headers, rows, align=None):
-    """Markdown-style pipe table; align is a string of 'l'/'r' per column."""
-    rows = [[str(c) for c in r] for r in rows]
-    align = align or "l" + "r" * (len(headers) - 1)
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
-
-    def fmt(cells):
-        out = []
-        for c, w, a in zip(cells, widths, align):
-            out.append(c.rjust(w) if a == "r" else c.ljust(w))
-        return "| " + " | ".join(out) + " |"
-
-    lines = [fmt(headers)]
-    lines.append("|" + "|".join((("-" * (w + 1)) + ":" if a == "r" else "-" * (w + 2))
-                                for w, a in zip(widths, align)) + "|")
-    lines.extend(fmt(r) for r in rows)
-    print("\n".join(lines))
-
-
-def section(title):
-    print()
-    print("## " + title)
-    print()
-    sys.stdout.flush()
-
-
-def target(ok, text):
-    print("%s: %s" % ("target met" if ok else "target missed", text))
 
 
 def pct(x, n):
@@ -197,7 +165,8 @@ def load_labels(photos):
             })
     missing = [r["path"] for r in rows if not os.path.isfile(os.path.join(photos, r["path"]))]
     if missing:
-        raise BenchError("%d photos in labels.tsv are missing, e.g. %s" % (len(missing), missing[0]))
+        raise BenchError("%d photos in labels.tsv are missing, e.g. %s"
+                         % (len(missing), missing[0]))
     return rows
 
 
@@ -209,17 +178,6 @@ def safe_arg(p):
 # Header
 
 
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def print_header(args, gh):
     v = run_cmd([gh, "version"])
     if v.returncode != 0:
@@ -228,11 +186,6 @@ def print_header(args, gh):
     vips = "unknown"
     if "libvips " in version:
         vips = version.split("libvips ", 1)[1].split(",")[0].split(")")[0].strip()
-    commit = run_cmd(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"])
-    commit = commit.stdout.strip() if commit.returncode == 0 else "(no commit)"
-    dirty = run_cmd(["git", "-C", ROOT, "status", "--porcelain"])
-    if dirty.returncode == 0 and dirty.stdout.strip():
-        commit += " + uncommitted changes"
     print("# gymhelper benchmark")
     print()
     table(["item", "value"], [
@@ -242,7 +195,7 @@ def print_header(args, gh):
         ["load average at start", "%.2f %.2f %.2f" % os.getloadavg()],
         ["gymhelper", version],
         ["libvips", vips],
-        ["source", commit],
+        ["source", source_commit()],
         ["build dir", args.build],
         ["Python / Pillow / numpy", "%s / %s / %s" % (platform.python_version(),
                                                         PIL.__version__, np.__version__)],
@@ -253,26 +206,6 @@ def print_header(args, gh):
 
 # ---------------------------------------------------------------------------------------------
 # Section 1: speed
-
-
-def as_rgb(img):
-    img = ImageOps.exif_transpose(img)
-    if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
-        rgba = img.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(white, rgba).convert("RGB")
-    return img.convert("RGB")
-
-
-def center_crop_to_aspect(img, w, h):
-    sw, sh = img.size
-    if sw * h > sh * w:  # too wide
-        nw = max(1, round(sh * w / h))
-        x = (sw - nw) // 2
-        return img.crop((x, 0, x + nw, sh))
-    nh = max(1, round(sw * h / w))
-    y = (sh - nh) // 2
-    return img.crop((0, y, sw, y + nh))
 
 
 def make_speed_images(source_path, tmp):
@@ -315,13 +248,14 @@ def section_speed(args, rows, tmp):
           "quality %d." % (largest["path"], largest["width"], largest["height"],
                            largest["format"], human_bytes(largest["bytes"]), NOISE_SIGMA,
                            SPEED_QUALITY))
-    print("gymhelper: build/bench/phash_bench (decode with shrink-on-load (libjpeg for JPEG, libvips otherwise), one warm-up "
-          "run not counted). Pillow: tests/ref/phash_ref.phash_file, full decode, one warm-up "
-          "run not counted. Timed one after the other, with nothing else of this script running "
-          "(other work on the machine does count: see the load average above).")
+    bench = os.path.join(args.build, "bench", "phash_bench")
+    print("gymhelper: %s (decode with shrink-on-load (libjpeg for JPEG, libvips otherwise), "
+          "one warm-up run not counted). Pillow: tests/ref/phash_ref.phash_file, full decode, "
+          "one warm-up run not counted. Timed one after the other, with nothing else of this "
+          "script running (other work on the machine does count: see the load average above)."
+          % os.path.relpath(bench, ROOT))
     print()
     imgs = make_speed_images(os.path.join(args.photos, largest["path"]), tmp)
-    bench = os.path.join(args.build, "bench", "phash_bench")
     results = []
     out_rows = []
     for name, w, h, bruns, pruns, path in imgs:

@@ -135,3 +135,40 @@ def module_procs(tmp_path_factory):
         yield p
     finally:
         _finish(p)
+
+
+@pytest.fixture(scope="module")
+def fake(module_procs):
+    """The module's fake provider (tests/fake_openai.py), answering G.ANSWER."""
+    return module_procs.fake()
+
+
+@pytest.fixture(scope="module")
+def server(module_procs, binary, fake):
+    """The module's server, answering through the module's fake provider (a module that needs
+    other settings defines its own)."""
+    return module_procs.server(binary, provider=fake)
+
+
+@pytest.fixture
+def fresh_fake(fake):
+    """The module's fake in its default mode with no calls counted, before and after the test.
+    Modules whose tests share one fake use it on every test:
+    pytestmark = pytest.mark.usefixtures("fresh_fake")."""
+    fake.reset()
+    yield
+    fake.reset()
+
+
+@pytest.fixture
+def redis(redis_server):
+    """The session's redis-server (tests/conftest.py), running, answering and empty; left
+    running and resumed whatever the test did to it."""
+    if redis_server.paused:
+        redis_server.resume()
+    redis_server.start()
+    redis_server.command("FLUSHALL")
+    yield redis_server
+    if redis_server.paused:
+        redis_server.resume()
+    redis_server.start()

@@ -487,5 +487,12 @@ def is_problem(r, status, code):
     return doc
 
 
+def cache_layer(r):
+    """Asserts r is a 200 analysis; returns the cache layer that answered it, None for a miss."""
+    assert r.status == 200, r
+    doc = r.json()
+    return doc["cache"]["layer"] if doc["cached"] else None
+
+
 if __name__ == "__main__":
     sys.exit("helpers only")

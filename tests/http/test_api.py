@@ -19,29 +19,13 @@ HEX64 = re.compile(r"^[0-9a-f]{64}$")
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 ANALYZE = "/api/v1/analyze"
 
-
-@pytest.fixture(scope="module")
-def fake(module_procs):
-    return module_procs.fake()
-
-
-@pytest.fixture(scope="module")
-def server(module_procs, binary, fake):
-    """The module's server, answering through the fake provider."""
-    return module_procs.server(binary, provider=fake)
+pytestmark = pytest.mark.usefixtures("fresh_fake")  # fake, server: tests/http/conftest.py
 
 
 @pytest.fixture(scope="module")
 def bare(module_procs, binary):
     """A server with no provider configured (no OPENAI_API_KEY)."""
     return module_procs.server(binary)
-
-
-@pytest.fixture(autouse=True)
-def fresh_fake(fake):
-    fake.reset()
-    yield
-    fake.reset()
 
 
 def photo_size(data):

@@ -11,21 +11,7 @@ import pytest
 import ghhttp as G
 
 
-@pytest.fixture(scope="module")
-def fake(module_procs):
-    return module_procs.fake()
-
-
-@pytest.fixture(scope="module")
-def server(module_procs, binary, fake):
-    return module_procs.server(binary, provider=fake)
-
-
-@pytest.fixture(autouse=True)
-def fresh_fake(fake):
-    fake.reset()
-    yield
-    fake.reset()
+pytestmark = pytest.mark.usefixtures("fresh_fake")  # fake, server: tests/http/conftest.py
 
 
 def hamming(a, b):

@@ -11,7 +11,6 @@ import concurrent.futures
 import gzip
 import io
 import json
-import os
 import random
 import re
 import sys
@@ -26,7 +25,6 @@ import ghhttp as G
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from servers.nginx import Nginx  # noqa: E402
 from servers.postgres import PostgresServer  # noqa: E402
-from servers.redis import RedisServer  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -34,15 +32,6 @@ def pg(tmp_path_factory):
     srv = PostgresServer(tmp_path_factory.mktemp("pg")).start()
     yield srv
     srv.cleanup()
-
-
-@pytest.fixture(scope="module")
-def redis(tmp_path_factory):
-    srv = RedisServer(tmp_path_factory.mktemp("redis")).start()
-    yield srv
-    if srv.paused:
-        srv.resume()
-    srv.stop()
 
 
 class Cluster:
@@ -77,10 +66,8 @@ class Cluster:
 
 @pytest.fixture
 def cluster(procs, release_binary, pg, redis, request):
-    if redis.paused:
-        redis.resume()
-    redis.start()
-    redis.command("FLUSHALL")
+    """Two instances, nginx, a database of the test's own and the session's Redis, empty
+    (the redis fixture: tests/http/conftest.py)."""
     name = "c_" + re.sub(r"[^a-z0-9]", "_", request.node.name.lower())[:40]
     pg.create_database(name)
     c = Cluster(procs, release_binary, pg, redis, name)
@@ -100,12 +87,6 @@ def noise_jpeg(seed, size=160):
     buf = io.BytesIO()
     img.save(buf, "JPEG", quality=90)
     return buf.getvalue()
-
-
-def layer(r):
-    assert r.status == 200, r
-    doc = r.json()
-    return doc["cache"]["layer"] if doc["cached"] else None
 
 
 def health(server):
@@ -132,11 +113,11 @@ def test_one_cache_shared_by_two_instances_behind_nginx(cluster, photos):
     assert fake.calls() == 1
 
     # Either instance now answers from the shared layers, with no second provider call.
-    assert layer(a.analyze(photos[0])) == "redis"
-    assert layer(b.analyze(photos[0])) == "redis"
+    assert G.cache_layer(a.analyze(photos[0])) == "redis"
+    assert G.cache_layer(b.analyze(photos[0])) == "redis"
     cluster.redis.command("FLUSHALL")
-    assert layer(b.analyze(photos[0])) == "exact"  # from PostgreSQL, and Redis learns it
-    assert layer(a.analyze(photos[0])) == "redis"
+    assert G.cache_layer(b.analyze(photos[0])) == "exact"  # from PostgreSQL, and Redis learns it
+    assert G.cache_layer(a.analyze(photos[0])) == "redis"
     assert fake.calls() == 1
 
     # nginx spreads requests over both instances and gzips JSON.
@@ -165,13 +146,13 @@ def test_one_cache_shared_by_two_instances_behind_nginx(cluster, photos):
 
 def test_postgres_stopped_mid_run_then_back(cluster, photos):
     a, b, fake = cluster.a, cluster.b, cluster.fake
-    assert layer(a.analyze(photos[1])) is None  # stored in PostgreSQL and Redis
+    assert G.cache_layer(a.analyze(photos[1])) is None  # stored in PostgreSQL and Redis
     assert health(a)[1]["store"]["ok"] is True
 
     cluster.pg.stop()
     # Known images still come from Redis; a new one is answered by the provider without the
     # cache; health says degraded (200: the instance still answers).
-    assert layer(b.analyze(photos[1])) == "redis"
+    assert G.cache_layer(b.analyze(photos[1])) == "redis"
     during = a.analyze(photos[2])
     assert during.status == 200, during
     during_id = during.json()["request_id"]
@@ -188,9 +169,9 @@ def test_postgres_stopped_mid_run_then_back(cluster, photos):
     # Back without a restart: the pool reconnects, health turns ok, new answers are stored.
     wait_for("health ok on A", lambda: health(a)[1]["status"] == "ok")
     wait_for("health ok on B", lambda: health(b)[1]["status"] == "ok")
-    assert layer(a.analyze(photos[3])) is None
+    assert G.cache_layer(a.analyze(photos[3])) is None
     cluster.redis.command("FLUSHALL")
-    assert layer(b.analyze(photos[3])) == "exact"
+    assert G.cache_layer(b.analyze(photos[3])) == "exact"
     # Nothing lost: the record of the analysis made during the outage reaches the history.
     wait_for("the outage's history record", lambda: cluster.sql(
         "SELECT count(*) FROM user_identifications WHERE request_id = '%s'"
@@ -220,25 +201,25 @@ def test_postgres_frozen_costs_one_timeout_not_one_per_request(cluster, photos):
     finally:
         cluster.pg.resume()
     wait_for("health ok on A", lambda: health(a)[1]["status"] == "ok", timeout=30, step=0.5)
-    assert layer(a.analyze(noise_jpeg(110))) is None
+    assert G.cache_layer(a.analyze(noise_jpeg(110))) is None
     cluster.redis.command("FLUSHALL")
-    assert layer(b.analyze(noise_jpeg(110))) == "exact"
+    assert G.cache_layer(b.analyze(noise_jpeg(110))) == "exact"
     assert any("store back" in x.get("msg", "") for x in a.log_lines())
 
 
 def test_redis_stopped_costs_no_errors(cluster, photos):
     a, b = cluster.a, cluster.b
-    assert layer(a.analyze(photos[4])) is None
+    assert G.cache_layer(a.analyze(photos[4])) is None
     cluster.redis.stop()
     statuses = [cluster.analyze_via_nginx(photos[4]).status for _ in range(10)]
     assert statuses == [200] * 10
-    assert layer(b.analyze(photos[4])) == "exact"
+    assert G.cache_layer(b.analyze(photos[4])) == "exact"
     for s in (a, b):
         status, doc = health(s)
         assert status == 200 and doc["status"] == "degraded" and doc["redis"] == "down", doc
     cluster.redis.start()
     wait_for("redis back on B", lambda: health(b)[1]["redis"] == "ok", timeout=40)
-    wait_for("a redis hit", lambda: layer(b.analyze(photos[4])) == "redis", timeout=40,
+    wait_for("a redis hit", lambda: G.cache_layer(b.analyze(photos[4])) == "redis", timeout=40,
              step=0.5)
 
 
@@ -297,5 +278,5 @@ def test_kill9_while_writing_leaves_no_corrupt_rows(cluster):
     calls = fake.calls()
     cluster.redis.command("FLUSHALL")
     for i in list(answered)[:10]:
-        assert layer(b.analyze(images[i])) == "exact"
+        assert G.cache_layer(b.analyze(images[i])) == "exact"
     assert fake.calls() == calls

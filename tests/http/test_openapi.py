@@ -143,14 +143,12 @@ def server_routes():
 
 # --- fixtures --------------------------------------------------------------------------------
 
+pytestmark = pytest.mark.usefixtures("fresh_fake")  # fake: tests/http/conftest.py
+
+
 @pytest.fixture(scope="module")
 def doc():
     return Doc(json.loads(DOC_FILE.read_text()))
-
-
-@pytest.fixture(scope="module")
-def fake(module_procs):
-    return module_procs.fake()
 
 
 @pytest.fixture(scope="module")
@@ -159,13 +157,6 @@ def server(module_procs, binary, fake):
     (413 cheaply)."""
     return module_procs.server(binary, provider=fake, args=[
         "--provider-timeout-ms", "1000", "--provider-retries", "0", "--max-upload-mb", "1"])
-
-
-@pytest.fixture(autouse=True)
-def fresh_fake(fake):
-    fake.reset()
-    yield
-    fake.reset()
 
 
 def raw_response(data):

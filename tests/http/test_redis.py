@@ -17,19 +17,6 @@ TTL = 600
 TIMEOUT_MS = 100
 
 
-@pytest.fixture
-def redis(redis_server):
-    """The session's redis-server, running, answering and empty."""
-    if redis_server.paused:
-        redis_server.resume()
-    redis_server.start()
-    redis_server.command("FLUSHALL")
-    yield redis_server
-    if redis_server.paused:
-        redis_server.resume()
-    redis_server.start()
-
-
 def instance(procs, binary, redis, fake, lru=True, name=None):
     env = {"REDIS_URL": redis.url(), "REDIS_TTL_SECONDS": str(TTL),
            "REDIS_TIMEOUT_MS": str(TIMEOUT_MS)}
@@ -43,12 +30,6 @@ def with_comment(jpeg, text=b"copied by another app"):
     """The same JPEG with a COM segment after SOI: other bytes (SHA-256), same pixels (pHash)."""
     assert jpeg[:2] == b"\xff\xd8"
     return jpeg[:2] + b"\xff\xfe" + struct.pack(">H", len(text) + 2) + text + jpeg[2:]
-
-
-def layer(r):
-    assert r.status == 200, r
-    doc = r.json()
-    return doc["cache"]["layer"] if doc["cached"] else None
 
 
 def health(s):
@@ -79,23 +60,23 @@ def test_instances_share_answers(procs, binary, redis, photos, run_gymhelper):
     b = instance(procs, binary, redis, fake_b, name="b")
     assert a.db != b.db
 
-    assert layer(a.analyze(photos[0])) is None and fake_a.calls() == 1
+    assert G.cache_layer(a.analyze(photos[0])) is None and fake_a.calls() == 1
     key = "gh:v1:sha:" + G.sha256(photos[0])
     assert TTL - 10 < redis.command("TTL", key) <= TTL
     r = b.analyze(photos[0])
-    assert layer(r) == "redis" and r.json()["equipment"]["slug"] == G.ANSWER
-    assert layer(b.analyze(photos[0])) == "memory"
+    assert G.cache_layer(r) == "redis" and r.json()["equipment"]["slug"] == G.ANSWER
+    assert G.cache_layer(b.analyze(photos[0])) == "memory"
     # same pixels, other bytes: found by pHash, described as this upload
     copy = with_comment(photos[0])
     r = b.analyze(copy)
-    assert layer(r) == "redis" and r.json()["image"]["sha256"] == G.sha256(copy)
+    assert G.cache_layer(r) == "redis" and r.json()["image"]["sha256"] == G.sha256(copy)
     assert fake_b.calls() == 0
 
     # a store hit is written back: Redis emptied, A answers from SQLite, B then from Redis
-    assert layer(a.analyze(photos[1])) is None
+    assert G.cache_layer(a.analyze(photos[1])) is None
     redis.command("FLUSHALL")
-    assert layer(a.analyze(photos[1])) == "exact"
-    assert layer(b.analyze(photos[1])) == "redis" and fake_b.calls() == 0
+    assert G.cache_layer(a.analyze(photos[1])) == "exact"
+    assert G.cache_layer(b.analyze(photos[1])) == "redis" and fake_b.calls() == 0
 
     # a correction on A is what B serves
     first = a.analyze(photos[2]).json()
@@ -129,15 +110,16 @@ def test_instances_share_answers(procs, binary, redis, photos, run_gymhelper):
 def test_outage_degrades_and_recovers(procs, binary, redis, photos):
     fake = procs.fake()
     s = instance(procs, binary, redis, fake, lru=False)
-    assert layer(s.analyze(photos[0])) is None
+    assert G.cache_layer(s.analyze(photos[0])) is None
 
     redis.stop()
     t0 = time.monotonic()
     answers = [s.analyze(photos[0]) for _ in range(10)]
     elapsed = time.monotonic() - t0
-    assert [layer(r) for r in answers] == ["exact"] * 10
+    assert [G.cache_layer(r) for r in answers] == ["exact"] * 10
     assert elapsed < 2.0, elapsed  # one refused connection, then skipped
-    assert layer(s.analyze(photos[1])) is None and fake.calls() == 2  # the provider still works
+    # the provider still works
+    assert G.cache_layer(s.analyze(photos[1])) is None and fake.calls() == 2
     h = health(s)
     assert h["status"] == "degraded" and h["redis"] == "down", h
     assert "unavailable" in h["redis_detail"]
@@ -148,8 +130,8 @@ def test_outage_degrades_and_recovers(procs, binary, redis, photos):
     redis.start()
     h = wait_healthy(s)
     assert h["status"] == "ok", h
-    assert layer(s.analyze(photos[2])) is None  # written to the restarted Redis
-    assert layer(s.analyze(photos[2])) == "redis"
+    assert G.cache_layer(s.analyze(photos[2])) is None  # written to the restarted Redis
+    assert G.cache_layer(s.analyze(photos[2])) == "redis"
     assert len(redis_log(s, "redis unavailable")) == 1, s.stderr_text()
     assert len(redis_log(s, "redis back")) == 1, s.stderr_text()
 
@@ -157,14 +139,14 @@ def test_outage_degrades_and_recovers(procs, binary, redis, photos):
 def test_hung_redis_costs_one_timeout(procs, binary, redis, photos):
     fake = procs.fake()
     s = instance(procs, binary, redis, fake, lru=False)
-    assert layer(s.analyze(photos[0])) is None
-    assert layer(s.analyze(photos[0])) == "redis"
+    assert G.cache_layer(s.analyze(photos[0])) is None
+    assert G.cache_layer(s.analyze(photos[0])) == "redis"
 
     redis.pause()
     times = []
     for _ in range(6):
         t0 = time.monotonic()
-        assert layer(s.analyze(photos[0])) == "exact"
+        assert G.cache_layer(s.analyze(photos[0])) == "exact"
         times.append(time.monotonic() - t0)
     assert times[0] < 1.0, times  # about one timeout (plus the write-back, skipped)
     assert max(times[1:]) < 0.5, times  # the breaker skips Redis
@@ -176,7 +158,7 @@ def test_hung_redis_costs_one_timeout(procs, binary, redis, photos):
 
     redis.resume()
     wait_healthy(s)
-    assert layer(s.analyze(photos[0])) == "redis"
+    assert G.cache_layer(s.analyze(photos[0])) == "redis"
     assert len(redis_log(s, "redis unavailable")) == 1, s.stderr_text()
 
 

@@ -14,7 +14,7 @@ import pytest
 
 import ghhttp as G
 
-pytestmark = pytest.mark.asan
+pytestmark = pytest.mark.asan  # fake, server: tests/http/conftest.py
 
 # Statuses at or above 500 that are a fair answer to a broken request (sent by
 # libmicrohttpd itself): 505 HTTP Version Not Supported, 501 Not Implemented.
@@ -26,16 +26,6 @@ def counts(variant):
     if variant == "asan":
         return {"raw": 60, "bodies": 4, "multipart": 30, "slow": 8}
     return {"raw": 200, "bodies": 15, "multipart": 100, "slow": 20}
-
-
-@pytest.fixture(scope="module")
-def fake(module_procs):
-    return module_procs.fake()
-
-
-@pytest.fixture(scope="module")
-def server(module_procs, binary, fake):
-    return module_procs.server(binary, provider=fake)
 
 
 @pytest.fixture(scope="module")

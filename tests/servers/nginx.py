@@ -81,13 +81,17 @@ class Nginx:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError("nginx exited: %s" % self.proc.stderr.read().decode())
+                err = self.proc.stderr.read().decode()
+                self.stop()  # removes the spill directory
+                raise RuntimeError("nginx exited: %s" % err)
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
                     return self
             except OSError:
                 time.sleep(0.05)
-        raise RuntimeError("nginx did not listen on %d" % self.port)
+        self.stop()
+        raise RuntimeError("nginx did not listen on %d within %g s; its error log:\n%s"
+                           % (self.port, timeout, self.error_log()[-2000:]))
 
     def error_log(self):
         p = self.prefix / "error.log"
