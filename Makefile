@@ -30,8 +30,10 @@ build-asan: deps $(ASAN_BUILD)/build.ninja
 run: build
 	./$(BUILD)/gymhelper serve $(ARGS)
 
-test: build build-asan
+lint:
 	@scripts/lint
+
+test: build build-asan lint
 	$(PY) -m pytest -q tests --build=$(BUILD) --asan-build=$(ASAN_BUILD) $(PYTEST_ARGS)
 
 bench: build
