@@ -5,6 +5,7 @@
 #define GH_HTTP_INTERNAL_H
 
 #include "gh/http.h"
+#include "gh/identity.h"
 #include "gh/image.h"
 
 #include <microhttpd.h>
@@ -29,7 +30,8 @@ struct gh_http_response {
 struct gh_http_request {
     struct gh_app *app;
     struct MHD_Connection *conn;
-    const char *method; /* owned by libmicrohttpd, valid for the request */
+    struct gh_identity ident; /* who sent it: the peer address until authenticated */
+    const char *method;       /* owned by libmicrohttpd, valid for the request */
     const char *url;
     char request_id[65];
     double t0;

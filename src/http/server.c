@@ -255,6 +255,28 @@ static gh_route_fn route_for(const struct route *r, const char *method)
     return NULL;
 }
 
+/* The socket peer's address as text; proxies and accounts refine the identity later. */
+static void identity_from_socket(struct gh_identity *id, struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+    id->kind = GH_IDENTITY_ANONYMOUS;
+    if (sa && sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
+        inet_ntop(AF_INET, &in->sin_addr, id->address, sizeof id->address);
+        id->loopback = (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    } else if (sa && sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
+        inet_ntop(AF_INET6, &in6->sin6_addr, id->address, sizeof id->address);
+        id->loopback = IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+    } else {
+        snprintf(id->address, sizeof id->address, "unknown");
+    }
+    gh_identity_set_key(id);
+}
+
 static struct gh_http_request *request_new(struct gh_http_server *srv, struct MHD_Connection *conn,
                                            const char *url, const char *method)
 {
@@ -269,6 +291,7 @@ static struct gh_http_request *request_new(struct gh_http_server *srv, struct MH
     req->method = method;
     req->t0 = gh_mono_ms();
     req->cached = -1;
+    identity_from_socket(&req->ident, conn);
     set_request_id(req);
     atomic_fetch_add(&srv->in_flight, 1);
     gh_metrics_http_begin();
