@@ -476,7 +476,9 @@ class Bench:
             "gymhelper serve",
             [self.gh, "serve", "--port", "0", "--database-url",
              "sqlite:///%s" % os.path.join(self.tmp, "gh.db"), "--log-level", "warn",
-             "--openai-base-url", "http://127.0.0.1:%d/v1" % fport],
+             "--openai-base-url", "http://127.0.0.1:%d/v1" % fport,
+             # one client (wrk) sends everything: the rate limits measure nothing here
+             "--rate-limit-requests", "0", "--rate-limit-provider", "0"],
             os.path.join(self.tmp, "gymhelper.log"), env=env, cwd=self.tmp)
         port = int(wait_for_line(srv, srv.gh_log, r"listening on http://127\.0\.0\.1:(\d+)",
                                  20).group(1))

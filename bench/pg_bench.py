@@ -152,7 +152,8 @@ def bench_http(args, tmp, gh, pg_url):
             env.update(OPENAI_API_KEY=hb.API_KEY, DATABASE_URL=url, LRU_ENTRIES="0")
             srv = procs.start("gymhelper serve (%s)" % name,
                               [gh, "serve", "--port", "0", "--log-level", "warn",
-                               "--openai-base-url", "http://127.0.0.1:%d/v1" % fport],
+                               "--openai-base-url", "http://127.0.0.1:%d/v1" % fport,
+                               "--rate-limit-requests", "0", "--rate-limit-provider", "0"],
                               os.path.join(tmp, "gymhelper-%s.log" % name), env=env, cwd=tmp)
             port = int(hb.wait_for_line(srv, srv.gh_log,
                                         r"listening on http://127\.0\.0\.1:(\d+)",

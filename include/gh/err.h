@@ -32,6 +32,7 @@ enum gh_err_code {
     GH_ETIMEOUT = -12,     /* the AI provider did not answer in time */
     GH_EUNAVAILABLE = -13, /* no provider (or other dependency) is ready to serve */
     GH_ECONFLICT = -14,    /* the request contradicts stored state */
+    GH_ELIMITED = -15,     /* a rate limit or budget refuses it for now */
 };
 
 #define GH_ERR_MSG_CAP 256

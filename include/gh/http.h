@@ -10,6 +10,7 @@
 
 #include "gh/catalogue.h"
 #include "gh/err.h"
+#include "gh/limits.h"
 #include "gh/lru.h"
 #include "gh/pipeline.h"
 #include "gh/provider.h"
@@ -23,6 +24,9 @@ struct gh_app {
     struct gh_redis *redis; /* may be NULL: REDIS_URL unset */
     struct gh_provider *provider;
     const struct gh_catalogue *cat;
+    struct gh_limits *limits; /* may be NULL: no rate limits */
+    /* TRUSTED_PROXIES: whose X-Forwarded-For names the client; NULL trusts none */
+    const struct gh_limits_proxies *proxies;
     size_t max_body; /* bytes; larger uploads get 413 before their body is read */
     int64_t started_at;
 };

@@ -55,9 +55,9 @@ void gh_metrics_http_end(const char *route, const char *method, int status, cons
 void gh_metrics_analysis(const char *layer, double seconds);
 
 /* One provider call: rc is its result (GH_OK, GH_ETIMEOUT, GH_EUNAVAILABLE, other codes count
- * as "error"), model prices the tokens (see the table in metrics.c; unknown models cost 0). */
-void gh_metrics_provider_call(const char *provider, const char *model, int rc, double seconds,
-                              int64_t prompt_tokens, int64_t completion_tokens);
+ * as "error"); cost_nd its estimated price in nanodollars (gh_provider_cost_nd). */
+void gh_metrics_provider_call(const char *provider, int rc, double seconds, int64_t prompt_tokens,
+                              int64_t completion_tokens, int64_t cost_nd);
 
 /* Rendering. */
 

@@ -13,6 +13,7 @@
 #include "gh/digest.h"
 #include "gh/err.h"
 #include "gh/image.h"
+#include "gh/limits.h"
 #include "gh/lru.h"
 #include "gh/provider.h"
 #include "gh/redis.h"
@@ -36,6 +37,7 @@ struct gh_pipeline_deps {
     struct gh_provider *provider;
     const struct gh_catalogue *cat;
     struct gh_redis *redis;
+    struct gh_limits *limits; /* may be NULL: no provider rate limit or budget */
 };
 
 struct gh_analyze_request {
@@ -46,6 +48,11 @@ struct gh_analyze_request {
     int top_k;                     /* alternatives to return, 0..3 (default 3) */
     const char *request_id;
     char sha256[GH_SHA256_HEX_LEN + 1]; /* filled by gh_pipeline_lookup for analyze to reuse */
+    const char *client_key; /* the identity key whose provider bucket a call spends; NULL: none */
+    /* When gh_pipeline_analyze answers GH_ELIMITED: the client's provider bucket refused
+     * (limit.limited), or else the daily provider budget is spent (budget says which). */
+    struct gh_limits_verdict limit;
+    enum gh_limits_budget budget;
 };
 
 struct gh_analysis {
@@ -92,8 +99,10 @@ int gh_pipeline_lookup(struct gh_pipeline *p, struct gh_analyze_request *req,
 /* The whole pipeline (runs the fast path first when req->sha256 is empty). May block for
  * seconds on the provider. Errors: those of gh_image_validate/gh_image_luma_grid for the
  * image (GH_EINVAL, GH_ETOOBIG, GH_EUNSUPPORTED, GH_EMISMATCH, GH_EDECODE, GH_ERANGE), and
- * GH_EPROVIDER, GH_ETIMEOUT, GH_EUNAVAILABLE from the provider. Store failures never fail a
- * request: they are logged and the analysis goes on without that layer. */
+ * GH_EPROVIDER, GH_ETIMEOUT, GH_EUNAVAILABLE from the provider; GH_ELIMITED when a provider
+ * call is needed and the client's provider rate limit or the daily budget refuses it (see
+ * req->limit; with a CLIP provider a spent budget makes CLIP answer alone instead). Store
+ * failures never fail a request: they are logged and the analysis goes on without that layer. */
 int gh_pipeline_analyze(struct gh_pipeline *p, struct gh_analyze_request *req,
                         struct gh_analysis *out, struct gh_err *err) GH_MUST_CHECK;
 

@@ -42,6 +42,8 @@ struct gh_provider_request {
     size_t jpeg_len;
     const struct gh_catalogue *cat;
     const char *request_id; /* sent as X-Request-ID for tracing; may be NULL */
+    int local_only;         /* the daily provider budget is spent: CLIP answers without
+                             * escalating to a paid remote model (its note says so) */
 };
 
 struct gh_provider;
@@ -101,6 +103,12 @@ void gh_provider_config_defaults(struct gh_provider_config *cfg);
  * (unknown name, "openai" without a key, "clip" without a catalogue), GH_ENOMEM. */
 int gh_provider_new(const struct gh_provider_config *cfg, struct gh_provider **out,
                     struct gh_err *err) GH_MUST_CHECK;
+
+/* The estimated price of a call to model in nanodollars (1e-9 US$), from its token counts
+ * and the OpenAI price list in provider.c (matched by prefix, so dated snapshots such as
+ * "gpt-4o-mini-2024-07-18" price like their model). Unknown models, CLIP and local servers
+ * cost 0; negative counts count as 0 and huge ones are clamped, so it never overflows. */
+int64_t gh_provider_cost_nd(const char *model, int64_t prompt_tokens, int64_t completion_tokens);
 
 /* ops->free; NULL is a no-op. */
 void gh_provider_free(struct gh_provider *p);

@@ -85,6 +85,15 @@ enum gh_redis_state gh_redis_check(struct gh_redis *r, char *detail, size_t deta
 int gh_redis_count_keys(struct gh_redis *r, int64_t *n_sha, int64_t *n_phash,
                         struct gh_err *err) GH_MUST_CHECK;
 
+/* Runs a Lua script atomically: EVALSHA, and EVAL once when the server does not know it yet
+ * (restarted, flushed). args are the script's KEYS (the first n_keys) then its ARGV, n_args in
+ * all (at most 5). The reply must be an array of integers: up to n_out of them go into out.
+ * GH_OK; GH_EUNAVAILABLE while the breaker skips Redis (nothing was sent); GH_EBACKEND when
+ * the exchange failed or the reply is not such an array. Bounded by the timeout; thread-safe.
+ * For the rate limits' shared buckets (gh/limits.h). */
+int gh_redis_script(struct gh_redis *r, const char *script, int n_keys, const char *const *args,
+                    int n_args, int64_t *out, size_t n_out) GH_MUST_CHECK;
+
 /* "host:port/db" of the URL, without any password, for logs and stats. */
 const char *gh_redis_address(const struct gh_redis *r);
 

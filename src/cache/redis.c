@@ -11,6 +11,7 @@
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -636,6 +637,78 @@ int gh_redis_put(struct gh_redis *r, const struct gh_cache_entry *e, int keys)
         freeReplyObject(rep);
     }
     gh_free(value);
+    return rc;
+}
+
+/* --- scripts ----------------------------------------------------------------------------- */
+
+/* The script's SHA-1 in hex, as EVALSHA names it; 0 or -1. */
+static int script_sha1(const char *script, char hex[41])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+
+    if (!EVP_Digest(script, strlen(script), md, &n, EVP_sha1(), NULL) || n != 20)
+        return -1;
+    for (unsigned int i = 0; i < n; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    return 0;
+}
+
+static int script_reply(const redisReply *rep, int64_t *out, size_t n_out)
+{
+    if (rep->type != REDIS_REPLY_ARRAY)
+        return GH_EBACKEND;
+    for (size_t i = 0; i < rep->elements && i < n_out; i++) {
+        if (rep->element[i]->type != REDIS_REPLY_INTEGER)
+            return GH_EBACKEND;
+        out[i] = (int64_t)rep->element[i]->integer;
+    }
+    return GH_OK;
+}
+
+int gh_redis_script(struct gh_redis *r, const char *script, int n_keys, const char *const *args,
+                    int n_args, int64_t *out, size_t n_out)
+{
+    struct cmd cmd;
+    redisReply *rep = NULL;
+    char sha[41], nk[16];
+    int rc;
+
+    if (n_args < 0 || n_args > 5 || n_keys < 0 || n_keys > n_args || script_sha1(script, sha))
+        return GH_EBACKEND;
+    snprintf(nk, sizeof nk, "%d", n_keys);
+    memset(&cmd, 0, sizeof cmd);
+    cmd.argc = 3 + n_args;
+    cmd.argv[0] = "EVALSHA";
+    cmd.argv[1] = sha;
+    cmd.argv[2] = nk;
+    for (int i = 0; i < n_args; i++)
+        cmd.argv[3 + i] = args[i];
+    for (int i = 0; i < cmd.argc; i++)
+        cmd.len[i] = strlen(cmd.argv[i]);
+    rc = run(r, &cmd, 1, &rep);
+    if (rc)
+        return rc;
+    if (rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0) {
+        freeReplyObject(rep);
+        rep = NULL;
+        cmd.argv[0] = "EVAL";
+        cmd.argv[1] = script;
+        cmd.len[0] = 4;
+        cmd.len[1] = strlen(script);
+        rc = run(r, &cmd, 1, &rep);
+        if (rc)
+            return rc;
+    }
+    if (rep->type == REDIS_REPLY_ERROR) {
+        gh_logf(GH_LOG_WARN, "redis refused a rate-limit script: %.160s", rep->str);
+        atomic_fetch_add(&r->errors, 1);
+        rc = GH_EBACKEND;
+    } else {
+        rc = script_reply(rep, out, n_out);
+    }
+    freeReplyObject(rep);
     return rc;
 }
 

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum kind { K_STR, K_INT, K_LONG, K_MB, K_DAYS, K_SECONDS, K_FRACTION, K_LEVEL, K_FORMAT };
+enum kind { K_STR, K_INT, K_LONG, K_MB, K_DAYS, K_SECONDS, K_FRACTION, K_USD, K_LEVEL, K_FORMAT };
 
 struct setting {
     const char *env;  /* NULL: flag only */
@@ -80,6 +80,22 @@ static const struct setting settings[] = {
     {"LRU_ENTRIES", "lru-entries", K_LONG, 0, 10000000, AT(lru_entries),
      "in-process cache entries, 0 = off (10000)"},
     {"LRU_MB", "lru-mb", K_LONG, 1, 100000, AT(lru_mb), "in-process cache size in MB (64)"},
+    {"RATE_LIMIT_REQUESTS_PER_MINUTE", "rate-limit-requests", K_INT, 0, 1000000,
+     AT(limits.requests_per_minute),
+     "requests per client and minute, all routes but health and metrics; 0 = off (600)"},
+    {"RATE_LIMIT_REQUESTS_BURST", "rate-limit-requests-burst", K_INT, 0, 1000000,
+     AT(limits.requests_burst), "requests a client may send at once (100)"},
+    {"RATE_LIMIT_PROVIDER_PER_MINUTE", "rate-limit-provider", K_INT, 0, 1000000,
+     AT(limits.provider_per_minute),
+     "provider calls (misses, nocache) per client and minute; 0 = off (10)"},
+    {"RATE_LIMIT_PROVIDER_BURST", "rate-limit-provider-burst", K_INT, 0, 1000000,
+     AT(limits.provider_burst), "provider calls a client may make at once (10)"},
+    {"PROVIDER_DAILY_BUDGET_CALLS", "provider-budget-calls", K_LONG, 0, 1000000000,
+     AT(limits.budget_calls), "paid provider calls per UTC day, all clients; 0 = no limit (0)"},
+    {"PROVIDER_DAILY_BUDGET_USD", "provider-budget-usd", K_USD, 0, 1000000, AT(limits.budget_usd),
+     "estimated provider spend per UTC day in US$; 0 = no limit (0)"},
+    {"TRUSTED_PROXIES", "trusted-proxies", K_STR, 0, 0, AT(trusted_proxies),
+     "proxies (CIDRs) whose X-Forwarded-For names the client (none)"},
     {"HTTP_THREADS", "threads", K_INT, 1, 256, AT(http.io_threads), "I/O threads (2)"},
     {"WORKERS", "workers", K_INT, 1, 256, AT(http.workers), "analysis workers (4)"},
     {"LOG_LEVEL", "log-level", K_LEVEL, 0, 0, AT(log_level), "debug, info, warn, error (info)"},
@@ -94,6 +110,7 @@ static void defaults(struct gh_config *cfg)
     gh_http_config_defaults(&cfg->http);
     gh_pipeline_config_defaults(&cfg->pipeline);
     gh_provider_config_defaults(&cfg->provider);
+    gh_limits_config_defaults(&cfg->limits);
     cfg->provider.name = "auto";
     cfg->database_url = "sqlite:///./data/gymhelper.db";
     cfg->lru_entries = 10000;
@@ -131,6 +148,16 @@ static int set_value(struct gh_config *cfg, const struct setting *s, const char 
         d = strtod(v, &end);
         if (errno || !*v || *end || d < 0 || d > 1) {
             fprintf(stderr, "gymhelper: %s=%s: expected a number from 0 to 1\n", name, v);
+            return -1;
+        }
+        *(double *)(void *)p = d;
+        return 0;
+    case K_USD:
+        errno = 0;
+        d = strtod(v, &end);
+        if (errno || !*v || *end || !(d >= 0) || d > (double)s->max) {
+            fprintf(stderr, "gymhelper: %s=%s: expected US dollars from 0 to %ld\n", name, v,
+                    s->max);
             return -1;
         }
         *(double *)(void *)p = d;

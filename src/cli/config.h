@@ -5,6 +5,7 @@
 #define GH_CLI_CONFIG_H
 
 #include "gh/http.h"
+#include "gh/limits.h"
 #include "gh/log.h"
 #include "gh/pipeline.h"
 #include "gh/provider.h"
@@ -22,6 +23,8 @@ struct gh_config {
     long redis_timeout_ms;  /* REDIS_TIMEOUT_MS: connect and each command, default 100 */
     const char *clip_model; /* CLIP_MODEL: a checkpoint directory or a pulled model's name */
     int clip_threads;       /* CLIP_THREADS: BLAS threads, 0 = one per core */
+    struct gh_limits_config limits;
+    const char *trusted_proxies; /* TRUSTED_PROXIES: CIDRs whose X-Forwarded-For is believed */
     long lru_entries;
     long lru_mb;
     enum gh_log_level log_level;

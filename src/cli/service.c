@@ -24,11 +24,15 @@ struct service {
     struct gh_redis *redis; /* NULL without REDIS_URL */
     struct gh_provider *provider;
     struct gh_pipeline *pipeline;
+    struct gh_limits *limits;
+    struct gh_limits_proxies *proxies;
 };
 
 static void service_close(struct service *s)
 {
     gh_pipeline_free(s->pipeline);
+    gh_limits_free(s->limits);
+    gh_limits_proxies_free(s->proxies);
     gh_provider_free(s->provider);
     gh_lru_free(s->lru);
     gh_redis_free(s->redis);
@@ -73,7 +77,15 @@ static int service_open(struct service *s, int with_provider)
             rc = gh_err_set(&err, GH_ENOMEM, "out of memory for the in-process cache");
     }
     if (rc == GH_OK && with_provider) {
-        deps = (struct gh_pipeline_deps){s->store, s->lru, s->provider, s->cat, s->redis};
+        s->limits = gh_limits_new(&s->cfg.limits, s->redis, &err);
+        if (!s->limits)
+            rc = err.code ? err.code : GH_ENOMEM;
+    }
+    if (rc == GH_OK && with_provider)
+        rc = gh_limits_proxies_parse(s->cfg.trusted_proxies, &s->proxies, &err);
+    if (rc == GH_OK && with_provider) {
+        deps =
+            (struct gh_pipeline_deps){s->store, s->lru, s->provider, s->cat, s->redis, s->limits};
         s->pipeline = gh_pipeline_new(&s->cfg.pipeline, &deps, &err);
         if (!s->pipeline)
             rc = err.code ? err.code : GH_ENOMEM;
@@ -152,6 +164,8 @@ int gh_cli_serve(int argc, char **argv)
     app.redis = s.redis;
     app.provider = s.provider;
     app.cat = s.cat;
+    app.limits = s.limits;
+    app.proxies = s.proxies;
     app.max_body = s.cfg.pipeline.lim.max_bytes + MULTIPART_OVERHEAD;
     app.started_at = (int64_t)time(NULL);
     purge(&s);

@@ -59,6 +59,8 @@ const char *gh_err_name(int code)
         return "unavailable";
     case GH_ECONFLICT:
         return "conflict";
+    case GH_ELIMITED:
+        return "rate_limited";
     default:
         return "unknown";
     }

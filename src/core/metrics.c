@@ -140,17 +140,6 @@ static atomic_uint_least64_t dropped;
 /* For the savings estimate: the spend and number of the successful provider calls so far. */
 static atomic_uint_least64_t ok_calls, ok_cost_nd, savings_nd;
 
-/* Nanodollars per token (= dollars per million tokens * 1000), input then output, from the
- * OpenAI price list. Matched by prefix so dated snapshots ("gpt-4o-mini-2024-07-18") price
- * like their model; longer prefixes first. */
-static const struct price {
-    const char *prefix;
-    uint64_t in_nd, out_nd;
-} prices[] = {
-    {"gpt-4o-mini", 150, 600},
-    {"gpt-4o", 2500, 10000},
-};
-
 /* --- recording ------------------------------------------------------------------------- */
 
 static size_t n_labels(const struct family *f)
@@ -319,17 +308,6 @@ void gh_metrics_analysis(const char *layer, double seconds)
                                   memory_order_relaxed);
 }
 
-static void price_of(const char *model, uint64_t *in_nd, uint64_t *out_nd)
-{
-    *in_nd = *out_nd = 0;
-    for (size_t i = 0; model && i < sizeof prices / sizeof prices[0]; i++)
-        if (strncmp(model, prices[i].prefix, strlen(prices[i].prefix)) == 0) {
-            *in_nd = prices[i].in_nd;
-            *out_nd = prices[i].out_nd;
-            return;
-        }
-}
-
 /* Token counts come from the provider's answer: clamp them so the cost cannot overflow. */
 static uint64_t tokens(int64_t n)
 {
@@ -350,15 +328,13 @@ static const char *outcome_label(int rc)
     }
 }
 
-void gh_metrics_provider_call(const char *provider, const char *model, int rc, double seconds,
-                              int64_t prompt_tokens, int64_t completion_tokens)
+void gh_metrics_provider_call(const char *provider, int rc, double seconds, int64_t prompt_tokens,
+                              int64_t completion_tokens, int64_t cost_nd)
 {
     const char *call[2] = {provider, outcome_label(rc)};
     const char *prompt[2] = {provider, "prompt"}, *completion[2] = {provider, "completion"};
-    uint64_t in_nd, out_nd, p = tokens(prompt_tokens), c = tokens(completion_tokens), cost;
+    uint64_t p = tokens(prompt_tokens), c = tokens(completion_tokens), cost = tokens(cost_nd);
 
-    price_of(model, &in_nd, &out_nd);
-    cost = p * in_nd + c * out_nd;
     counter_add(&provider_calls, call, 1);
     histogram_add(&provider_durations, &provider, seconds, 1);
     counter_add(&provider_tokens, prompt, p);

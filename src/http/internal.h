@@ -7,6 +7,7 @@
 #include "gh/http.h"
 #include "gh/identity.h"
 #include "gh/image.h"
+#include "gh/limits.h"
 
 #include <microhttpd.h>
 #include <stdint.h>
@@ -25,6 +26,9 @@ struct gh_http_response {
     const char *location;    /* for redirects */
     const unsigned char *gz; /* precompressed body (static files), sent when accepted */
     size_t gz_len;
+    int64_t retry_after_s;      /* Retry-After when > 0 */
+    char ratelimit_policy[128]; /* RateLimit-Policy / RateLimit values, "" when none */
+    char ratelimit[96];
 };
 
 struct gh_http_request {
@@ -103,6 +107,19 @@ void gh_http_metrics_end(const struct gh_http_request *req, const struct gh_log_
 
 /* The embedded file served for url ("/" and "/docs/" map to their index.html), or NULL. */
 const struct gh_asset *gh_http_asset(const char *url);
+
+/* Rate limits (ratelimit.c). The request limit for req's route and identity, decided from the
+ * headers: 0 to go on, 1 when refused (req->resp holds the 429). Health and metrics are never
+ * limited. Call once per request, after the identity is final. */
+int gh_http_rate_limit(struct gh_http_request *req);
+
+/* The RateLimit-Policy / RateLimit fields (IETF httpapi draft) of a verdict, and Retry-After
+ * when it refused; nothing for a limit that is off. */
+void gh_http_rate_limit_headers(struct gh_http_request *req, const struct gh_limits_verdict *v);
+
+/* The analysis refused by a provider limit (GH_ELIMITED): 429 rate_limited for the client's
+ * bucket, 503 provider_budget_exhausted for the daily budget, with Retry-After. */
+void gh_http_provider_limited(struct gh_http_request *req, const struct gh_err *err);
 
 /* The worker's part of an analysis: runs the pipeline and fills req->resp. */
 void gh_route_analyze_slow(struct gh_http_request *req);

@@ -131,6 +131,7 @@ void gh_http_problem_from_err(struct gh_http_request *req, const struct gh_err *
         {GH_EBACKEND, 503, "backend_unavailable"},
         {GH_EIO, 503, "backend_unavailable"},
         {GH_ECONFLICT, 409, "conflict"},
+        {GH_ELIMITED, 429, "rate_limited"},
     };
 
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)

@@ -117,6 +117,10 @@ static int find_image(struct gh_http_request *req)
 static void answer(struct gh_http_request *req, int rc, struct gh_analysis *a,
                    const struct gh_err *err)
 {
+    if (rc == GH_ELIMITED) {
+        gh_http_provider_limited(req, err);
+        return;
+    }
     if (rc) {
         gh_http_problem_from_err(req, err);
         return;
@@ -140,6 +144,7 @@ int gh_route_analyze(struct gh_http_request *req)
     if (read_query(req) != 0 || find_image(req) != 0)
         return 0;
     req->areq.request_id = req->request_id;
+    req->areq.client_key = req->ident.key;
     rc = gh_pipeline_lookup(req->app->pipeline, &req->areq, &a, &err);
     if (rc == GH_ENOTFOUND) {
         if (gh_http_submit(req) == 0)

@@ -149,6 +149,16 @@ static enum MHD_Result queue_with_headers(struct gh_http_request *req, struct MH
         MHD_add_response_header(mr, MHD_HTTP_HEADER_ETAG, r->etag);
     if (r->location)
         MHD_add_response_header(mr, MHD_HTTP_HEADER_LOCATION, r->location);
+    if (r->retry_after_s > 0) {
+        char s[24];
+
+        snprintf(s, sizeof s, "%lld", (long long)r->retry_after_s);
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_RETRY_AFTER, s);
+    }
+    if (r->ratelimit_policy[0]) {
+        MHD_add_response_header(mr, "RateLimit-Policy", r->ratelimit_policy);
+        MHD_add_response_header(mr, "RateLimit", r->ratelimit);
+    }
     ok = MHD_queue_response(req->conn, (unsigned int)r->status, mr);
     MHD_destroy_response(mr);
     return ok;
@@ -292,6 +302,9 @@ static struct gh_http_request *request_new(struct gh_http_server *srv, struct MH
     req->t0 = gh_mono_ms();
     req->cached = -1;
     identity_from_socket(&req->ident, conn);
+    if (srv->app->proxies) /* behind a trusted proxy the client is the hop it added */
+        gh_limits_client_address(srv->app->proxies, req->ident.address,
+                                 gh_http_header(req, "X-Forwarded-For"), &req->ident);
     set_request_id(req);
     atomic_fetch_add(&srv->in_flight, 1);
     gh_metrics_http_begin();
@@ -421,6 +434,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!req)
             return MHD_NO;
         *con_cls = req;
+        /* The identity is final here (authentication goes before this line). */
+        if (gh_http_rate_limit(req)) {
+            req->refused = 1;
+            return queue(req);
+        }
         if (strcmp(method, MHD_HTTP_METHOD_POST) == 0 && declared_too_big(req)) {
             req->refused = 1;
             too_large(req);

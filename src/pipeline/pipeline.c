@@ -462,6 +462,52 @@ static int near_lookup(struct gh_pipeline *p, struct gh_analyze_request *req,
     return rc;
 }
 
+/* Calls that can cost money: a remote model (CLIP and "none" cost nothing). */
+static int is_remote(const char *provider)
+{
+    return strcmp(provider, "openai") == 0 || strcmp(provider, "llava") == 0;
+}
+
+/* The daily provider budget, decided by the one call that would spend it (waiters of a
+ * coalesced call share its outcome, and a spent budget is the same for everyone). Spent: CLIP
+ * answers alone (preq->local_only), or, with only a remote provider, GH_ELIMITED. */
+static int budget_admit(struct gh_pipeline *p, struct gh_analyze_request *req,
+                        struct gh_provider_request *preq, struct gh_err *err)
+{
+    struct gh_provider *prov = p->deps.provider;
+    int64_t wait_s = 0;
+    enum gh_limits_budget b = gh_limits_budget_check(p->deps.limits, &wait_s);
+
+    if (b == GH_LIMITS_BUDGET_OK)
+        return GH_OK;
+    if (!is_remote(prov->name)) {
+        preq->local_only = 1;
+        return GH_OK;
+    }
+    req->budget = b;
+    return gh_err_set(err, GH_ELIMITED,
+                      "today's budget for %s (%s) is spent, so new photos cannot be identified "
+                      "until 00:00 UTC (in %lld min); photos seen before are still answered from "
+                      "the cache",
+                      prov->name, b == GH_LIMITS_BUDGET_CALLS ? "calls" : "dollars",
+                      (long long)((wait_s + 59) / 60));
+}
+
+/* The client's provider bucket: every request that needs a provider call spends one token,
+ * also one that ends up waiting for an identical upload's call (it was a miss all the same). */
+static int provider_admit(struct gh_pipeline *p, struct gh_analyze_request *req, struct gh_err *err)
+{
+    struct gh_limits_verdict *v = &req->limit;
+
+    if (!req->client_key || gh_limits_take(p->deps.limits, GH_LIMITS_PROVIDER, req->client_key, v))
+        return GH_OK;
+    return gh_err_set(err, GH_ELIMITED,
+                      "this client may ask for %lld new identifications per %lld s and has used "
+                      "them; try again in %lld s (photos seen before are answered from the cache "
+                      "without counting, unless nocache is set)",
+                      (long long)v->quota, (long long)v->window_s, (long long)v->retry_after_s);
+}
+
 /* Asks the provider and stores the answer; fills the flight for anyone waiting on it. */
 static int ask_provider(struct gh_pipeline *p, struct gh_analyze_request *req,
                         const struct gh_image_info *info, uint64_t phash, struct flight *f,
@@ -474,9 +520,14 @@ static int ask_provider(struct gh_pipeline *p, struct gh_analyze_request *req,
     size_t jpeg_len = 0;
     char *answer = NULL;
     int identified = 0, rc;
+    int64_t cost;
     double t_call;
 
     memset(&res, 0, sizeof res);
+    memset(&preq, 0, sizeof preq);
+    rc = budget_admit(p, req, &preq, err);
+    if (rc)
+        return rc;
     rc = gh_image_provider_copy(req->body, req->len, &p->cfg.lim, req->declared, &p->cfg.prep,
                                 &jpeg, &jpeg_len, NULL, err);
     if (rc)
@@ -488,8 +539,11 @@ static int ask_provider(struct gh_pipeline *p, struct gh_analyze_request *req,
     atomic_fetch_add(&p->misses, 1);
     t_call = gh_mono_ms();
     rc = prov->ops->analyze(prov, &preq, &res, err);
-    gh_metrics_provider_call(prov->name, res.model, rc, (gh_mono_ms() - t_call) / 1e3,
-                             res.prompt_tokens, res.completion_tokens);
+    cost = gh_provider_cost_nd(res.model, res.prompt_tokens, res.completion_tokens);
+    gh_metrics_provider_call(prov->name, rc, (gh_mono_ms() - t_call) / 1e3, res.prompt_tokens,
+                             res.completion_tokens, cost);
+    if (is_remote(prov->name) || res.escalated_from[0])
+        gh_limits_budget_spend(p->deps.limits, cost);
     if (rc) {
         atomic_fetch_add(&p->provider_errors, 1);
         goto out;
@@ -621,6 +675,9 @@ int gh_pipeline_analyze(struct gh_pipeline *p, struct gh_analyze_request *req,
         gh_err_clear(err);
     }
     memset(out, 0, sizeof *out);
+    /* nocache always needs the provider: refuse before decoding */
+    if (req->nocache && (rc = provider_admit(p, req, err)) != GH_OK)
+        return rc;
     rc = gh_image_luma_grid(req->body, req->len, &p->cfg.lim, req->declared, GH_PHASH_SIDE, luma,
                             &info, err);
     if (rc)
@@ -634,6 +691,8 @@ int gh_pipeline_analyze(struct gh_pipeline *p, struct gh_analyze_request *req,
         if (rc != GH_ENOTFOUND)
             return rc;
     }
+    if (!req->nocache && (rc = provider_admit(p, req, err)) != GH_OK)
+        return rc;
     return join_or_lead(p, req, &info, phash, t0, out, err);
 }
 

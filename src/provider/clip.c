@@ -141,8 +141,16 @@ static int clip_analyze(struct gh_provider *base, const struct gh_provider_reque
     if (rc)
         return rc;
     fill(&r, out);
-    if (p->fallback && (r.not_gym || out->confidence < p->escalate_below))
-        return escalate(p, req, &r, out, err);
+    if (p->fallback && (r.not_gym || out->confidence < p->escalate_below)) {
+        if (!req->local_only)
+            return escalate(p, req, &r, out, err);
+        /* not cached: once the budget allows, the same photo may get the remote answer */
+        out->uncacheable = 1;
+        snprintf(out->note, sizeof out->note,
+                 "CLIP was not sure, and today's budget for %.31s is spent, so CLIP answered "
+                 "alone",
+                 p->fallback->name);
+    }
     return GH_OK;
 }
 

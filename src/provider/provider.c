@@ -177,3 +177,28 @@ void gh_provider_free(struct gh_provider *p)
     if (p)
         (*p->ops->free)(p);
 }
+
+/* Nanodollars per token (= dollars per million tokens * 1000), input then output, from the
+ * OpenAI price list; longer prefixes first. */
+static const struct price {
+    const char *prefix;
+    int64_t in_nd, out_nd;
+} prices[] = {
+    {"gpt-4o-mini", 150, 600},
+    {"gpt-4o", 2500, 10000},
+};
+
+/* Token counts come from the provider's answer: clamp them so the cost cannot overflow. */
+static int64_t clamp_tokens(int64_t n)
+{
+    return n <= 0 ? 0 : n > INT64_C(1000000000) ? INT64_C(1000000000) : n;
+}
+
+int64_t gh_provider_cost_nd(const char *model, int64_t prompt_tokens, int64_t completion_tokens)
+{
+    for (size_t i = 0; model && i < sizeof prices / sizeof prices[0]; i++)
+        if (strncmp(model, prices[i].prefix, strlen(prices[i].prefix)) == 0)
+            return clamp_tokens(prompt_tokens) * prices[i].in_nd +
+                   clamp_tokens(completion_tokens) * prices[i].out_nd;
+    return 0;
+}

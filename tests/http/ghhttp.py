@@ -39,7 +39,14 @@ SETTINGS_ENV = ("PORT", "HOST", "DATABASE_URL", "REDIS_URL", "AI_PROVIDER", "OPE
                 "PROVIDER_TIMEOUT_MS", "PROVIDER_RETRIES", "CACHE_TTL_DAYS", "CACHE_TTL_SECONDS",
                 "CACHE_MAX_DISTANCE", "CONFIDENCE_THRESHOLD", "MAX_UPLOAD_MB", "IMAGE_MIN_SIDE",
                 "IMAGE_MAX_SIDE", "CATALOGUE_PATH", "LRU_ENTRIES", "LRU_MB", "HTTP_THREADS",
-                "WORKERS", "LOG_LEVEL", "LOG_FORMAT")
+                "WORKERS", "LOG_LEVEL", "LOG_FORMAT", "RATE_LIMIT_REQUESTS_PER_MINUTE",
+                "RATE_LIMIT_REQUESTS_BURST", "RATE_LIMIT_PROVIDER_PER_MINUTE",
+                "RATE_LIMIT_PROVIDER_BURST", "PROVIDER_DAILY_BUDGET_CALLS",
+                "PROVIDER_DAILY_BUDGET_USD", "TRUSTED_PROXIES")
+
+# The rate limits are off unless a test turns them on: the suites send hundreds of requests,
+# and dozens of provider calls, from one address (tests/http/test_limits.py tests the limits).
+LIMITS_OFF = {"RATE_LIMIT_REQUESTS_PER_MINUTE": "0", "RATE_LIMIT_PROVIDER_PER_MINUTE": "0"}
 
 KEY = "sk-test-Zq8vK2mW5xR7pL3n"  # distinctive, so a leak is easy to spot
 MODEL = "gpt-4o-mini"
@@ -259,6 +266,7 @@ class Server:
         # Pulled CLIP models live under XDG_CACHE_HOME: a developer's pulled model must not
         # turn "auto" into "clip" under the tests' feet.
         full_env["XDG_CACHE_HOME"] = str(self.workdir / "xdg-cache")
+        full_env.update(LIMITS_OFF)
         full_env.update(env or {})
         self.argv = argv
         self.key = key if provider is not None else None

@@ -468,6 +468,22 @@ def test_an_unknown_path_is_the_documented_404(server, doc):
                  "404 X-Request-ID")
 
 
+def test_every_limited_path_answers_the_documented_429(procs, binary, doc):
+    """A client whose request bucket is spent gets the documented 429 on every route but health
+    and metrics, decided from the headers."""
+    s = procs.server(binary, env={"RATE_LIMIT_REQUESTS_PER_MINUTE": "1",
+                                  "RATE_LIMIT_REQUESTS_BURST": "1"})
+    assert s.get("/api/v1/equipment").status == 200
+    for path, ops in doc.doc["paths"].items():
+        for method, op in ops.items():
+            if "429" not in op["responses"]:
+                continue
+            body = b"{}" if method == "post" else None
+            headers = {"Content-Type": "application/json"} if body else {}
+            r = s.request(method.upper(), path.replace("{id}", "1"), body, headers)
+            doc.check(r, path, method, 429, "rate_limited")
+
+
 def test_every_documented_status_was_seen(server, doc):
     """Runs last: each documented (route, status) was answered and validated above, except
     those that cannot be brought about from outside."""

@@ -55,6 +55,7 @@ static void names_are_stable(void)
         {GH_ETIMEOUT, "provider_timeout"},
         {GH_EUNAVAILABLE, "unavailable"},
         {GH_ECONFLICT, "conflict"},
+        {GH_ELIMITED, "rate_limited"},
         {-999, "unknown"},
     };
 

@@ -197,15 +197,14 @@ static void prices_tokens_and_savings(void)
     char *text;
 
     reset();
-    /* 1000 * $0.15/M + 500 * $0.60/M = $0.00045; a dated snapshot prices like its model */
-    gh_metrics_provider_call("openai", "gpt-4o-mini-2024-07-18", GH_OK, 1.5, 1000, 500);
+    /* $0.00045 (prices live in the provider module: gh_provider_cost_nd) */
+    gh_metrics_provider_call("openai", GH_OK, 1.5, 1000, 500, 450000);
     gh_metrics_analysis("memory", 0.0002); /* saves the average: $0.00045 */
-    /* 1000 * $2.50/M + 100 * $10/M = $0.0035 */
-    gh_metrics_provider_call("openai", "gpt-4o", GH_OK, 2, 1000, 100);
-    gh_metrics_provider_call("openai", "gpt-4o", GH_ETIMEOUT, 30, 0, 0);
-    gh_metrics_provider_call("openai", "llava:13b", GH_EPROVIDER, 1, 700, 10); /* free */
-    gh_metrics_analysis("near", 0.01);                                         /* $0.001975 */
-    gh_metrics_analysis("", 2);                                                /* no saving */
+    gh_metrics_provider_call("openai", GH_OK, 2, 1000, 100, 3500000); /* $0.0035 */
+    gh_metrics_provider_call("openai", GH_ETIMEOUT, 30, 0, 0, 0);
+    gh_metrics_provider_call("openai", GH_EPROVIDER, 1, 700, 10, 0); /* a free model */
+    gh_metrics_analysis("near", 0.01);                               /* $0.001975 */
+    gh_metrics_analysis("", 2);                                      /* no saving */
     text = render("openai");
     CHECK_LINE(text, "gymhelper_provider_calls_total{provider=\"openai\",outcome=\"ok\"} 2");
     CHECK_LINE(text, "gymhelper_provider_calls_total{provider=\"openai\",outcome=\"timeout\"} 1");
@@ -339,7 +338,7 @@ static void reports_hot_path_cost(void)
     double t0, t1;
 
     reset();
-    gh_metrics_provider_call("openai", "gpt-4o-mini", GH_OK, 1, 1000, 100);
+    gh_metrics_provider_call("openai", GH_OK, 1, 1000, 100, 210000);
     t0 = now_ns();
     for (int i = 0; i < N; i++) {
         gh_metrics_http_begin();

@@ -713,10 +713,23 @@ static void retry_after_values(void)
     CHECK_INT(gh_provider_retry_after_ms(date, now), 0);
 }
 
+/* The price list moved here from core/metrics.c: prefixes, snapshots, unknown models, clamps. */
+static void prices(void)
+{
+    /* 1000 * $0.15/M + 500 * $0.60/M = $0.00045; a dated snapshot prices like its model */
+    CHECK_INT(gh_provider_cost_nd("gpt-4o-mini-2024-07-18", 1000, 500), 450000);
+    CHECK_INT(gh_provider_cost_nd("gpt-4o", 1000, 100), 3500000); /* $2.50/M in, $10/M out */
+    CHECK_INT(gh_provider_cost_nd("llava:13b", 700, 10), 0);
+    CHECK_INT(gh_provider_cost_nd(NULL, 700, 10), 0);
+    CHECK_INT(gh_provider_cost_nd("gpt-4o", -5, -1), 0);
+    CHECK(gh_provider_cost_nd("gpt-4o", INT64_MAX, INT64_MAX) > 0); /* clamped, no overflow */
+}
+
 int main(int argc, char **argv)
 {
     static const struct gh_test_case cases[] = {
         GH_TEST(answer_json_extraction),
+        GH_TEST(prices),
         GH_TEST(scrub_removes_the_key),
         GH_TEST(retry_after_values),
         GH_TEST(factory_auto_without_anything_is_none),
