@@ -1,11 +1,12 @@
 #!/usr/bin/python3
-"""Validate the gymhelper equipment catalogue (catalogue/equipment.json).
+"""Validate the gymhelper catalogue (catalogue/equipment.json): equipment and exercises.
 
 Usage: /usr/bin/python3 catalogue/check.py [PATH]
 
 PATH defaults to equipment.json next to this script. Prints every problem
-found and exits 1 if there is any, otherwise prints a per-category count
-table and exits 0. Standard library only.
+found and exits 1 if there is any, otherwise prints count tables (equipment
+per category, exercises per movement pattern and per equipment category) and
+exits 0. Standard library only.
 """
 
 import datetime
@@ -40,8 +41,17 @@ ENTRY_FIELDS = [
     "slug", "name", "aliases", "category", "primary_muscles",
     "secondary_muscles", "description", "setup", "instructions",
     "safety_tips", "common_mistakes", "beginner_prescription", "video_urls",
-    "visual_description", "confused_with",
+    "visual_description", "confused_with", "exercises",
 ]
+EXERCISE_FIELDS = [
+    "slug", "name", "aliases", "equipment", "primary_muscles",
+    "secondary_muscles", "pattern", "measure",
+]
+PATTERNS = ["push", "pull", "hinge", "squat", "carry", "core", "cardio"]
+MEASURES = ["weight_reps", "reps", "time", "distance"]
+MIN_EXERCISES = 150
+MAX_EXERCISE_ALIASES = 12
+MAX_EQUIPMENT_EXERCISES = 40
 RX_FIELDS = ["sets", "reps", "rest_seconds", "notes"]
 
 # (min, max) item counts for the text lists
@@ -65,6 +75,25 @@ CARDIO_REPS_RE = re.compile(r"^\d+(-\d+)? min$")
 NUMBERED_RE = re.compile(r"^\s*(\d+|step \d+)\s*[.):-]", re.IGNORECASE)
 # a sentence ends at . ! ? followed by the end of text or by space + capital/digit
 SENTENCE_END_RE = re.compile(r"[.!?](?=$|\s+[A-Z0-9(\"'])")
+
+
+def _singular(w):
+    if len(w) > 4 and w.endswith("ies"):
+        return w[:-3] + "y"
+    if len(w) > 4 and w.endswith(("ches", "shes", "sses", "xes")):
+        return w[:-2]
+    if len(w) >= 3 and w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        return w[:-1]
+    return w
+
+
+def name_key(name):
+    """The matching key of an exercise name, exactly as gh_exercise_name_key() in
+    src/catalogue/exercises.c computes it: ASCII lower case, apostrophes dropped, every other
+    run of non-alphanumerics a word break, each word singular, the words sorted. So
+    "Bench Press (Barbell)", "barbell bench-press" and "Barbell Bench Presses" share a key."""
+    s = re.sub(r"[^A-Za-z0-9]+", " ", name.replace("'", "").replace("\u2019", "")).lower()
+    return " ".join(sorted(_singular(w) for w in s.split()))
 
 
 MISSING = object()  # a field that is absent: reported once as missing, not re-checked
@@ -156,7 +185,7 @@ class Checker:
         if not isinstance(doc, dict):
             self.err("top level", "must be a JSON object")
             return {}
-        want = {"version", "categories", "equipment"}
+        want = {"version", "categories", "equipment", "exercises"}
         for k in sorted(want - doc.keys()):
             self.err("top level", f"missing key {k!r}")
         for k in sorted(doc.keys() - want):
@@ -174,7 +203,9 @@ class Checker:
             if isinstance(e, dict) and isinstance(e.get("slug"), str):
                 where += f" ({e['slug']})"
             self.entry(where, e)
-        return self.cross(entries)
+        counts = self.cross(entries)
+        self.exercises(doc.get("exercises"), entries)
+        return counts
 
     def version(self, v):
         if not isinstance(v, str):
@@ -269,6 +300,25 @@ class Checker:
             strs = [s for s in cw if isinstance(s, str)]
             if len(set(strs)) != len(strs):
                 self.err(f"{where}.confused_with", "has duplicates")
+        self.slug_list(f"{where}.exercises", e["exercises"], 1, MAX_EQUIPMENT_EXERCISES)
+
+    def slug_list(self, where, value, lo, hi):
+        if value is MISSING:
+            return []
+        if not isinstance(value, list):
+            self.err(where, "must be an array of slugs")
+            return []
+        if not lo <= len(value) <= hi:
+            self.err(where, f"has {len(value)} items, expected {lo}-{hi}")
+        out = []
+        for i, s in enumerate(value):
+            if not isinstance(s, str) or not SLUG_RE.match(s):
+                self.err(f"{where}[{i}]", f"{s!r} is not a slug")
+            elif s in out:
+                self.err(where, f"duplicate slug {s!r}")
+            else:
+                out.append(s)
+        return out
 
     def prescription(self, where, rx, cat):
         if rx is MISSING:
@@ -390,6 +440,120 @@ class Checker:
         return counts
 
 
+    # -- exercises -------------------------------------------------------------
+
+    def exercise(self, where, x):
+        if not isinstance(x, dict):
+            self.err(where, "must be an object")
+            return
+        for k in EXERCISE_FIELDS:
+            if k not in x:
+                self.err(where, f"missing field {k!r}")
+        for k in sorted(set(x.keys()) - set(EXERCISE_FIELDS)):
+            self.err(where, f"unknown field {k!r}")
+        x = {k: x.get(k, MISSING) for k in EXERCISE_FIELDS}
+        slug = x["slug"]
+        if self.text(f"{where}.slug", slug, 60) and not SLUG_RE.match(slug):
+            self.err(f"{where}.slug", f"{slug!r} must be lowercase kebab-case")
+        if self.text(f"{where}.name", x["name"], 60) and not name_key(x["name"]):
+            self.err(f"{where}.name", "needs at least one letter or digit")
+        aliases = x["aliases"]
+        if aliases is not MISSING:
+            if not isinstance(aliases, list):
+                self.err(f"{where}.aliases", "must be an array of strings")
+            else:
+                if len(aliases) > MAX_EXERCISE_ALIASES:
+                    self.err(f"{where}.aliases", f"has {len(aliases)} items, at most {MAX_EXERCISE_ALIASES}")
+                seen = set()
+                for i, a in enumerate(aliases):
+                    if self.text(f"{where}.aliases[{i}]", a, 60):
+                        if a.lower() in seen or a.lower() == str(x["name"]).lower():
+                            self.err(f"{where}.aliases", f"{a!r} repeats the name or another alias")
+                        if not name_key(a):
+                            self.err(f"{where}.aliases[{i}]", "needs at least one letter or digit")
+                        seen.add(a.lower())
+        self.slug_list(f"{where}.equipment", x["equipment"], 0, 8)
+        prim = self.muscles(f"{where}.primary_muscles", x["primary_muscles"], False)
+        sec = self.muscles(f"{where}.secondary_muscles", x["secondary_muscles"], True)
+        for m in sorted(set(prim) & set(sec)):
+            self.err(where, f"muscle {m!r} is both primary and secondary")
+        if x["pattern"] is not MISSING and x["pattern"] not in PATTERNS:
+            self.err(f"{where}.pattern", f"{x['pattern']!r} is not one of {PATTERNS}")
+        if x["measure"] is not MISSING and x["measure"] not in MEASURES:
+            self.err(f"{where}.measure", f"{x['measure']!r} is not one of {MEASURES}")
+
+    def exercises(self, xs, entries):
+        if xs is None:
+            return
+        if not isinstance(xs, list):
+            self.err("exercises", "must be an array")
+            return
+        for i, x in enumerate(xs):
+            where = f"exercises[{i}]"
+            if isinstance(x, dict) and isinstance(x.get("slug"), str):
+                where += f" ({x['slug']})"
+            self.exercise(where, x)
+        xs = [x for x in xs if isinstance(x, dict) and isinstance(x.get("slug"), str)]
+        if len(xs) < MIN_EXERCISES:
+            self.err("exercises", f"{len(xs)} exercises, need at least {MIN_EXERCISES}")
+        by_slug, names, keys = {}, {}, {}
+        for x in xs:
+            s = x["slug"]
+            if s in by_slug:
+                self.err("exercises", f"duplicate slug {s!r}")
+            by_slug[s] = x
+            n = x.get("name")
+            if isinstance(n, str):
+                if n.lower() in names:
+                    self.err("exercises", f"duplicate name {n!r} ({names[n.lower()]} and {s})")
+                names[n.lower()] = s
+            # a name or alias must match one exercise only, after normalisation (name_key)
+            al = x.get("aliases") if isinstance(x.get("aliases"), list) else []
+            for a in [n] + al:
+                if not isinstance(a, str) or not name_key(a):
+                    continue
+                k = name_key(a)
+                if k in keys and keys[k] != s:
+                    self.err(f"{s}.aliases", f"{a!r} matches {keys[k]} too (key {k!r})")
+                keys.setdefault(k, s)
+        self.links(xs, by_slug, entries)
+
+    def links(self, xs, by_slug, entries):
+        """Exercise.equipment and equipment.exercises must name each other."""
+        eq = {e["slug"]: e for e in entries if isinstance(e, dict) and isinstance(e.get("slug"), str)}
+        for x in xs:
+            for s in x.get("equipment") if isinstance(x.get("equipment"), list) else []:
+                if not isinstance(s, str):
+                    continue
+                if s not in eq:
+                    self.err(f"{x['slug']}.equipment", f"{s!r} is not an equipment slug")
+                elif x["slug"] not in (eq[s].get("exercises") or []):
+                    self.err(f"{x['slug']}.equipment", f"names {s!r} but {s!r} does not list {x['slug']!r} in exercises")
+        for s, e in eq.items():
+            for xs_ in [e.get("exercises")] if isinstance(e.get("exercises"), list) else []:
+                for x in xs_:
+                    if not isinstance(x, str):
+                        continue
+                    if x not in by_slug:
+                        self.err(f"{s}.exercises", f"{x!r} is not an exercise slug")
+                    elif s not in (by_slug[x].get("equipment") or []):
+                        self.err(f"{s}.exercises", f"lists {x!r} but {x!r} does not name {s!r} in equipment")
+
+
+def exercise_tables(doc):
+    """Counts of exercises by pattern and by equipment category (an exercise counts once per
+    category of the equipment it names; 'none' when it needs no equipment)."""
+    cat_of = {e["slug"]: e["category"] for e in doc["equipment"]}
+    by_pattern = {p: 0 for p in PATTERNS}
+    by_cat = {c: 0 for c in CATEGORY_IDS + ["none"]}
+    for x in doc["exercises"]:
+        by_pattern[x["pattern"]] += 1
+        cats = {cat_of[s] for s in x["equipment"]} or {"none"}
+        for c in cats:
+            by_cat[c] += 1
+    return by_pattern, by_cat
+
+
 def main(argv):
     if len(argv) > 2 or (len(argv) == 2 and argv[1] in ("-h", "--help")):
         print(__doc__.strip())
@@ -420,6 +584,14 @@ def main(argv):
     for cid in CATEGORY_IDS:
         print(f"{names[cid]:<{width}}  {counts[cid]:>7}")
     print(f"{'total':<{width}}  {sum(counts.values()):>7}")
+    by_pattern, by_cat = exercise_tables(doc)
+    print(f"\n{'pattern':<{width}}  exercises")
+    for p, n in by_pattern.items():
+        print(f"{p:<{width}}  {n:>9}")
+    print(f"{'total':<{width}}  {len(doc['exercises']):>9}")
+    print(f"\n{'equipment category':<{width}}  exercises (one exercise may count in several)")
+    for c, n in by_cat.items():
+        print(f"{names.get(c, 'no equipment'):<{width}}  {n:>9}")
     return 0
 
 
