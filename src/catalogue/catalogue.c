@@ -4,6 +4,7 @@
 #include "gh/catalogue.h"
 #include "gh/alloc.h"
 #include "gh/file.h"
+#include "internal.h"
 
 #include <jansson.h>
 #include <string.h>
@@ -14,32 +15,20 @@ extern const size_t gh_catalogue_json_len;
 
 #define CATALOGUE_MAX_BYTES (8u << 20)
 
-struct gh_catalogue {
-    json_t *doc; /* owns every string the entries point to */
-    const char *version;
-    struct gh_equipment *items;
-    size_t n_items;
-    struct gh_category *categories;
-    size_t n_categories;
-    const char **strv_pool; /* backing arrays of every gh_strv, one allocation */
-    size_t strv_used, strv_cap;
-    char **json_texts; /* entry JSON, one per item */
-};
+#define ctx gh_catalogue_ctx
 
-struct ctx {
-    const char *origin;
-    const char *slug; /* entry being checked, for messages */
-    size_t index;
-    struct gh_err *err;
-};
+static int bad_in(struct ctx *c, const char *kind, const char *field, const char *what)
+{
+    if (c->slug)
+        return gh_err_set(c->err, GH_EINVAL, "%s: %s '%s': field '%s' %s", c->origin, kind, c->slug,
+                          field, what);
+    return gh_err_set(c->err, GH_EINVAL, "%s: %s #%zu: field '%s' %s", c->origin, kind,
+                      c->index + 1, field, what);
+}
 
 static int bad(struct ctx *c, const char *field, const char *what)
 {
-    if (c->slug)
-        return gh_err_set(c->err, GH_EINVAL, "%s: equipment '%s': field '%s' %s", c->origin,
-                          c->slug, field, what);
-    return gh_err_set(c->err, GH_EINVAL, "%s: equipment #%zu: field '%s' %s", c->origin,
-                      c->index + 1, field, what);
+    return bad_in(c, "equipment", field, what);
 }
 
 static int get_string(struct ctx *c, json_t *obj, const char *field, const char **out)
@@ -68,19 +57,23 @@ static int get_int(struct ctx *c, json_t *obj, const char *field, int min, int m
     return GH_OK;
 }
 
-static int get_strv(struct gh_catalogue *cat, struct ctx *c, json_t *obj, const char *field,
-                    int may_be_empty, struct gh_strv *out)
+int gh_catalogue_strv(struct gh_catalogue *cat, struct ctx *c, const char *what, json_t *obj,
+                      const char *field, int may_be_empty, int optional, struct gh_strv *out)
 {
     json_t *v = json_object_get(obj, field), *item;
     size_t i, n;
 
+    out->v = cat->strv_pool;
+    out->n = 0;
+    if (!v && optional)
+        return GH_OK;
     if (!v)
-        return bad(c, field, "is missing");
+        return bad_in(c, what, field, "is missing");
     if (!json_is_array(v))
-        return bad(c, field, "must be an array of strings");
+        return bad_in(c, what, field, "must be an array of strings");
     n = json_array_size(v);
     if (n == 0 && !may_be_empty)
-        return bad(c, field, "is empty");
+        return bad_in(c, what, field, "is empty");
     if (cat->strv_used + n > cat->strv_cap)
         return gh_err_set(c->err, GH_EINVAL, "%s: internal string table overflow", c->origin);
     out->v = cat->strv_pool + cat->strv_used;
@@ -88,13 +81,20 @@ static int get_strv(struct gh_catalogue *cat, struct ctx *c, json_t *obj, const 
     json_array_foreach(v, i, item)
     {
         if (!json_is_string(item) || json_string_length(item) == 0)
-            return bad(c, field, "must hold only non-empty strings");
+            return bad_in(c, what, field, "must hold only non-empty strings");
         cat->strv_pool[cat->strv_used++] = json_string_value(item);
     }
     return GH_OK;
 }
 
-/* Upper bound of strings held in arrays, to size the pool once. */
+static int get_strv(struct gh_catalogue *cat, struct ctx *c, json_t *obj, const char *field,
+                    int may_be_empty, struct gh_strv *out)
+{
+    return gh_catalogue_strv(cat, c, "equipment", obj, field, may_be_empty, 0, out);
+}
+
+/* Upper bound of strings held in arrays of the entries of items (NULL: none), to size the
+ * pool once. */
 static size_t count_array_strings(json_t *items)
 {
     size_t i, total = 0;
@@ -142,7 +142,8 @@ static int parse_entry(struct gh_catalogue *cat, struct ctx *c, json_t *e, struc
         (rc = get_strv(cat, c, e, "safety_tips", 0, &q->safety_tips)) ||
         (rc = get_strv(cat, c, e, "common_mistakes", 0, &q->common_mistakes)) ||
         (rc = get_strv(cat, c, e, "video_urls", 0, &q->video_urls)) ||
-        (rc = get_strv(cat, c, e, "confused_with", 1, &q->confused_with)))
+        (rc = get_strv(cat, c, e, "confused_with", 1, &q->confused_with)) ||
+        (rc = gh_catalogue_strv(cat, c, "equipment", e, "exercises", 1, 1, &q->exercises)))
         return rc;
     if (!category_known(cat, q->category))
         return bad(c, "category", "names no category of the catalogue");
@@ -220,7 +221,7 @@ static int make_json_texts(struct gh_catalogue *cat, json_t *items, struct gh_er
         return gh_err_set(err, GH_ENOMEM, "out of memory loading the catalogue");
     memset(cat->json_texts, 0, cat->n_items * sizeof *cat->json_texts);
     for (size_t i = 0; i < cat->n_items; i++) {
-        json_t *e = json_deep_copy(json_array_get(items, i));
+        json_t *e = gh_catalogue_equipment_json(cat, &cat->items[i], json_array_get(items, i));
         char *s;
 
         if (!e || json_object_set_new(e, "id", json_integer(cat->items[i].id)) != 0) {
@@ -254,6 +255,8 @@ static int parse_doc(struct gh_catalogue *cat, const char *origin, struct gh_err
     if (!json_is_array(items) || json_array_size(items) == 0)
         return gh_err_set(err, GH_EINVAL, "%s: 'equipment' must be a non-empty array", origin);
     cat->strv_cap = count_array_strings(items);
+    if (json_is_array(json_object_get(cat->doc, "exercises")))
+        cat->strv_cap += count_array_strings(json_object_get(cat->doc, "exercises"));
     cat->strv_pool = gh_malloc_array(cat->strv_cap ? cat->strv_cap : 1, sizeof(char *));
     cat->items = gh_malloc_array(json_array_size(items), sizeof *cat->items);
     if (!cat->strv_pool || !cat->items)
@@ -269,6 +272,9 @@ static int parse_doc(struct gh_catalogue *cat, const char *origin, struct gh_err
         cat->n_items = i + 1;
     }
     rc = check_links(cat, &c);
+    if (rc)
+        return rc;
+    rc = gh_catalogue_parse_exercises(cat, origin, err);
     if (rc)
         return rc;
     return make_json_texts(cat, items, err);
@@ -331,6 +337,7 @@ void gh_catalogue_free(struct gh_catalogue *cat)
         for (size_t i = 0; i < cat->n_items; i++)
             gh_free(cat->json_texts[i]); /* jansson allocates with malloc; gh_free is free */
     gh_free(cat->json_texts);
+    gh_catalogue_free_exercises(cat);
     gh_free(cat->items);
     gh_free(cat->categories);
     gh_free(cat->strv_pool);
