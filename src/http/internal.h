@@ -91,6 +91,8 @@ int gh_route_health(struct gh_http_request *req);
 int gh_route_cache_stats(struct gh_http_request *req);
 int gh_route_equipment_list(struct gh_http_request *req);
 int gh_route_equipment_get(struct gh_http_request *req);
+int gh_route_exercises_list(struct gh_http_request *req);
+int gh_route_exercises_get(struct gh_http_request *req);
 int gh_route_analyze(struct gh_http_request *req);
 int gh_route_static(struct gh_http_request *req);
 int gh_route_identifications(struct gh_http_request *req);

@@ -218,6 +218,8 @@ static const struct route routes[] = {
     {"/api/v1/cache/stats", 0, "GET, HEAD", gh_route_cache_stats, NULL, NULL},
     {"/api/v1/equipment", 0, "GET, HEAD", gh_route_equipment_list, NULL, NULL},
     {"/api/v1/equipment/", 1, "GET, HEAD", gh_route_equipment_get, NULL, NULL},
+    {"/api/v1/exercises", 0, "GET, HEAD", gh_route_exercises_list, NULL, NULL},
+    {"/api/v1/exercises/", 1, "GET, HEAD", gh_route_exercises_get, NULL, NULL},
     {"/api/v1/analyze", 0, "POST", NULL, gh_route_analyze, NULL},
     {"/api/v1/identifications", 0, "GET, HEAD", gh_route_identifications, NULL, NULL},
     {"/api/v1/identifications/", 1, "GET, HEAD", gh_route_identification_get, NULL, NULL},

@@ -292,6 +292,24 @@ def test_equipment(server, doc):
     doc.check(server.get("/api/v1/equipment/9999"), path, "get", 404, "equipment_not_found")
 
 
+def test_exercises(server, doc):
+    path = "/api/v1/exercises"
+    full = doc.check(server.get(path), path, "get", 200)
+    assert full["count"] == len(full["exercises"]) >= 150
+    props = set(doc.doc["components"]["schemas"]["Exercise"]["properties"])
+    assert all(set(x) == props for x in full["exercises"])
+    for query in ("equipment=cable-column", "muscle=glutes", "pattern=hinge", "measure=time",
+                  "q=Bench%20Press%20(Barbell)", "q=zzzz-nothing", "pattern="):
+        body = doc.check(server.get(path + "?" + query), path, "get", 200)
+        assert body["count"] == len(body["exercises"])
+    for query in ("equipment=flux-capacitor", "muscle=calf", "pattern=lunge", "measure=kg",
+                  "q=" + "x" * 101):
+        doc.check(server.get(path + "?" + query), path, "get", 400, "invalid_parameter")
+    one = path + "/{slug}"
+    doc.check(server.get(path + "/barbell-bench-press"), one, "get", 200)
+    doc.check(server.get(path + "/no-such-exercise"), one, "get", 404, "exercise_not_found")
+
+
 def test_analyze_answers(server, fake, doc, photos):
     body = doc.check(server.analyze(photos[0], query="top_k=2"), ANALYZE, "post", 200)
     assert body["cached"] is False and body["identified"] is True
