@@ -108,6 +108,17 @@ function videoLabel(url) {
   }
 }
 
+const MEASURES = { weight_reps: 'weight × reps', reps: 'reps', time: 'time', distance: 'distance' };
+
+/** The exercises done with a piece of equipment ({slug, name, pattern, measure} each). */
+function exercisesSection(exercises) {
+  if (!exercises || !exercises.length) return null;
+  return section(exercises.length === 1 ? 'Exercise' : `Exercises (${exercises.length})`,
+    h('ul', { class: 'exercises', testid: 'exercises' }, exercises.map((x) => h('li', { testid: 'exercise', 'data-slug': x.slug },
+      h('span', null, x.name),
+      h('span', { class: 'small muted' }, ` · ${pretty(x.pattern)}, ${MEASURES[x.measure] || pretty(x.measure)}`)))));
+}
+
 const list = (items, ordered, cls) => h(ordered ? 'ol' : 'ul', { class: cls }, (items || []).map((t) => h('li', null, t)));
 
 function section(title, ...body) {
@@ -148,6 +159,7 @@ export function renderCard(e, opts = {}) {
     opts.note ? h('p', { class: 'notice', style: 'margin-top:.75rem', testid: 'card-note' }, opts.note) : null,
     e.description ? h('p', { style: 'margin-top:.75rem' }, e.description) : null,
     muscles.length ? section('Muscles worked', muscles) : null,
+    exercisesSection(e.exercises),
     rx ? section('Beginner prescription',
       h('dl', { class: 'rx', testid: 'prescription' },
         h('div', null, h('dt', null, 'Sets'), h('dd', null, String(rx.sets ?? '—'))),

@@ -199,6 +199,7 @@ async function readCard(card) {
     secondary_muscles: await q('secondary-muscles').locator('li').allTextContents(),
     steps: await q('steps').locator('li').allTextContents(),
     safety_tips: await sectionItems(card, 'Safety tips'),
+    exercises: await q('exercise').evaluateAll((els) => els.map((e) => e.dataset.slug)),
   };
 }
 
@@ -216,6 +217,8 @@ async function checkCardMatches(c, slug) {
   eq(c.primary_muscles, entry.primary_muscles.map(prettyMuscle), 'primary muscles');
   eq(c.steps, entry.instructions, 'steps');
   eq(c.safety_tips, entry.safety_tips, 'safety tips');
+  eq(c.exercises, entry.exercises.map((x) => x.slug), 'exercises');
+  check(c.exercises.length > 0, 'card lists the exercises');
   check(c.steps.length > 0 && c.safety_tips.length > 0 && c.primary_muscles.length > 0,
     'card has muscles, steps and safety tips');
 }
@@ -367,6 +370,9 @@ try {
     const entry = bySlug.get('leg-press-machine');
     eq(await card.locator(tid('steps')).locator('li').allTextContents(), entry.instructions, 'opened entry steps');
     eq(await sectionItems(card, 'Safety tips'), entry.safety_tips, 'opened entry safety tips');
+    d.exercises = await card.locator(tid('exercise')).evaluateAll((els) => els.map((e) => e.dataset.slug));
+    eq(d.exercises, entry.exercises.map((x) => x.slug), 'opened entry exercises');
+    check(d.exercises.includes('leg-press'), 'the leg press lists the leg press exercise');
     d.opened = name;
     await card.locator(tid('catalogue-back')).click();
     await poll(async () => (await items.count()) === N && (await items.first().isVisible()), 'back to the list');
