@@ -157,6 +157,39 @@ int gh_store_stats(struct gh_store *st, int64_t now, struct gh_store_stats *out,
 int gh_store_purge_expired(struct gh_store *st, int64_t now, int64_t *n_purged,
                            struct gh_err *err) GH_MUST_CHECK;
 
+/* ---- visual memory (issue 14): CLIP image embeddings with their labels ---- */
+
+#define GH_STORE_VMEM_DIM_MAX 1024
+
+/* One remembered photo. The vector is int8 with one scale (x ~ vec * scale). */
+struct gh_vmem_row {
+    int64_t id; /* set by the store on insert; increases with every insert */
+    int64_t created_at;
+    char sha256[GH_STORE_SHA_HEX_CAP];
+    char slug[64];
+    char source[16]; /* gh/recognition.h's GH_VMEM_SOURCE_* */
+    char model[65];  /* the embedding model's identity */
+    int dim;         /* 1..GH_STORE_VMEM_DIM_MAX */
+    float scale;
+    int8_t vec[GH_STORE_VMEM_DIM_MAX];
+};
+
+/* Appends row (every field but id); sets row->id. Errors: GH_EINVAL (dim out of range). */
+int gh_store_vmem_add(struct gh_store *st, struct gh_vmem_row *row,
+                      struct gh_err *err) GH_MUST_CHECK;
+
+/* Rows of model with id > after_id and created_at >= min_created_at whose source is confirmed
+ * ("provider", "trusted", "quorum"), oldest id first, at most limit (1..10000) into out;
+ * *n_out gets the count. Rows whose stored vector does not match their dim are skipped. */
+int gh_store_vmem_list(struct gh_store *st, const char *model, int64_t after_id,
+                       int64_t min_created_at, size_t limit, struct gh_vmem_row *out, size_t *n_out,
+                       struct gh_err *err) GH_MUST_CHECK;
+
+/* Deletes rows created before before_created_at, then all but the newest keep_max (0: no
+ * cap); *n_deleted gets the count (may be NULL). */
+int gh_store_vmem_prune(struct gh_store *st, int64_t before_created_at, int64_t keep_max,
+                        int64_t *n_deleted, struct gh_err *err) GH_MUST_CHECK;
+
 /* Frees out->answer_json and zeroes *e. NULL is a no-op. */
 void gh_cache_entry_fini(struct gh_cache_entry *e);
 

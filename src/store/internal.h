@@ -42,6 +42,13 @@ struct gh_store_ops {
                    int64_t now, struct gh_err *err);
     int (*stats)(struct gh_store *st, int64_t now, struct gh_store_stats *out, struct gh_err *err);
     int (*purge_expired)(struct gh_store *st, int64_t now, int64_t *n_purged, struct gh_err *err);
+    /* Visual memory (issue 14; sqlite_vmem.c, pg_vmem.c). */
+    int (*vmem_add)(struct gh_store *st, struct gh_vmem_row *row, struct gh_err *err);
+    int (*vmem_list)(struct gh_store *st, const char *model, int64_t after_id,
+                     int64_t min_created_at, size_t limit, struct gh_vmem_row *out, size_t *n_out,
+                     struct gh_err *err);
+    int (*vmem_prune)(struct gh_store *st, int64_t before_created_at, int64_t keep_max,
+                      int64_t *n_deleted, struct gh_err *err);
     /* Introspection for the contract tests, see gh_store_equipment_name below. */
     int (*equipment_name)(struct gh_store *st, const char *slug, char *name, size_t name_cap,
                           struct gh_err *err);

@@ -158,4 +158,12 @@ int gh_pg_equipment_name(struct gh_store *st, const char *slug, char *name, size
                          struct gh_err *err);
 int gh_pg_explain_near(struct gh_store *st, char *plan, size_t plan_cap, struct gh_err *err);
 
+/* The visual-memory operations (pg_vmem.c). */
+int gh_pg_vmem_add(struct gh_store *st, struct gh_vmem_row *row, struct gh_err *err);
+int gh_pg_vmem_list(struct gh_store *st, const char *model, int64_t after_id,
+                    int64_t min_created_at, size_t limit, struct gh_vmem_row *out, size_t *n_out,
+                    struct gh_err *err);
+int gh_pg_vmem_prune(struct gh_store *st, int64_t before_created_at, int64_t keep_max,
+                     int64_t *n_deleted, struct gh_err *err);
+
 #endif

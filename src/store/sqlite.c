@@ -87,6 +87,21 @@ static const char *const sq_migrations[] = {
     " slug TEXT NOT NULL,"
     " created_at INTEGER NOT NULL);"
     "CREATE INDEX identification_feedback_ident_idx ON identification_feedback(identification_id);",
+    /* 3: visual memory (issue 14): a remembered photo's CLIP embedding as int8 (dim bytes, x ~
+     * vec * scale), its label, where the label came from and the embedding model. Instances
+     * read it in id order; created_at serves retention. */
+    "CREATE TABLE visual_memory ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " created_at INTEGER NOT NULL,"
+    " sha256 TEXT NOT NULL,"
+    " slug TEXT NOT NULL,"
+    " source TEXT NOT NULL,"
+    " model TEXT NOT NULL,"
+    " dim INTEGER NOT NULL,"
+    " scale REAL NOT NULL,"
+    " vec BLOB NOT NULL);"
+    "CREATE INDEX visual_memory_model_idx ON visual_memory(model, id);"
+    "CREATE INDEX visual_memory_created_idx ON visual_memory(created_at);",
 };
 
 #define SQ_SCHEMA_VERSION ((int)(sizeof sq_migrations / sizeof sq_migrations[0]))
@@ -1045,4 +1060,7 @@ const struct gh_store_ops gh_store_sqlite_ops = {
     .purge_expired = sq_purge_expired,
     .equipment_name = sq_equipment_name,
     .explain_near = sq_explain_near,
+    .vmem_add = gh_sq_vmem_add,
+    .vmem_list = gh_sq_vmem_list,
+    .vmem_prune = gh_sq_vmem_prune,
 };

@@ -84,4 +84,12 @@ int gh_sq_get_identification(struct gh_store *st, int64_t id, const char *reques
 int gh_sq_correct(struct gh_store *st, int64_t ident_id, const struct gh_cache_entry *e,
                   int64_t now, struct gh_err *err);
 
+/* The visual-memory operations of struct gh_store_ops (sqlite_vmem.c). */
+int gh_sq_vmem_add(struct gh_store *st, struct gh_vmem_row *row, struct gh_err *err);
+int gh_sq_vmem_list(struct gh_store *st, const char *model, int64_t after_id,
+                    int64_t min_created_at, size_t limit, struct gh_vmem_row *out, size_t *n_out,
+                    struct gh_err *err);
+int gh_sq_vmem_prune(struct gh_store *st, int64_t before_created_at, int64_t keep_max,
+                     int64_t *n_deleted, struct gh_err *err);
+
 #endif

@@ -54,14 +54,14 @@ def test_migrate_stats_purge(gh, store_url, postgres):
     env = {"DATABASE_URL": store_url}
     r = gh("db", "migrate", env=env)
     assert r.returncode == 0, r
-    assert r.stdout.startswith("schema version 2, catalogue "), r
+    assert r.stdout.startswith("schema version 3, catalogue "), r
     assert "(%d equipment types)" % N_EQUIPMENT in r.stdout
     assert gh("db", "migrate", env=env).stdout == r.stdout  # again: nothing to do
     r = gh("cache", "stats", env=env)
     assert r.returncode == 0, r
     stats = json.loads(r.stdout)
     assert stats["backend"] == store_url.split(":")[0]
-    assert stats["schema_version"] == 2
+    assert stats["schema_version"] == 3
     assert stats["equipment"] == N_EQUIPMENT
     assert stats["catalogue_version"]
     assert stats["entries"] == 0
