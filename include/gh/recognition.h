@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: MIT */
+/* Recognition above the CLIP engine: visual memory (every answered photo's image embedding,
+ * kept as int8 with a scale, with its label and where the label came from) searched by a
+ * brute-force SIMD scan, and the training-free sharpening of CLIP's zero-shot scores by the
+ * nearest remembered photos (Tip-Adapter, Zhang et al. 2022). The memory lives in the store
+ * (both backends) and in an in-process index per instance that pulls other instances'
+ * additions incrementally. Labels count only when confirmed (gh_vmem_source_confirmed). */
+#ifndef GH_RECOGNITION_H
+#define GH_RECOGNITION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gh/catalogue.h"
+#include "gh/err.h"
+#include "gh/store.h"
+#include "gh/zeroshot.h"
+
+#define GH_VMEM_K_MAX 16 /* neighbours one search returns at most */
+
+/* Where a label came from. Only "provider" (a paid model answered), "trusted" (a trusted or
+ * admin person's correction) and "quorum" (enough people agreed) are confirmed and answer or
+ * vote; "clip" (CLIP's own answer) and "user" (one person's correction) are kept so that a
+ * later confirmation can promote the photo, but never searched. */
+#define GH_VMEM_SOURCE_PROVIDER "provider"
+#define GH_VMEM_SOURCE_TRUSTED  "trusted"
+#define GH_VMEM_SOURCE_QUORUM   "quorum"
+#define GH_VMEM_SOURCE_CLIP     "clip"
+#define GH_VMEM_SOURCE_USER     "user"
+
+/* 1 when labels from source may answer and vote. */
+int gh_vmem_source_confirmed(const char *source);
+
+/* Symmetric int8 quantisation of an embedding: scale = max|x| / 127, q = round(x / scale).
+ * A zero vector gets scale 0. */
+void gh_vmem_quantize(const float *x, int dim, int8_t *q, float *scale);
+
+struct gh_vmem_opts {
+    const char *model;   /* the embedding model's identity (gh_clip_model_digest); copied */
+    int dim;             /* 1..GH_STORE_VMEM_DIM_MAX */
+    int64_t max_entries; /* size cap: the oldest are dropped beyond it (VISUAL_MEMORY_MAX) */
+    int64_t retention_s; /* entries older than this are dropped (VISUAL_MEMORY_DAYS) */
+    int64_t refresh_ms;  /* searches pull other instances' additions at most this often */
+    int threads;         /* scan threads for large memories; 0: 2 */
+};
+
+struct gh_vmem_hit {
+    char slug[64];
+    char source[16];
+    double similarity; /* cosine of the two embeddings, from their int8 forms */
+    int64_t id;        /* the store row */
+};
+
+struct gh_vmem_stats {
+    int64_t entries;        /* searchable now */
+    size_t bytes_per_entry; /* in-process: vector, scale, label, id, time */
+    int64_t refreshes;      /* successful pulls from the store */
+    int64_t refresh_errors; /* failed pulls (the index keeps what it has) */
+    int64_t last_id;        /* the newest store row seen */
+};
+
+struct gh_vmem;
+
+/* An empty index for embeddings of opts->model; st may be NULL (an index in memory only, for
+ * benchmarks and `gymhelper eval`), else it is borrowed and must outlive the index, and the
+ * first search loads what the store holds. Errors: GH_EINVAL (dim out of range, no model),
+ * GH_ENOMEM. */
+int gh_vmem_new(struct gh_store *st, const struct gh_vmem_opts *opts, struct gh_vmem **out,
+                struct gh_err *err) GH_MUST_CHECK;
+
+void gh_vmem_free(struct gh_vmem *vm);
+
+/* Pulls confirmed rows for this model newer than the last one seen (every instance's), drops
+ * what retention and the cap exclude at now. Safe to call from any thread; one pull at a
+ * time. Errors: those of the store (the index is unchanged). */
+int gh_vmem_refresh(struct gh_vmem *vm, int64_t now, struct gh_err *err) GH_MUST_CHECK;
+
+/* The k (1..GH_VMEM_K_MAX) most similar remembered photos to the L2-normalised embedding emb,
+ * most similar first, into hits; *n_hits gets how many (0 when the memory is empty). Pulls
+ * from the store first when refresh_ms has passed (a failure there is counted and the search
+ * goes on with what the index holds). Thread-safe; searches run concurrently. Errors: GH_EINVAL
+ * (a NaN or Inf in emb). */
+int gh_vmem_search(struct gh_vmem *vm, const float *emb, int k, int64_t now,
+                   struct gh_vmem_hit *hits, int *n_hits, struct gh_err *err) GH_MUST_CHECK;
+
+/* Remembers a photo: its embedding (dim floats, L2-normalised), its label and the label's
+ * source, written to the store (unconfirmed sources too, so a later confirmation can promote
+ * them); confirmed ones then become searchable on every instance (at once on this one).
+ * Without a store only confirmed ones are kept, in the index. Errors: GH_EINVAL (unknown
+ * source, empty slug), the store's. */
+int gh_vmem_add(struct gh_vmem *vm, const char *sha256, const float *emb, const char *slug,
+                const char *source, int64_t now, struct gh_err *err) GH_MUST_CHECK;
+
+void gh_vmem_stats(struct gh_vmem *vm, struct gh_vmem_stats *out);
+
+/* Tip-Adapter's cache model on top of a zero-shot result: each equipment class c gets the
+ * affinity a_c = sum over the neighbours labelled c of exp(-beta * (1 - similarity)), and the
+ * probabilities become softmax(zero-shot logits + alpha * a), which over the zero-shot
+ * probabilities p is q_c = p_c e^(alpha a_c) / sum_j p_j e^(alpha a_j). Classes outside r's top
+ * list take the smaller of its last probability and the mass it leaves. r->top is re-sorted
+ * and may gain the neighbours' classes (slugs borrowed from cat). A "not gym equipment" result
+ * is left as it is. Only confirmed neighbours vote. */
+void gh_vmem_sharpen(const struct gh_catalogue *cat, const struct gh_vmem_hit *hits, int n_hits,
+                     double alpha, double beta, struct gh_zeroshot_result *r);
+
+#define GH_VMEM_ALPHA 1.0 /* Tip-Adapter's defaults for CLIP */
+#define GH_VMEM_BETA  5.5
+
+#endif

@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: MIT */
+/* Visual memory in the store, against every backend: a temporary SQLite file and each URL in
+ * GH_STORE_TEST_URLS (PostgreSQL in `make test`). Rows come back in id order, only confirmed
+ * ones, only the model's, after an id and a time; pruning by age and by the cap; and two
+ * indexes on one store, as two instances: what one remembers the other finds on its next
+ * refresh. Models are unique per run, so a shared database works. */
+#include "gh/recognition.h"
+#include "gh/store.h"
+
+#include "gh_test.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DIM 40
+
+static const char *g_url;
+static char g_model[65];
+
+static void vec(float *v, int seed)
+{
+    double n = 0;
+
+    for (int i = 0; i < DIM; i++) {
+        v[i] = (float)sin(seed * 12.9898 + i * 78.233);
+        n += (double)v[i] * v[i];
+    }
+    for (int i = 0; i < DIM; i++)
+        v[i] = (float)(v[i] / sqrt(n));
+}
+
+static struct gh_store *open_store(void)
+{
+    struct gh_store *st = NULL;
+    struct gh_err err = {0};
+
+    if (gh_store_open(g_url, 2, &st, &err) != GH_OK)
+        fprintf(stderr, "%s: %s\n", g_url, err.msg);
+    return st;
+}
+
+static void row(struct gh_vmem_row *r, const char *model, int seed, const char *slug,
+                const char *source, int64_t t)
+{
+    float v[DIM];
+
+    memset(r, 0, sizeof *r);
+    vec(v, seed);
+    r->created_at = t;
+    snprintf(r->sha256, sizeof r->sha256, "%064d", seed);
+    snprintf(r->slug, sizeof r->slug, "%s", slug);
+    snprintf(r->source, sizeof r->source, "%s", source);
+    snprintf(r->model, sizeof r->model, "%s", model);
+    r->dim = DIM;
+    gh_vmem_quantize(v, DIM, r->vec, &r->scale);
+}
+
+static void rows_round_trip_filtered_and_pruned(void)
+{
+    struct gh_store *st = open_store();
+    static struct gh_vmem_row r, out[8];
+    char other[65];
+    int64_t first = 0, deleted = -1;
+    size_t n = 0;
+
+    if (!st) {
+        CHECK(0);
+        return;
+    }
+    snprintf(other, sizeof other, "%.50s-other", g_model);
+    for (int i = 0; i < 5; i++) {
+        row(&r, i == 3 ? other : g_model, i, i % 2 ? "bench" : "barbell",
+            i == 2 ? GH_VMEM_SOURCE_CLIP : GH_VMEM_SOURCE_PROVIDER, 1000 + i);
+        CHECK_INT(gh_store_vmem_add(st, &r, NULL), GH_OK);
+        CHECK(r.id > first);
+        first = first ? first : r.id;
+    }
+    CHECK_INT(gh_store_vmem_list(st, g_model, first - 1, 0, 8, out, &n, NULL), GH_OK);
+    CHECK_INT(n, 3); /* not the CLIP answer, not the other model's */
+    if (n == 3) {
+        row(&r, g_model, 4, "barbell", GH_VMEM_SOURCE_PROVIDER, 1004);
+        CHECK_INT(out[2].dim, DIM);
+        CHECK(memcmp(out[2].vec, r.vec, DIM) == 0);
+        CHECK(fabsf(out[2].scale - r.scale) < 1e-6f * r.scale);
+        CHECK_STR(out[2].slug, "barbell");
+        CHECK_STR(out[2].source, "provider");
+        CHECK_INT(out[0].created_at, 1000);
+        CHECK(out[0].id < out[1].id && out[1].id < out[2].id);
+    }
+    CHECK_INT(gh_store_vmem_list(st, g_model, out[0].id, 0, 8, out, &n, NULL), GH_OK);
+    CHECK_INT(n, 2);
+    CHECK_INT(gh_store_vmem_list(st, g_model, first - 1, 1002, 8, out, &n, NULL), GH_OK);
+    CHECK_INT(n, 1);
+    CHECK_INT(gh_store_vmem_list(st, g_model, first - 1, 0, 0, out, &n, NULL), GH_EINVAL);
+    r.dim = GH_STORE_VMEM_DIM_MAX + 1;
+    CHECK_INT(gh_store_vmem_add(st, &r, NULL), GH_EINVAL);
+    /* age: rows created before 1002 of any model; other tests' rows are newer (time(NULL)) */
+    CHECK_INT(gh_store_vmem_prune(st, 1002, 0, &deleted, NULL), GH_OK);
+    CHECK(deleted >= 2);
+    CHECK_INT(gh_store_vmem_list(st, g_model, first - 1, 0, 8, out, &n, NULL), GH_OK);
+    CHECK_INT(n, 1);
+    gh_store_close(st);
+}
+
+static void second_instance_sees_the_firsts_memory(void)
+{
+    struct gh_store *a = open_store(), *b = open_store();
+    struct gh_vmem_opts o = {g_model, DIM, 0, 0, 0, 1};
+    struct gh_vmem *va = NULL, *vb = NULL;
+    struct gh_vmem_hit hit;
+    float v[DIM], w[DIM];
+    int64_t now = (int64_t)time(NULL);
+    int n = 0;
+
+    if (!a || !b) {
+        CHECK(0);
+        goto out;
+    }
+    snprintf(g_model + strlen(g_model) - 1, 2, "2"); /* a fresh model: an empty memory */
+    CHECK_INT(gh_vmem_new(a, &o, &va, NULL), GH_OK);
+    CHECK_INT(gh_vmem_new(b, &o, &vb, NULL), GH_OK);
+    vec(v, 101);
+    vec(w, 202);
+    CHECK_INT(gh_vmem_search(vb, v, 1, now, &hit, &n, NULL), GH_OK);
+    CHECK_INT(n, 0);
+    CHECK_INT(gh_vmem_add(va, "", v, "leg-press", GH_VMEM_SOURCE_PROVIDER, now, NULL), GH_OK);
+    CHECK_INT(gh_vmem_add(va, "", w, "dip-station", GH_VMEM_SOURCE_CLIP, now, NULL), GH_OK);
+    CHECK_INT(gh_vmem_search(vb, v, 1, now, &hit, &n, NULL), GH_OK); /* refresh_ms 0 */
+    CHECK_INT(n, 1);
+    CHECK_STR(hit.slug, "leg-press");
+    CHECK(hit.similarity > 0.98);
+    CHECK_INT(gh_vmem_search(vb, w, 1, now, &hit, &n, NULL), GH_OK);
+    CHECK(n == 1 && strcmp(hit.slug, "leg-press") == 0); /* CLIP's own label is not there */
+out:
+    gh_vmem_free(va);
+    gh_vmem_free(vb);
+    gh_store_close(a);
+    gh_store_close(b);
+}
+
+static int run(const char *url)
+{
+    static const struct gh_test_case cases[] = {GH_TEST(rows_round_trip_filtered_and_pruned),
+                                                GH_TEST(second_instance_sees_the_firsts_memory)};
+
+    g_url = url;
+    snprintf(g_model, sizeof g_model, "test-%08lx-%d-1", (unsigned long)time(NULL), (int)getpid());
+    printf("# %s\n", strncmp(url, "sqlite", 6) == 0 ? url : "GH_STORE_TEST_URLS entry");
+    return gh_test_run(cases, sizeof cases / sizeof cases[0]);
+}
+
+int main(void)
+{
+    char tmpl[] = "/tmp/gh_vmem_test_XXXXXX", url[1100], path[160];
+    const char *env = getenv("GH_STORE_TEST_URLS");
+    int rc;
+
+    if (!mkdtemp(tmpl)) {
+        fprintf(stderr, "mkdtemp: %s\n", strerror(errno));
+        return 1;
+    }
+    snprintf(path, sizeof path, "%s/v.db", tmpl);
+    snprintf(url, sizeof url, "sqlite://%s", path);
+    rc = run(url);
+    unlink(path);
+    snprintf(url, sizeof url, "%s/v.db-wal", tmpl);
+    unlink(url);
+    snprintf(url, sizeof url, "%s/v.db-shm", tmpl);
+    unlink(url);
+    rmdir(tmpl);
+    while (env && *env) {
+        size_t n = strcspn(env, " ");
+
+        if (n > 0 && n < sizeof url) {
+            memcpy(url, env, n);
+            url[n] = '\0';
+            rc |= run(url);
+        }
+        env += n + (env[n] == ' ');
+    }
+    return rc;
+}
