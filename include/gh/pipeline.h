@@ -16,6 +16,7 @@
 #include "gh/limits.h"
 #include "gh/lru.h"
 #include "gh/provider.h"
+#include "gh/recognition.h"
 #include "gh/redis.h"
 #include "gh/store.h"
 
@@ -25,6 +26,9 @@ struct gh_pipeline_config {
     int64_t cache_ttl_s;         /* CACHE_TTL_DAYS, default 30 days */
     int max_distance;            /* CACHE_MAX_DISTANCE, 0..4, default 4 */
     double confidence_threshold; /* below it the answer is "not sure", default 0.5 */
+    double visual_threshold;     /* VISUAL_MATCH_THRESHOLD: a remembered photo at least this
+                                  * similar answers without a provider call, default 0.92 */
+    int visual_k;                /* neighbours that sharpen CLIP's scores, default 8 */
 };
 
 void gh_pipeline_config_defaults(struct gh_pipeline_config *cfg);
@@ -38,6 +42,8 @@ struct gh_pipeline_deps {
     const struct gh_catalogue *cat;
     struct gh_redis *redis;
     struct gh_limits *limits; /* may be NULL: no provider rate limit or budget */
+    struct gh_vmem *vmem;     /* visual memory (gh/recognition.h); NULL: none. Used when the
+                               * provider has an embedding (ops->embed) */
 };
 
 struct gh_analyze_request {
@@ -59,9 +65,10 @@ struct gh_analysis {
     char *json; /* the response body; gh_free */
     size_t json_len;
     int cached;
-    char layer[16]; /* "memory", "redis", "exact", "near", "coalesced", "" */
+    char layer[16]; /* "memory", "redis", "exact", "near", "visual", "coalesced", "" */
     int distance;
-    char slug[64]; /* "" when not identified */
+    double similarity; /* a "visual" hit's cosine similarity, else 0 */
+    char slug[64];     /* "" when not identified */
     char provider[32];
     double processing_ms;
 };
@@ -69,12 +76,14 @@ struct gh_analysis {
 struct gh_pipeline_stats {
     uint64_t requests;
     uint64_t memory_hits;
-    uint64_t redis_hits;       /* Redis, by SHA-256 or by exact pHash */
-    uint64_t redis_phash_hits; /* the part of redis_hits found by pHash */
-    uint64_t exact_hits;       /* store, by SHA-256 */
-    uint64_t near_hits;        /* store, by pHash */
-    uint64_t coalesced;        /* waited for an identical upload's provider call */
-    uint64_t misses;           /* went to the provider */
+    uint64_t redis_hits;        /* Redis, by SHA-256 or by exact pHash */
+    uint64_t redis_phash_hits;  /* the part of redis_hits found by pHash */
+    uint64_t exact_hits;        /* store, by SHA-256 */
+    uint64_t near_hits;         /* store, by pHash */
+    uint64_t coalesced;         /* waited for an identical upload's provider call */
+    uint64_t visual_hits;       /* answered by a remembered photo, no provider call */
+    uint64_t visual_remembered; /* photos added to the visual memory (confirmed labels) */
+    uint64_t misses;            /* went to the provider */
     uint64_t provider_errors;
     uint64_t store_errors; /* store failures degraded to a miss */
     int64_t prompt_tokens;

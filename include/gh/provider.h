@@ -35,7 +35,13 @@ struct gh_provider_result {
     char escalated_from[32]; /* "clip" when CLIP was unsure and provider answered instead */
     int uncacheable;         /* answer it, but cache nothing: a later try may do better (CLIP's own
                               * candidates after a failed escalation) */
+    /* CLIP's own top answer and probability when it ran (also when it escalated): what the
+     * paid model's answer is measured against. "" when CLIP did not run. */
+    char clip_slug[GH_SLUG_CAP];
+    double clip_confidence;
 };
+
+struct gh_vmem_hit; /* gh/recognition.h */
 
 struct gh_provider_request {
     const uint8_t *jpeg; /* the provider copy (gh_image_provider_copy) */
@@ -44,6 +50,11 @@ struct gh_provider_request {
     const char *request_id; /* sent as X-Request-ID for tracing; may be NULL */
     int local_only;         /* the daily provider budget is spent: CLIP answers without
                              * escalating to a paid remote model (its note says so) */
+    /* The photo's embedding from ops->embed, when the pipeline made one (NULL: none), and the
+     * nearest remembered photos that sharpen CLIP's zero-shot scores (gh_vmem_sharpen). */
+    const float *embedding;
+    const struct gh_vmem_hit *neighbours;
+    int n_neighbours;
 };
 
 struct gh_provider;
@@ -59,6 +70,14 @@ struct gh_provider_ops {
     /* 1 when ready, else 0 with the reason in why (cap bytes). Cheap: no network. */
     int (*ready)(struct gh_provider *p, char *why, size_t cap);
     void (*free)(struct gh_provider *p);
+    /* Optional (NULL: this provider has no image embedding). The embedding space: its
+     * dimension and the model's identity (*model valid while p lives); 0 when not ready. */
+    int (*embedding_space)(struct gh_provider *p, const char **model);
+    /* Optional. Embeds req's photo into out (embedding_space floats, L2-normalised), the same
+     * vector analyze would compute, so analyze can take it back through req->embedding.
+     * Errors: those of the image module and the engine, GH_EUNAVAILABLE. Thread-safe. */
+    int (*embed)(struct gh_provider *p, const struct gh_provider_request *req, float *out,
+                 struct gh_err *err);
 };
 
 struct gh_provider {

@@ -69,6 +69,15 @@ static const struct setting settings[] = {
      "pHash distance of a near-duplicate hit, 0..4 (4)"},
     {"CONFIDENCE_THRESHOLD", "confidence-threshold", K_FRACTION, 0, 1,
      AT(pipeline.confidence_threshold), "below it the answer is 'not sure' (0.5)"},
+    {"VISUAL_MATCH_THRESHOLD", "visual-match-threshold", K_FRACTION, 0, 1,
+     AT(pipeline.visual_threshold),
+     "a remembered photo this similar answers without a provider call (0.92)"},
+    {"VISUAL_MEMORY_MAX", "visual-memory-max", K_LONG, 0, 100000000, AT(vmem_max),
+     "remembered photos kept, 0 = no visual memory (1000000)"},
+    {"VISUAL_MEMORY_DAYS", "visual-memory-days", K_DAYS, 1, 36500, AT(vmem_retention_s),
+     "days a photo is remembered (365)"},
+    {"VISUAL_MEMORY_REFRESH_MS", "visual-memory-refresh-ms", K_LONG, 0, 3600000,
+     AT(vmem_refresh_ms), "how often other instances' photos are pulled (1000)"},
     {"MAX_UPLOAD_MB", "max-upload-mb", K_MB, 1, 1000, AT(pipeline.lim.max_bytes),
      "upload limit in MB of 1,000,000 bytes (10)"},
     {"IMAGE_MIN_SIDE", "min-side", K_INT, 1, 100000, AT(pipeline.lim.min_side),
@@ -113,6 +122,9 @@ static void defaults(struct gh_config *cfg)
     gh_limits_config_defaults(&cfg->limits);
     cfg->provider.name = "auto";
     cfg->database_url = "sqlite:///./data/gymhelper.db";
+    cfg->vmem_max = 1000000;
+    cfg->vmem_retention_s = 365L * 24 * 3600;
+    cfg->vmem_refresh_ms = 1000;
     cfg->lru_entries = 10000;
     cfg->lru_mb = 64;
     gh_store_options_defaults(&cfg->store);

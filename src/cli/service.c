@@ -26,6 +26,7 @@ struct service {
     struct gh_pipeline *pipeline;
     struct gh_limits *limits;
     struct gh_limits_proxies *proxies;
+    struct gh_vmem *vmem; /* NULL: no visual memory (no embedding provider, or turned off) */
 };
 
 static void service_close(struct service *s)
@@ -33,12 +34,32 @@ static void service_close(struct service *s)
     gh_pipeline_free(s->pipeline);
     gh_limits_free(s->limits);
     gh_limits_proxies_free(s->proxies);
+    gh_vmem_free(s->vmem);
     gh_provider_free(s->provider);
     gh_lru_free(s->lru);
     gh_redis_free(s->redis);
     gh_store_close(s->store);
     gh_catalogue_free(s->cat);
     memset(s, 0, sizeof *s);
+}
+
+/* The visual memory, when the provider embeds photos (CLIP is loaded) and VISUAL_MEMORY_MAX is
+ * not 0. */
+static int vmem_open(struct service *s, struct gh_err *err)
+{
+    struct gh_vmem_opts o = {0};
+    const char *model = NULL;
+    int dim;
+
+    if (s->cfg.vmem_max <= 0 || !s->provider->ops->embedding_space ||
+        (dim = s->provider->ops->embedding_space(s->provider, &model)) <= 0)
+        return GH_OK;
+    o.model = model;
+    o.dim = dim;
+    o.max_entries = s->cfg.vmem_max;
+    o.retention_s = s->cfg.vmem_retention_s;
+    o.refresh_ms = s->cfg.vmem_refresh_ms;
+    return gh_vmem_new(s->store, &o, &s->vmem, err);
 }
 
 /* Opens what every service command needs; with_provider = 0 skips the provider and the
@@ -76,6 +97,8 @@ static int service_open(struct service *s, int with_provider)
         if (!s->lru)
             rc = gh_err_set(&err, GH_ENOMEM, "out of memory for the in-process cache");
     }
+    if (rc == GH_OK && with_provider)
+        rc = vmem_open(s, &err);
     if (rc == GH_OK && with_provider) {
         s->limits = gh_limits_new(&s->cfg.limits, s->redis, &err);
         if (!s->limits)
@@ -84,8 +107,8 @@ static int service_open(struct service *s, int with_provider)
     if (rc == GH_OK && with_provider)
         rc = gh_limits_proxies_parse(s->cfg.trusted_proxies, &s->proxies, &err);
     if (rc == GH_OK && with_provider) {
-        deps =
-            (struct gh_pipeline_deps){s->store, s->lru, s->provider, s->cat, s->redis, s->limits};
+        deps = (struct gh_pipeline_deps){s->store, s->lru,    s->provider, s->cat,
+                                         s->redis, s->limits, s->vmem};
         s->pipeline = gh_pipeline_new(&s->cfg.pipeline, &deps, &err);
         if (!s->pipeline)
             rc = err.code ? err.code : GH_ENOMEM;
@@ -117,6 +140,11 @@ static void purge(struct service *s)
         gh_logf(GH_LOG_WARN, "purging expired cache entries failed: %s", err.msg);
     else if (n > 0)
         gh_logf(GH_LOG_INFO, "purged %lld expired cache entries", (long long)n);
+    if (gh_store_vmem_prune(s->store, (int64_t)time(NULL) - s->cfg.vmem_retention_s,
+                            s->cfg.vmem_max, &n, &err) != GH_OK)
+        gh_logf(GH_LOG_WARN, "pruning the visual memory failed: %s", err.msg);
+    else if (n > 0)
+        gh_logf(GH_LOG_INFO, "forgot %lld remembered photos (retention, size cap)", (long long)n);
 }
 
 static int wait_for_stop(struct service *s)

@@ -117,21 +117,24 @@ out:
  * layer (no quotes or controls); it doubles as the analysis's id in the history API, since
  * the numeric id is only assigned when the record is written in the background. */
 int gh_answer_wrap(const char *stored, size_t stored_len, const char *request_id, int cached,
-                   const char *layer, int distance, double ms, char **out, size_t *out_len)
+                   const char *layer, int distance, double similarity, double ms, char **out,
+                   size_t *out_len)
 {
     const char *rid = request_id ? request_id : "";
-    char head[320];
+    char head[352], sim[48] = "";
     int n;
     size_t total;
     char *buf;
 
     if (stored_len < 2 || stored[0] != '{')
         return GH_EINVAL;
+    if (strcmp(layer, "visual") == 0)
+        snprintf(sim, sizeof sim, ",\"similarity\":%.4f", similarity);
     if (cached)
         n = snprintf(head, sizeof head,
                      "{\"request_id\":\"%s\",\"identification_id\":\"%s\",\"cached\":true,"
-                     "\"cache\":{\"layer\":\"%s\",\"distance\":%d},\"processing_time_ms\":%.3f%s",
-                     rid, rid, layer, distance, ms, stored_len > 2 ? "," : "");
+                     "\"cache\":{\"layer\":\"%s\",\"distance\":%d%s},\"processing_time_ms\":%.3f%s",
+                     rid, rid, layer, distance, sim, ms, stored_len > 2 ? "," : "");
     else
         n = snprintf(head, sizeof head,
                      "{\"request_id\":\"%s\",\"identification_id\":\"%s\",\"cached\":false,"

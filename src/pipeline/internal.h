@@ -17,9 +17,11 @@ char *gh_answer_build(const struct gh_catalogue *cat, const struct gh_provider_r
 char *gh_answer_rewrite(const char *stored, const struct gh_image_info *info, const char *sha256,
                         uint64_t phash, int top_k);
 
-/* The response body: the per-request fields spliced in front of a stored answer. */
+/* The response body: the per-request fields spliced in front of a stored answer. A "visual"
+ * layer also gets "similarity". */
 int gh_answer_wrap(const char *stored, size_t stored_len, const char *request_id, int cached,
-                   const char *layer, int distance, double ms, char **out, size_t *out_len);
+                   const char *layer, int distance, double similarity, double ms, char **out,
+                   size_t *out_len);
 
 /* The answer after a person's correction: the stored answer (image, provider, model kept)
  * with the equipment replaced by slug's, confidence 1, "corrected": true, no alternatives or

@@ -32,6 +32,8 @@ struct flight {
     char model[64];
     double confidence;
     int64_t prompt_tokens, completion_tokens;
+    char layer[16];    /* "visual" when the visual memory answered, else "" */
+    double similarity; /* of that visual hit */
     int refs;
     struct flight *next;
 };
@@ -43,7 +45,7 @@ struct gh_pipeline {
     pthread_mutex_t flights_mu;
     struct flight *flights;
     atomic_uint_least64_t requests, memory_hits, redis_hits, redis_phash_hits, exact_hits,
-        near_hits, coalesced, misses, provider_errors, store_errors;
+        near_hits, coalesced, misses, provider_errors, store_errors, visual_hits, visual_remembered;
     atomic_int_least64_t prompt_tokens, completion_tokens;
     /* The store's breaker (store_admit): 0, or the monotonic ms until which the store is
      * skipped; the current back-off. */
@@ -58,6 +60,8 @@ void gh_pipeline_config_defaults(struct gh_pipeline_config *cfg)
     cfg->cache_ttl_s = 30 * 24 * 3600;
     cfg->max_distance = 4;
     cfg->confidence_threshold = 0.5;
+    cfg->visual_threshold = 0.92;
+    cfg->visual_k = 8;
 }
 
 struct gh_pipeline *gh_pipeline_new(const struct gh_pipeline_config *cfg,
@@ -66,9 +70,12 @@ struct gh_pipeline *gh_pipeline_new(const struct gh_pipeline_config *cfg,
     struct gh_pipeline *p;
 
     if (cfg->max_distance < 0 || cfg->max_distance > 4 || cfg->cache_ttl_s <= 0 ||
-        cfg->confidence_threshold < 0 || cfg->confidence_threshold > 1) {
+        cfg->confidence_threshold < 0 || cfg->confidence_threshold > 1 ||
+        cfg->visual_threshold < 0 || cfg->visual_threshold > 1 || cfg->visual_k < 0 ||
+        cfg->visual_k > GH_VMEM_K_MAX) {
         gh_err_set(err, GH_EINVAL,
-                   "cache distance must be 0..4, TTL positive, confidence threshold 0..1");
+                   "cache distance must be 0..4, TTL positive, confidence and visual match "
+                   "thresholds 0..1, visual neighbours 0..16");
         return NULL;
     }
     if (!deps->store || !deps->provider || !deps->cat) {
@@ -119,8 +126,8 @@ static void copy_str(char *dst, size_t cap, const char *src)
  * differs (near hits) or fewer alternatives are wanted. */
 static int respond(const struct gh_analyze_request *req, const char *stored, size_t stored_len,
                    const struct gh_image_info *new_info, uint64_t new_phash, int cached,
-                   const char *layer, int distance, double t0, struct gh_analysis *out,
-                   struct gh_err *err)
+                   const char *layer, int distance, double similarity, double t0,
+                   struct gh_analysis *out, struct gh_err *err)
 {
     char *rewritten = NULL;
     int rc;
@@ -135,9 +142,10 @@ static int respond(const struct gh_analyze_request *req, const char *stored, siz
     out->cached = cached;
     copy_str(out->layer, sizeof out->layer, layer);
     out->distance = distance;
+    out->similarity = similarity;
     out->processing_ms = gh_mono_ms() - t0;
     gh_metrics_analysis(layer, out->processing_ms / 1e3);
-    rc = gh_answer_wrap(stored, stored_len, req->request_id, cached, layer, distance,
+    rc = gh_answer_wrap(stored, stored_len, req->request_id, cached, layer, distance, similarity,
                         out->processing_ms, &out->json, &out->json_len);
     gh_free(rewritten);
     if (rc == GH_ENOMEM)
@@ -286,7 +294,7 @@ static int serve_entry(struct gh_pipeline *p, const struct gh_analyze_request *r
             return gh_err_set(err, GH_ENOMEM, "out of memory building the answer");
         answer = rewritten;
     }
-    rc = respond(req, answer, strlen(answer), NULL, 0, 1, layer, distance, t0, out, err);
+    rc = respond(req, answer, strlen(answer), NULL, 0, 1, layer, distance, 0, t0, out, err);
     copy_str(out->slug, sizeof out->slug, e->equipment_slug);
     copy_str(out->provider, sizeof out->provider, e->provider);
     if (rc == GH_OK) {
@@ -330,7 +338,7 @@ static int from_cache(struct gh_pipeline *p, struct gh_analyze_request *req, dou
 
     if (p->deps.lru && (v = gh_lru_get(p->deps.lru, req->sha256, now)) != NULL) {
         atomic_fetch_add(&p->memory_hits, 1);
-        rc = respond(req, v->json, v->json_len, NULL, 0, 1, "memory", 0, t0, out, err);
+        rc = respond(req, v->json, v->json_len, NULL, 0, 1, "memory", 0, 0, t0, out, err);
         copy_str(out->slug, sizeof out->slug, v->slug);
         copy_str(out->provider, sizeof out->provider, v->provider);
         if (rc == GH_OK)
@@ -508,6 +516,74 @@ static int provider_admit(struct gh_pipeline *p, struct gh_analyze_request *req,
                       (long long)v->quota, (long long)v->window_s, (long long)v->retry_after_s);
 }
 
+/* The visual memory before the provider (DESIGN.md "The cascade"): embeds the provider copy
+ * with the provider's own model (*emb, for the provider to reuse and for remembering), then
+ * finds the nearest remembered photos. GH_OK when the nearest is similar enough to answer:
+ * *res is then that photo's label. Otherwise GH_ENOTFOUND, with the neighbours in hits for
+ * the zero-shot sharpening (with nocache too: only the answer from memory is skipped).
+ * Failures only skip the layer. */
+static int visual_lookup(struct gh_pipeline *p, const struct gh_provider_request *preq, int nocache,
+                         float **emb, struct gh_vmem_hit *hits, int *n_hits,
+                         struct gh_provider_result *res)
+{
+    struct gh_provider *prov = p->deps.provider;
+    struct gh_err e = {0};
+    const char *model = NULL;
+    int dim;
+
+    *n_hits = 0;
+    if (!p->deps.vmem || !prov->ops->embed || !prov->ops->embedding_space ||
+        (dim = prov->ops->embedding_space(prov, &model)) <= 0)
+        return GH_ENOTFOUND;
+    *emb = gh_malloc_array((size_t)dim, sizeof **emb);
+    if (!*emb)
+        return GH_ENOTFOUND;
+    if (prov->ops->embed(prov, preq, *emb, &e) != GH_OK) {
+        gh_logf(GH_LOG_WARN, "embedding for the visual memory failed, going on without it: %s",
+                e.msg);
+        gh_free(*emb);
+        *emb = NULL;
+        return GH_ENOTFOUND;
+    }
+    if (gh_vmem_search(p->deps.vmem, *emb, p->cfg.visual_k > 0 ? p->cfg.visual_k : 1,
+                       (int64_t)time(NULL), hits, n_hits, &e) != GH_OK) {
+        gh_logf(GH_LOG_WARN, "visual memory search failed, going on without it: %s", e.msg);
+        *n_hits = 0;
+        return GH_ENOTFOUND;
+    }
+    if (nocache || *n_hits == 0 || hits[0].similarity < p->cfg.visual_threshold ||
+        !gh_catalogue_find(p->deps.cat, hits[0].slug))
+        return GH_ENOTFOUND;
+    memset(res, 0, sizeof *res);
+    copy_str(res->slug, sizeof res->slug, hits[0].slug);
+    res->confidence = hits[0].similarity > 1 ? 1 : hits[0].similarity;
+    copy_str(res->provider, sizeof res->provider, prov->name);
+    copy_str(res->model, sizeof res->model, prov->model);
+    snprintf(res->note, sizeof res->note,
+             "answered from visual memory: a remembered photo labelled by %s is %.0f%% similar",
+             strcmp(hits[0].source, GH_VMEM_SOURCE_PROVIDER) == 0 ? "the paid model"
+                                                                  : hits[0].source,
+             100 * hits[0].similarity);
+    return GH_OK;
+}
+
+/* Remembers a fresh answer's photo with where its label came from: a remote model's answer
+ * (directly, or escalated from CLIP) is confirmed; CLIP's own is kept unconfirmed, so a later
+ * trusted correction can promote it (issue 11), but never answers or votes. */
+static void visual_remember(struct gh_pipeline *p, const char *sha256, const float *emb,
+                            const struct gh_provider_result *res)
+{
+    const char *source = res->escalated_from[0] || strcmp(res->provider, "clip") != 0
+                             ? GH_VMEM_SOURCE_PROVIDER
+                             : GH_VMEM_SOURCE_CLIP;
+    struct gh_err e = {0};
+
+    if (gh_vmem_add(p->deps.vmem, sha256, emb, res->slug, source, (int64_t)time(NULL), &e) != GH_OK)
+        gh_logf(GH_LOG_WARN, "remembering the photo failed: %s", e.msg);
+    else if (gh_vmem_source_confirmed(source))
+        atomic_fetch_add(&p->visual_remembered, 1);
+}
+
 /* Asks the provider and stores the answer; fills the flight for anyone waiting on it. */
 static int ask_provider(struct gh_pipeline *p, struct gh_analyze_request *req,
                         const struct gh_image_info *info, uint64_t phash, struct flight *f,
@@ -516,6 +592,9 @@ static int ask_provider(struct gh_pipeline *p, struct gh_analyze_request *req,
     struct gh_provider *prov = p->deps.provider;
     struct gh_provider_request preq;
     struct gh_provider_result res;
+    struct gh_vmem_hit hits[GH_VMEM_K_MAX];
+    int n_hits = 0, visual = 0;
+    float *emb = NULL;
     uint8_t *jpeg = NULL;
     size_t jpeg_len = 0;
     char *answer = NULL;
@@ -536,24 +615,36 @@ static int ask_provider(struct gh_pipeline *p, struct gh_analyze_request *req,
     preq.jpeg_len = jpeg_len;
     preq.cat = p->deps.cat;
     preq.request_id = req->request_id;
-    atomic_fetch_add(&p->misses, 1);
-    t_call = gh_mono_ms();
-    rc = prov->ops->analyze(prov, &preq, &res, err);
-    cost = gh_provider_cost_nd(res.model, res.prompt_tokens, res.completion_tokens);
-    gh_metrics_provider_call(prov->name, rc, (gh_mono_ms() - t_call) / 1e3, res.prompt_tokens,
-                             res.completion_tokens, cost);
-    if (is_remote(prov->name) || res.escalated_from[0])
-        gh_limits_budget_spend(p->deps.limits, cost);
-    if (rc) {
-        atomic_fetch_add(&p->provider_errors, 1);
-        goto out;
+    if (visual_lookup(p, &preq, req->nocache, &emb, hits, &n_hits, &res) == GH_OK) {
+        visual = 1;
+        atomic_fetch_add(&p->visual_hits, 1);
+        copy_str(f->layer, sizeof f->layer, "visual");
+        f->similarity = hits[0].similarity;
+    } else {
+        preq.embedding = emb;
+        preq.neighbours = hits;
+        preq.n_neighbours = n_hits;
+        atomic_fetch_add(&p->misses, 1);
+        t_call = gh_mono_ms();
+        rc = prov->ops->analyze(prov, &preq, &res, err);
+        cost = gh_provider_cost_nd(res.model, res.prompt_tokens, res.completion_tokens);
+        gh_metrics_provider_call(prov->name, rc, (gh_mono_ms() - t_call) / 1e3, res.prompt_tokens,
+                                 res.completion_tokens, cost);
+        if (is_remote(prov->name) || res.escalated_from[0])
+            gh_limits_budget_spend(p->deps.limits, cost);
+        if (rc) {
+            atomic_fetch_add(&p->provider_errors, 1);
+            goto out;
+        }
     }
     atomic_fetch_add(&p->prompt_tokens, res.prompt_tokens);
     atomic_fetch_add(&p->completion_tokens, res.completion_tokens);
     if (!res.provider[0])
         copy_str(res.provider, sizeof res.provider, prov->name);
-    answer = gh_answer_build(p->deps.cat, &res, p->cfg.confidence_threshold, info, req->sha256,
-                             phash, &identified);
+    /* a visual hit passed its own threshold: the similarity is its confidence, not a
+     * probability to hold against CONFIDENCE_THRESHOLD */
+    answer = gh_answer_build(p->deps.cat, &res, visual ? 0 : p->cfg.confidence_threshold, info,
+                             req->sha256, phash, &identified);
     if (!answer) {
         rc = gh_err_set(err, GH_ENOMEM, "out of memory building the answer");
         goto out;
@@ -567,11 +658,15 @@ static int ask_provider(struct gh_pipeline *p, struct gh_analyze_request *req,
     if (!res.uncacheable)
         remember(p, req->sha256, phash, answer, f->slug, res.provider, res.model,
                  (int64_t)time(NULL) + p->cfg.cache_ttl_s);
+    /* a visual hit is a copy of a remembered photo: it adds nothing to the memory */
+    if (emb && !visual && identified && !res.uncacheable)
+        visual_remember(p, req->sha256, emb, &res);
     f->answer = answer;
     f->answer_len = strlen(answer);
     answer = NULL;
 out:
     gh_free(answer);
+    gh_free(emb);
     gh_free(jpeg);
     return rc;
 }
@@ -636,8 +731,9 @@ static int join_or_lead(struct gh_pipeline *p, struct gh_analyze_request *req,
     if (f->rc) {
         rc = gh_err_set(err, f->rc, "%s", f->err.msg);
     } else {
-        rc = respond(req, f->answer, f->answer_len, leader ? NULL : info, phash, !leader,
-                     leader ? "" : "coalesced", 0, t0, out, err);
+        rc = respond(req, f->answer, f->answer_len, leader ? NULL : info, phash,
+                     !leader || f->layer[0], leader ? f->layer : "coalesced", 0, f->similarity, t0,
+                     out, err);
         copy_str(out->slug, sizeof out->slug, f->slug);
         copy_str(out->provider, sizeof out->provider, f->provider);
         if (rc == GH_OK && leader)
@@ -708,6 +804,8 @@ void gh_pipeline_stats(struct gh_pipeline *p, struct gh_pipeline_stats *out)
     out->misses = atomic_load(&p->misses);
     out->provider_errors = atomic_load(&p->provider_errors);
     out->store_errors = atomic_load(&p->store_errors);
+    out->visual_hits = atomic_load(&p->visual_hits);
+    out->visual_remembered = atomic_load(&p->visual_remembered);
     out->prompt_tokens = atomic_load(&p->prompt_tokens);
     out->completion_tokens = atomic_load(&p->completion_tokens);
 }

@@ -9,6 +9,7 @@
 #include "gh/clip.h"
 #include "gh/log.h"
 #include "gh/models.h"
+#include "gh/recognition.h"
 #include "gh/zeroshot.h"
 
 #include <stdio.h>
@@ -59,26 +60,42 @@ static void fill(const struct gh_zeroshot_result *r, struct gh_provider_result *
     }
 }
 
-static int classify(struct clip_provider *p, const struct gh_provider_request *req,
-                    struct gh_zeroshot_result *r, struct gh_err *err)
+static int embed(struct clip_provider *p, const struct gh_provider_request *req, float *emb,
+                 struct gh_err *err)
 {
     size_t n_px = 3 * (size_t)p->image_size * (size_t)p->image_size;
     float *px = gh_malloc_array(n_px, sizeof *px);
-    float *emb = gh_malloc_array((size_t)p->dim, sizeof *emb);
     int rc;
 
-    if (!px || !emb) {
-        rc = gh_err_set(err, GH_ENOMEM, "out of memory for the CLIP input");
-        goto out;
-    }
+    if (!px)
+        return gh_err_set(err, GH_ENOMEM, "out of memory for the CLIP input");
     rc = gh_clip_preprocess(req->jpeg, req->jpeg_len, p->image_size, px, err);
     if (rc == GH_OK)
         rc = gh_clip_embed_images(p->model, px, 1, emb, err);
-    if (rc == GH_OK)
-        rc = gh_zeroshot_classify(p->zs, emb, 1 + GH_PROVIDER_MAX_ALTS, r, err);
+    gh_free(px);
+    return rc;
+}
+
+/* Zero-shot over the catalogue, sharpened by the remembered neighbours the pipeline found. */
+static int classify(struct clip_provider *p, const struct gh_provider_request *req,
+                    struct gh_zeroshot_result *r, struct gh_err *err)
+{
+    float *emb = NULL;
+    int rc;
+
+    if (!req->embedding) {
+        emb = gh_malloc_array((size_t)p->dim, sizeof *emb);
+        if (!emb)
+            return gh_err_set(err, GH_ENOMEM, "out of memory for the CLIP input");
+        rc = embed(p, req, emb, err);
+        if (rc)
+            goto out;
+    }
+    rc = gh_zeroshot_classify(p->zs, emb ? emb : req->embedding, 1 + GH_PROVIDER_MAX_ALTS, r, err);
+    if (rc == GH_OK && req->n_neighbours > 0)
+        gh_vmem_sharpen(p->cat, req->neighbours, req->n_neighbours, GH_VMEM_ALPHA, GH_VMEM_BETA, r);
 out:
     gh_free(emb);
-    gh_free(px);
     return rc;
 }
 
@@ -111,6 +128,8 @@ static int escalate(struct clip_provider *p, const struct gh_provider_request *r
         return GH_OK;
     }
     snprintf(out->escalated_from, sizeof out->escalated_from, "clip");
+    memcpy(out->clip_slug, own.clip_slug, sizeof out->clip_slug);
+    out->clip_confidence = own.clip_confidence;
     if (out->note[0]) {
         char theirs[sizeof out->note];
 
@@ -141,6 +160,8 @@ static int clip_analyze(struct gh_provider *base, const struct gh_provider_reque
     if (rc)
         return rc;
     fill(&r, out);
+    snprintf(out->clip_slug, sizeof out->clip_slug, "%s", r.not_gym ? "" : r.top[0].slug);
+    out->clip_confidence = out->confidence;
     if (p->fallback && (r.not_gym || out->confidence < p->escalate_below)) {
         if (!req->local_only)
             return escalate(p, req, &r, out, err);
@@ -152,6 +173,26 @@ static int clip_analyze(struct gh_provider *base, const struct gh_provider_reque
                  p->fallback->name);
     }
     return GH_OK;
+}
+
+static int clip_embedding_space(struct gh_provider *base, const char **model)
+{
+    struct clip_provider *p = (struct clip_provider *)base;
+
+    if (!p->model)
+        return 0;
+    *model = gh_clip_model_digest(p->model);
+    return p->dim;
+}
+
+static int clip_embed(struct gh_provider *base, const struct gh_provider_request *req, float *out,
+                      struct gh_err *err)
+{
+    struct clip_provider *p = (struct clip_provider *)base;
+
+    if (!p->model)
+        return gh_err_set(err, GH_EUNAVAILABLE, "%s", p->why);
+    return embed(p, req, out, err);
 }
 
 static int clip_ready(struct gh_provider *base, char *why, size_t cap)
@@ -179,6 +220,8 @@ static const struct gh_provider_ops clip_ops = {
     .analyze = clip_analyze,
     .ready = clip_ready,
     .free = clip_free,
+    .embedding_space = clip_embedding_space,
+    .embed = clip_embed,
 };
 
 /* Loads the model and its classes; on failure leaves p not ready with the reason. */
