@@ -45,17 +45,17 @@ static void write_one(struct gh_metrics_buf *b, const char *name, const char *ty
 static void write_cache(struct gh_metrics_buf *b, struct gh_app *app)
 {
     static const char hits[] = "gymhelper_cache_hits_total";
-    static const char *const layers[] = {"memory", "redis", "exact", "near", "coalesced"};
+    static const char *const layers[] = {"memory", "redis", "exact", "near", "visual", "coalesced"};
     struct gh_pipeline_stats ps;
 
     gh_pipeline_stats(app->pipeline, &ps);
-    const uint64_t counts[] = {ps.memory_hits, ps.redis_hits, ps.exact_hits, ps.near_hits,
-                               ps.coalesced};
+    const uint64_t counts[] = {ps.memory_hits, ps.redis_hits,  ps.exact_hits,
+                               ps.near_hits,   ps.visual_hits, ps.coalesced};
     gh_metrics_write_family(b, hits, "counter",
                             "Analyses answered from a cache layer: memory (in-process LRU), redis "
                             "(shared, same bytes or same pHash), exact (store, same bytes), near "
-                            "(store, similar pHash), coalesced (waited for an identical upload's "
-                            "provider call).");
+                            "(store, similar pHash), visual (a remembered photo's CLIP embedding), "
+                            "coalesced (waited for an identical upload's provider call).");
     for (size_t i = 0; i < sizeof layers / sizeof layers[0]; i++) {
         const char *labels[] = {"layer", layers[i], NULL};
 
@@ -63,6 +63,9 @@ static void write_cache(struct gh_metrics_buf *b, struct gh_app *app)
     }
     write_one(b, "gymhelper_cache_misses_total", "counter",
               "Analyses that went to the AI provider.", (double)ps.misses);
+    write_one(b, "gymhelper_visual_memory_added_total", "counter",
+              "Photos this instance added to the visual memory with a confirmed label.",
+              (double)ps.visual_remembered);
 }
 
 static void write_lru(struct gh_metrics_buf *b, struct gh_lru *lru)
