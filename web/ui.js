@@ -10,6 +10,7 @@ export function h(tag, attrs, ...children) {
     if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
     else if (k === 'class') el.className = v;
     else if (k === 'testid') el.dataset.testid = v;
+    else if (k === 'style') el.style.cssText = v; // CSSOM: the CSP allows no style attributes
     else if (k in el && typeof v !== 'string') el[k] = v;
     else el.setAttribute(k, v === true ? '' : v);
   }
@@ -96,6 +97,16 @@ export function cacheText(r) {
   return 'From cache' + (layer ? ` (${CACHE_LAYERS[layer] || layer})` : '');
 }
 
+/** A link taken from an answer is followed only when it is http: or https:. */
+export function safeHref(url) {
+  try {
+    const u = new URL(String(url));
+    return u.protocol === 'https:' || u.protocol === 'http:' ? u.href : null;
+  } catch {
+    return null;
+  }
+}
+
 function videoLabel(url) {
   try {
     const u = new URL(url);
@@ -171,8 +182,9 @@ export function renderCard(e, opts = {}) {
     e.safety_tips && e.safety_tips.length ? section('Safety tips', h('div', { class: 'safety' }, list(e.safety_tips, false))) : null,
     e.common_mistakes && e.common_mistakes.length ? section('Common mistakes', list(e.common_mistakes, false)) : null,
     e.video_urls && e.video_urls.length ? section('Videos',
-      h('ul', null, e.video_urls.map((u) => h('li', null,
-        h('a', { href: u, target: '_blank', rel: 'noopener noreferrer', testid: 'video-link' }, videoLabel(u),
-          h('span', { class: 'vh' }, ' (opens in a new tab)')))))) : null,
+      h('ul', null, e.video_urls.map((u) => h('li', null, safeHref(u)
+        ? h('a', { href: safeHref(u), target: '_blank', rel: 'noopener noreferrer', testid: 'video-link' }, videoLabel(u),
+          h('span', { class: 'vh' }, ' (opens in a new tab)'))
+        : h('span', { testid: 'video-text' }, String(u)))))) : null,
     opts.foot || null);
 }

@@ -123,6 +123,9 @@ void gh_http_rate_limit_headers(struct gh_http_request *req, const struct gh_lim
  * bucket, 503 provider_budget_exhausted for the daily budget, with Retry-After. */
 void gh_http_provider_limited(struct gh_http_request *req, const struct gh_err *err);
 
+/* Adds the security headers every response carries (security.c). */
+void gh_http_security_headers(struct gh_http_request *req, struct MHD_Response *mr);
+
 /* The worker's part of an analysis: runs the pipeline and fills req->resp. */
 void gh_route_analyze_slow(struct gh_http_request *req);
 

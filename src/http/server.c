@@ -139,6 +139,7 @@ static enum MHD_Result queue_with_headers(struct gh_http_request *req, struct MH
     MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE,
                             r->content_type ? r->content_type : "application/json");
     MHD_add_response_header(mr, "X-Request-ID", req->request_id);
+    gh_http_security_headers(req, mr);
     if (r->allow)
         MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW, r->allow);
     if (r->cache_control)

@@ -52,6 +52,7 @@ const T = 10000; // per wait
 const result = {
   browser: null, scenarios: [], console_errors: [], page_errors: [], non_loopback_requests: [],
   failed_requests: [], artifacts: ARTIFACTS, wall_ms: 0,
+  csp_violations: [], documents: [],
 };
 const t0 = performance.now();
 let current = null; // the scenario running now (console errors are attributed to it)
@@ -90,17 +91,40 @@ async function getJSON(url) {
 const api = (p) => getJSON(BASE + p);
 
 function accessLogCount() {
-  let n = 0;
+  return accessLogPaths().length;
+}
+
+/** "METHOD path status" of every request in the server's access log so far. */
+function accessLogPaths() {
+  const out = [];
   for (const line of fs.readFileSync(opt['server-log'], 'utf8').split('\n')) {
     if (!line.startsWith('{')) continue;
-    try { const o = JSON.parse(line); if (o.method && o.path && 'status' in o) n++; } catch { /* partial line */ }
+    try { const o = JSON.parse(line); if (o.method && o.path && 'status' in o) out.push(`${o.method} ${o.path} ${o.status}`); } catch { /* partial line */ }
   }
-  return n;
+  return out;
 }
 
 function isLoopback(u) {
   if (/^(data|blob|about|chrome-error|chrome):/.test(u)) return true;
   try { const h = new URL(u).hostname; return h === '127.0.0.1' || h === 'localhost' || h === '[::1]'; } catch { return false; }
+}
+
+/** Every Content-Security-Policy violation on a page (securitypolicyviolation events, reported
+ * through a binding), and the CSP header of every HTML document loaded. */
+async function watchCsp(context, label) {
+  await context.exposeBinding('__ghCsp', (src, rec) => {
+    result.csp_violations.push({ context: label, scenario: current && current.id, ...rec });
+  });
+  await context.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      window.__ghCsp({ directive: e.violatedDirective, blocked: e.blockedURI, source: e.sourceFile, line: e.lineNumber, sample: e.sample });
+    });
+  });
+  context.on('response', (r) => {
+    if (r.request().resourceType() === 'document' && isLoopback(r.url())) {
+      result.documents.push({ context: label, url: r.url(), status: r.status(), csp: r.headers()['content-security-policy'] || null });
+    }
+  });
 }
 
 /** Attaches the listeners every page and service worker of the run gets. */
@@ -239,6 +263,7 @@ try {
 
   desk = await browser.newContext(DESKTOP);
   watch(desk, 'desktop');
+  await watchCsp(desk, 'desktop');
   deskPage = await desk.newPage();
   deskPage.setDefaultTimeout(T);
   const page = deskPage;
@@ -422,6 +447,7 @@ try {
   // 6. phone
   mob = await browser.newContext(MOBILE);
   watch(mob, 'mobile');
+  await watchCsp(mob, 'mobile');
   mobPage = await mob.newPage();
   mobPage.setDefaultTimeout(T);
   await scenario('mobile', 'Phone 390×844: identify view fits, navigation usable, screenshot', () => mobPage, async (d) => {
@@ -476,6 +502,7 @@ try {
     const measure = async (url, label, app) => {
       const ctx = await browser.newContext(DESKTOP);
       watch(ctx, label);
+      await watchCsp(ctx, label);
       try {
         const p = await ctx.newPage();
         await p.goto(url, { waitUntil: 'load' });
@@ -521,6 +548,7 @@ try {
   await scenario('offline', 'Offline: the catalogue browses from the service worker; Identify says it needs a connection', () => offPage, async (d) => {
     const ctx = await browser.newContext(DESKTOP);
     watch(ctx, 'offline');
+    await watchCsp(ctx, 'offline');
     offPage = await ctx.newPage();
     const p = offPage;
     p.setDefaultTimeout(T);
@@ -557,7 +585,10 @@ try {
     d.identify_note = await text(note);
     check(/needs a connection/i.test(d.identify_note), `Identify says it needs a connection: "${d.identify_note}"`);
     check(await p.locator(tid('file-input')).isDisabled(), 'the file input is disabled offline');
-    d.requests_reaching_server_offline = accessLogCount() - before;
+    // The browser's own update check of the worker script (GET /sw.js on navigation) is not
+    // the page's traffic and is not subject to the context's offline emulation.
+    d.requests_offline = accessLogPaths().slice(before);
+    d.requests_reaching_server_offline = d.requests_offline.filter((r) => !r.startsWith('GET /sw.js ')).length;
     eq(d.requests_reaching_server_offline, 0, 'requests that reached the server while offline');
     await ctx.setOffline(false);
     await poll(async () => !(await note.isVisible()), 'the offline note to go when back online');
