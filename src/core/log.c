@@ -63,7 +63,9 @@ struct line {
 
 static void put(struct line *l, const char *s, size_t n)
 {
-    if (l->len + n > LINE_CAP - 2) /* room for "\n" */
+    if (l->len >= LINE_CAP - 2)
+        return;
+    if (n > LINE_CAP - 2 - l->len) /* room for "\n" */
         n = LINE_CAP - 2 - l->len;
     memcpy(l->buf + l->len, s, n);
     l->len += n;
@@ -108,6 +110,46 @@ static void put_escaped(struct line *l, const char *s)
     }
 }
 
+/* A logfmt value for the text format: bare when it is a plain word, else in double quotes with
+ * quote and backslash escaped. Control bytes (C0, DEL and UTF-8-encoded C1) never reach the
+ * terminal or the file raw: \n, \r, \t or \xNN. So nothing a client sends (a path, an id) can
+ * end the line or forge another field. */
+static void put_text_value(struct line *l, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    int quote = *s == '\0';
+
+    for (const char *p = s; *p && !quote; p++)
+        quote = (unsigned char)*p <= 0x20 || *p == '"' || *p == '=' || *p == '\\' ||
+                (unsigned char)*p == 0x7f || (unsigned char)*p == 0xc2;
+    if (!quote) {
+        puts_(l, s);
+        return;
+    }
+    puts_(l, "\"");
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+
+        if (c == '"' || c == '\\') {
+            char e[2] = {'\\', (char)c};
+            put(l, e, 2);
+        } else if (c == '\n' || c == '\r' || c == '\t') {
+            char e[2] = {'\\', c == '\n' ? 'n' : c == '\r' ? 'r' : 't'};
+            put(l, e, 2);
+        } else if (c < 0x20 || c == 0x7f) {
+            char e[4] = {'\\', 'x', hex[c >> 4], hex[c & 15]};
+            put(l, e, 4);
+        } else if (c == 0xc2 && (unsigned char)s[1] >= 0x80 && (unsigned char)s[1] <= 0x9f) {
+            c = (unsigned char)*++s; /* U+0080..U+009F */
+            char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            put(l, e, 6);
+        } else {
+            put(l, s, 1);
+        }
+    }
+    puts_(l, "\"");
+}
+
 static void begin(struct line *l, enum gh_log_level level)
 {
     struct timeval tv;
@@ -137,7 +179,8 @@ static void field_str(struct line *l, const char *key, const char *raw)
         put_escaped(l, value);
         puts_(l, "\"");
     } else {
-        putf(l, " %s=%s", key, value);
+        putf(l, " %s=", key);
+        put_text_value(l, value);
     }
 }
 
