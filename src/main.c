@@ -26,6 +26,8 @@ static const char usage[] =
     "  analyze FILE...     identify the equipment in each photo, without a server\n"
     "  cache stats|purge   show the cache, or delete expired entries\n"
     "  db migrate          create or upgrade the database and load the catalogue\n"
+    "  user add|list|...   accounts: add, list, passwd, disable, enable\n"
+    "  key create|list|... API keys for scripts: create, list, revoke\n"
     "  clip embed ...      embed images and texts with a local CLIP model; also clip\n"
     "                      classify and clip tokenize (see 'gymhelper clip --help')\n"
     "  model pull [NAME]   download a CLIP model from the Hugging Face Hub (resumable,\n"
@@ -62,7 +64,8 @@ static const struct command commands[] = {
     {"db", gh_cli_db, 0},       {"hash", gh_cli_hash, 0},       {"validate", gh_cli_validate, 0},
     {"prep", gh_cli_prep, 0},   {"version", print_version, 1},  {"--version", print_version, 1},
     {"help", print_usage, 1},   {"--help", print_usage, 1},     {"-h", print_usage, 1},
-    {"model", gh_cli_model, 0}, {"clip", gh_cli_clip, 0},
+    {"model", gh_cli_model, 0}, {"clip", gh_cli_clip, 0},       {"user", gh_cli_user, 1},
+    {"key", gh_cli_key, 1},
 };
 
 int main(int argc, char **argv)

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gh/auth.h"
 #include "gh/catalogue.h"
 #include "gh/err.h"
 #include "gh/limits.h"
@@ -27,7 +28,9 @@ struct gh_app {
     struct gh_limits *limits; /* may be NULL: no rate limits */
     /* TRUSTED_PROXIES: whose X-Forwarded-For names the client; NULL trusts none */
     const struct gh_limits_proxies *proxies;
-    size_t max_body; /* bytes; larger uploads get 413 before their body is read */
+    size_t max_body;      /* bytes; larger uploads get 413 before their body is read */
+    struct gh_auth *auth; /* accounts, tokens and keys (gh/auth.h); NULL: none (tests) */
+    int auth_required;    /* AUTH_MODE=required; else open: anonymous clients act as admin */
     int64_t started_at;
 };
 

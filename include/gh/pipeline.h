@@ -53,6 +53,7 @@ struct gh_analyze_request {
     int nocache;                   /* skip cache lookups; the fresh answer is still stored */
     int top_k;                     /* alternatives to return, 0..3 (default 3) */
     const char *request_id;
+    const char *owner; /* who asked (gh_auth_owner), kept in the history; NULL: nobody */
     char sha256[GH_SHA256_HEX_LEN + 1]; /* filled by gh_pipeline_lookup for analyze to reuse */
     const char *client_key; /* the identity key whose provider bucket a call spends; NULL: none */
     /* When gh_pipeline_analyze answers GH_ELIMITED: the client's provider bucket refused

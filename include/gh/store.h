@@ -50,6 +50,7 @@ struct gh_identification {
     int64_t prompt_tokens;
     int64_t completion_tokens;
     char corrected_slug[64]; /* a person's correction, "" when none */
+    char owner[96];          /* who asked: an identity key ("user:7", "key:3"), "" when open */
 };
 
 struct gh_store_stats {

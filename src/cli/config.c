@@ -10,7 +10,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum kind { K_STR, K_INT, K_LONG, K_MB, K_DAYS, K_SECONDS, K_FRACTION, K_USD, K_LEVEL, K_FORMAT };
+enum kind {
+    K_STR,
+    K_INT,
+    K_LONG,
+    K_MB,
+    K_DAYS,
+    K_SECONDS,
+    K_FRACTION,
+    K_USD,
+    K_LEVEL,
+    K_FORMAT,
+    K_BOOL
+};
 
 struct setting {
     const char *env;  /* NULL: flag only */
@@ -109,6 +121,23 @@ static const struct setting settings[] = {
     {"WORKERS", "workers", K_INT, 1, 256, AT(http.workers), "analysis workers (4)"},
     {"LOG_LEVEL", "log-level", K_LEVEL, 0, 0, AT(log_level), "debug, info, warn, error (info)"},
     {"LOG_FORMAT", "log-format", K_FORMAT, 0, 0, AT(log_format), "json or text (json)"},
+    {"AUTH_MODE", "auth-mode", K_STR, 0, 0, AT(auth_mode),
+     "required or open (open on a loopback HOST, else required)"},
+    {"JWT_SECRET", NULL, K_STR, 0, 0, AT(auth.jwt_secret),
+     "HS256 signing secret, 32+ bytes (generated once, kept in the store)"},
+    {"JWT_ISSUER", "jwt-issuer", K_STR, 0, 0, AT(auth.issuer), "access tokens' iss (gymhelper)"},
+    {"JWT_AUDIENCE", "jwt-audience", K_STR, 0, 0, AT(auth.audience),
+     "access tokens' aud (gymhelper-api)"},
+    {"ACCESS_TOKEN_TTL_SECONDS", "access-token-ttl", K_SECONDS, 10, 86400, AT(auth.access_ttl_s),
+     "life of an access token (900)"},
+    {"REFRESH_TOKEN_TTL_DAYS", "refresh-token-ttl-days", K_DAYS, 1, 365, AT(auth.refresh_ttl_s),
+     "life of a refresh token (30)"},
+    {"ALLOW_SIGNUP", "allow-signup", K_BOOL, 0, 1, AT(auth.allow_signup),
+     "true: anyone may register an account (false)"},
+    {"LOGIN_MAX_FAILURES", "login-max-failures", K_INT, 1, 1000, AT(auth.login_max_failures),
+     "failed sign-ins per username and per address before a lockout (5)"},
+    {"LOGIN_LOCKOUT_SECONDS", "login-lockout", K_SECONDS, 1, 86400, AT(auth.login_window_s),
+     "window of those failures and length of the lockout (900)"},
 };
 
 #define N_SETTINGS (sizeof settings / sizeof settings[0])
@@ -132,6 +161,7 @@ static void defaults(struct gh_config *cfg)
     cfg->redis_timeout_ms = 100;
     cfg->log_level = GH_LOG_INFO;
     cfg->log_format = GH_LOG_JSON;
+    gh_auth_config_defaults(&cfg->auth);
 }
 
 static int set_value(struct gh_config *cfg, const struct setting *s, const char *name,
@@ -154,6 +184,14 @@ static int set_value(struct gh_config *cfg, const struct setting *s, const char 
         if (gh_log_parse_format(v, (enum gh_log_format *)(void *)p) == GH_OK)
             return 0;
         fprintf(stderr, "gymhelper: %s=%s: expected json or text\n", name, v);
+        return -1;
+    case K_BOOL:
+        if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0 || strcmp(v, "false") == 0 ||
+            strcmp(v, "0") == 0) {
+            *(int *)(void *)p = v[0] == 't' || v[0] == '1';
+            return 0;
+        }
+        fprintf(stderr, "gymhelper: %s=%s: expected true or false\n", name, v);
         return -1;
     case K_FRACTION:
         errno = 0;

@@ -4,6 +4,7 @@
 #ifndef GH_CLI_CONFIG_H
 #define GH_CLI_CONFIG_H
 
+#include "gh/auth.h"
 #include "gh/http.h"
 #include "gh/limits.h"
 #include "gh/log.h"
@@ -32,6 +33,8 @@ struct gh_config {
     long lru_mb;
     enum gh_log_level log_level;
     enum gh_log_format log_format;
+    const char *auth_mode; /* AUTH_MODE: "required", "open", NULL: from HOST */
+    struct gh_auth_config auth;
 };
 
 /* Defaults, then the environment, then flags from argv (getopt_long; argv[0] is the command).

@@ -165,14 +165,43 @@ static int wait_for_stop(struct service *s)
     }
 }
 
+static int host_is_loopback(const char *host)
+{
+    return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0 ||
+           strcmp(host, "localhost") == 0;
+}
+
+/* AUTH_MODE: "open" (no accounts needed) only on a loopback HOST unless set explicitly, and
+ * then with a warning; any other address defaults to "required". -1 on a bad value. */
+static int auth_required(const struct gh_config *cfg)
+{
+    int loopback = host_is_loopback(cfg->http.host);
+
+    if (!cfg->auth_mode)
+        return !loopback;
+    if (strcmp(cfg->auth_mode, "required") == 0)
+        return 1;
+    if (strcmp(cfg->auth_mode, "open") != 0) {
+        fprintf(stderr, "gymhelper: AUTH_MODE=%s: expected required or open\n", cfg->auth_mode);
+        return -1;
+    }
+    if (!loopback)
+        gh_logf(GH_LOG_WARN,
+                "AUTH_MODE=open on %s: anyone who reaches this address may use, "
+                "read and correct everything",
+                cfg->http.host);
+    return 0;
+}
+
 int gh_cli_serve(int argc, char **argv)
 {
     struct service s;
     struct gh_http_server *srv = NULL;
+    struct gh_auth *auth = NULL;
     struct gh_err err = {0};
     struct gh_app app;
     char why[256] = "";
-    int next, rc, sig;
+    int next, rc, sig, required;
 
     memset(&s, 0, sizeof s);
     rc = gh_config_load(&s.cfg, argc, argv, serve_usage, &next);
@@ -183,9 +212,19 @@ int gh_cli_serve(int argc, char **argv)
         return 2;
     }
     gh_log_setup(s.cfg.log_level, s.cfg.log_format);
+    required = auth_required(&s.cfg);
+    if (required < 0)
+        return 2;
     if (service_open(&s, 1) != GH_OK)
         return 1;
+    if (gh_auth_new(&s.cfg.auth, s.store, &auth, &err) != GH_OK) {
+        fprintf(stderr, "gymhelper: %s\n", err.msg);
+        service_close(&s);
+        return 1;
+    }
     memset(&app, 0, sizeof app);
+    app.auth = auth;
+    app.auth_required = required;
     app.pipeline = s.pipeline;
     app.store = s.store;
     app.lru = s.lru;
@@ -199,9 +238,12 @@ int gh_cli_serve(int argc, char **argv)
     purge(&s);
     if (gh_http_start(&s.cfg.http, &app, &srv, &err) != GH_OK) {
         fprintf(stderr, "gymhelper: %s\n", err.msg);
+        gh_auth_free(auth);
         service_close(&s);
         return 1;
     }
+    gh_logf(GH_LOG_INFO, "AUTH_MODE=%s%s", required ? "required" : "open",
+            s.cfg.auth.allow_signup ? ", sign-up allowed" : "");
     if (!s.provider->ops->ready(s.provider, why, sizeof why))
         gh_logf(GH_LOG_WARN, "%s", why);
     if (s.redis)
@@ -218,6 +260,7 @@ int gh_cli_serve(int argc, char **argv)
     gh_logf(GH_LOG_INFO, "received %s; finishing requests in progress",
             sig == SIGINT ? "SIGINT" : "SIGTERM");
     gh_http_stop(srv, 30000);
+    gh_auth_free(auth);
     service_close(&s);
     gh_logf(GH_LOG_INFO, "stopped cleanly");
     return 0;

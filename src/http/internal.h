@@ -23,8 +23,10 @@ struct gh_http_response {
     int no_store;              /* Cache-Control: no-store */
     const char *cache_control; /* overrides no_store when set */
     const char *etag;
-    const char *location;    /* for redirects */
-    const unsigned char *gz; /* precompressed body (static files), sent when accepted */
+    const char *location;         /* for redirects */
+    const char *www_authenticate; /* for 401 */
+    const char *set_cookie;       /* the refresh-token cookie of the auth routes */
+    const unsigned char *gz;      /* precompressed body (static files), sent when accepted */
     size_t gz_len;
     int64_t retry_after_s;      /* Retry-After when > 0 */
     char ratelimit_policy[128]; /* RateLimit-Policy / RateLimit values, "" when none */
@@ -34,8 +36,11 @@ struct gh_http_response {
 struct gh_http_request {
     struct gh_app *app;
     struct MHD_Connection *conn;
-    struct gh_identity ident; /* who sent it: the peer address until authenticated */
-    const char *method;       /* owned by libmicrohttpd, valid for the request */
+    struct gh_identity ident;        /* who sent it: the peer address until authenticated */
+    char owner[GH_IDENTITY_KEY_CAP]; /* gh_auth_owner(&ident): what it creates belongs to */
+    /* The worker's part when a route hands the request over; NULL: an analysis. */
+    void (*slow)(struct gh_http_request *req);
+    const char *method; /* owned by libmicrohttpd, valid for the request */
     const char *url;
     char request_id[65];
     double t0;
@@ -57,6 +62,7 @@ struct gh_http_request {
     struct gh_analyze_request areq;
     char etag[24];
     char location[256];
+    char cookie[256]; /* resp.set_cookie's text */
 };
 
 /* A route answers synchronously by filling req->resp, or returns 1 after handing the request
@@ -99,6 +105,26 @@ int gh_route_identifications(struct gh_http_request *req);
 int gh_route_identification_get(struct gh_http_request *req);
 int gh_route_identification_feedback(struct gh_http_request *req);
 int gh_route_metrics(struct gh_http_request *req);
+/* Accounts (route_auth.c) and corrections review (route_corrections.c). */
+int gh_route_auth_login(struct gh_http_request *req);
+int gh_route_auth_refresh(struct gh_http_request *req);
+int gh_route_auth_logout(struct gh_http_request *req);
+int gh_route_auth_register(struct gh_http_request *req);
+int gh_route_auth_config(struct gh_http_request *req);
+int gh_route_me(struct gh_http_request *req);
+
+/* Who the request is from, and whether it may go on (auth_gate.c). Called once the headers
+ * are in: authenticates a token or API key, then applies the route-independent policy
+ * (AUTH_MODE, public paths, scopes, /metrics). Returns 0 to go on, or 1 with req->resp set
+ * (401 unauthorized with WWW-Authenticate: Bearer, 403 forbidden, 503 store_unavailable). */
+int gh_http_auth_gate(struct gh_http_request *req);
+/* The request acts as an admin (admin role and admin scope; open mode's local user is one). */
+int gh_http_is_admin(const struct gh_http_request *req);
+/* Whether the request may see what owner created: admins all, others their own; open mode's
+ * anonymous clients everything, as before accounts. */
+int gh_http_may_see(const struct gh_http_request *req, const char *owner);
+/* 403 forbidden with a sentence. */
+void gh_http_forbidden(struct gh_http_request *req, const char *why);
 
 /* Metrics (route_metrics.c): the route's pattern for req->route_label (path NULL: no API route
  * matched), and the count of a finished request from its access log line. */

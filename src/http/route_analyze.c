@@ -45,6 +45,10 @@ static int read_query(struct gh_http_request *req)
         gh_http_problem(req, 400, "invalid_parameter", "nocache must be true or false");
         return -1;
     }
+    if (req->areq.nocache && !gh_http_is_admin(req)) { /* a paid provider call on demand */
+        gh_http_forbidden(req, "nocache=true needs an admin; leave it out to use the cache");
+        return -1;
+    }
     if (provider && strcmp(provider, "auto") != 0 && strcmp(provider, prov->name) != 0) {
         if (strcmp(provider, "openai") && strcmp(provider, "llava") && strcmp(provider, "clip")) {
             gh_http_problem(req, 400, "invalid_parameter",
@@ -145,6 +149,7 @@ int gh_route_analyze(struct gh_http_request *req)
         return 0;
     req->areq.request_id = req->request_id;
     req->areq.client_key = req->ident.key;
+    req->areq.owner = req->owner;
     rc = gh_pipeline_lookup(req->app->pipeline, &req->areq, &a, &err);
     if (rc == GH_ENOTFOUND) {
         if (gh_http_submit(req) == 0)

@@ -6,8 +6,10 @@
 
 #include "gh/alloc.h"
 #include "gh/phash.h"
+#include "gh/store_auth.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -66,12 +68,47 @@ static int parse_int(const char *s, long long min, long long max, long long *out
     return 0;
 }
 
+/* Whose history a list shows: the caller's own; an admin's choice with ?user=NAME, else all
+ * ("" lists every owner). Answers the error itself and returns -1. */
+static int owner_filter(struct gh_http_request *req, char owner[GH_IDENTITY_KEY_CAP])
+{
+    const char *name = gh_http_arg(req, "user");
+    struct gh_err err = {0};
+    struct gh_user u;
+    int rc;
+
+    if (!gh_http_is_admin(req)) {
+        if (name) {
+            gh_http_forbidden(req, "only admins list other users' analyses (user=...)");
+            return -1;
+        }
+        snprintf(owner, GH_IDENTITY_KEY_CAP, "%s", req->owner);
+        return 0;
+    }
+    if (!name) {
+        owner[0] = '\0';
+        return 0;
+    }
+    rc = gh_store_user_get(req->app->store, 0, name, &u, &err);
+    if (rc == GH_ENOTFOUND) {
+        gh_http_problem(req, 404, "user_not_found", "no user named '%.64s'", name);
+        return -1;
+    }
+    if (rc) {
+        gh_http_problem_from_store_err(req, &err);
+        return -1;
+    }
+    snprintf(owner, GH_IDENTITY_KEY_CAP, "user:%lld", (long long)u.id);
+    return 0;
+}
+
 int gh_route_identifications(struct gh_http_request *req)
 {
     struct gh_identification page[PAGE_MAX + 1]; /* one more tells whether a next page exists */
     const char *limit_s = gh_http_arg(req, "limit"), *before_s = gh_http_arg(req, "before");
     long long limit = PAGE_DEFAULT, before = 0;
     struct gh_err err = {0};
+    char owner[GH_IDENTITY_KEY_CAP];
     json_t *items;
     size_t n = 0;
     int more;
@@ -86,8 +123,11 @@ int gh_route_identifications(struct gh_http_request *req)
                         "before must be the id of an identification (a positive number)");
         return 0;
     }
+    if (owner_filter(req, owner) != 0)
+        return 0;
     gh_pipeline_flush(req->app->pipeline); /* show what was just answered */
-    if (gh_store_list_identifications(req->app->store, before, (size_t)limit + 1, page, &n, &err)) {
+    if (gh_store_list_identifications_owned(req->app->store, owner, before, (size_t)limit + 1, page,
+                                            &n, &err)) {
         gh_http_problem_from_store_err(req, &err);
         return 0;
     }
@@ -136,8 +176,8 @@ int gh_route_identification_get(struct gh_http_request *req)
 
     id_of(req, id, sizeof id);
     rc = gh_pipeline_find_identification(req->app->pipeline, id, &rec, &err);
-    if (rc == GH_ENOTFOUND)
-        not_found(req, id);
+    if (rc == GH_ENOTFOUND || (rc == GH_OK && !gh_http_may_see(req, rec.owner)))
+        not_found(req, id); /* someone else's is as unknown as a missing one */
     else if (rc)
         gh_http_problem_from_store_err(req, &err);
     else
@@ -187,7 +227,11 @@ int gh_route_identification_feedback(struct gh_http_request *req)
                         slug);
         goto out;
     }
-    rc = gh_pipeline_correct(req->app->pipeline, id, slug, &rec, &err);
+    rc = gh_pipeline_find_identification(req->app->pipeline, id, &rec, &err);
+    if (rc == GH_OK && !gh_http_may_see(req, rec.owner))
+        rc = GH_ENOTFOUND; /* feedback only on one's own analyses */
+    if (rc == GH_OK)
+        rc = gh_pipeline_correct(req->app->pipeline, id, slug, &rec, &err);
     if (rc == GH_ENOTFOUND)
         not_found(req, id);
     else if (rc)

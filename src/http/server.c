@@ -160,6 +160,10 @@ static enum MHD_Result queue_with_headers(struct gh_http_request *req, struct MH
         MHD_add_response_header(mr, "RateLimit-Policy", r->ratelimit_policy);
         MHD_add_response_header(mr, "RateLimit", r->ratelimit);
     }
+    if (r->www_authenticate)
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE, r->www_authenticate);
+    if (r->set_cookie)
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_SET_COOKIE, r->set_cookie);
     ok = MHD_queue_response(req->conn, (unsigned int)r->status, mr);
     MHD_destroy_response(mr);
     return ok;
@@ -226,6 +230,12 @@ static const struct route routes[] = {
     {"/api/v1/identifications/", 1, "GET, HEAD", gh_route_identification_get, NULL, NULL},
     {"/api/v1/identifications/", 1, "POST", NULL, gh_route_identification_feedback, "/feedback"},
     {"/metrics", 0, "GET, HEAD", gh_route_metrics, NULL, NULL},
+    {"/api/v1/auth/login", 0, "POST", NULL, gh_route_auth_login, NULL},
+    {"/api/v1/auth/refresh", 0, "POST", NULL, gh_route_auth_refresh, NULL},
+    {"/api/v1/auth/logout", 0, "POST", NULL, gh_route_auth_logout, NULL},
+    {"/api/v1/auth/register", 0, "POST", NULL, gh_route_auth_register, NULL},
+    {"/api/v1/auth/config", 0, "GET, HEAD", gh_route_auth_config, NULL, NULL},
+    {"/api/v1/me", 0, "GET, HEAD", gh_route_me, NULL, NULL},
 };
 
 /* Files compiled into the binary, for whatever path the API routes do not claim. */
@@ -437,6 +447,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!req)
             return MHD_NO;
         *con_cls = req;
+        /* Who it is from (a token or key), and whether it may go on: a refusal costs an
+         * HMAC at most, and its body, if any, is read and dropped. */
+        if (gh_http_auth_gate(req) != 0) {
+            req->refused = 1;
+            return queue(req);
+        }
         /* The identity is final here (authentication goes before this line). */
         if (gh_http_rate_limit(req)) {
             req->refused = 1;
@@ -522,7 +538,10 @@ static void *worker_main(void *arg)
         srv->queue_head = (srv->queue_head + 1) % srv->queue_cap;
         srv->queue_len--;
         pthread_mutex_unlock(&srv->mu);
-        gh_route_analyze_slow(req);
+        if (req->slow)
+            req->slow(req);
+        else
+            gh_route_analyze_slow(req);
         req->done = 1;
         MHD_resume_connection(req->conn);
     }

@@ -179,6 +179,7 @@ static void record(struct gh_pipeline *p, const struct gh_analyze_request *req,
     rec.processing_ms = a->processing_ms;
     rec.prompt_tokens = ptok;
     rec.completion_tokens = ctok;
+    copy_str(rec.owner, sizeof rec.owner, req->owner ? req->owner : "");
     gh_recorder_push(p->recorder, &rec);
 }
 

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "gh/store.h"
+#include "gh/store_auth.h"
 
 #define GH_STORE_POOL_MAX     64
 #define GH_STORE_OVERFLOW_MAX 1000
@@ -53,6 +54,39 @@ struct gh_store_ops {
     int (*equipment_name)(struct gh_store *st, const char *slug, char *name, size_t name_cap,
                           struct gh_err *err);
     int (*explain_near)(struct gh_store *st, char *plan, size_t plan_cap, struct gh_err *err);
+    /* Accounts (issue 11): gh/store_auth.h's operations, in their own table and files
+     * (sqlite_auth.c, pg_auth.c). */
+    const struct gh_store_auth_ops *auth;
+};
+
+/* gh/store_auth.h's operations; store_auth.c has checked the arguments. */
+struct gh_store_auth_ops {
+    int (*user_add)(struct gh_store *st, struct gh_user *u, struct gh_err *err);
+    int (*user_get)(struct gh_store *st, int64_t id, const char *username, struct gh_user *out,
+                    struct gh_err *err);
+    int (*user_list)(struct gh_store *st, struct gh_user *out, size_t cap, size_t *n_out,
+                     struct gh_err *err);
+    int (*user_update)(struct gh_store *st, int64_t id, const char *password_hash, int disabled,
+                       struct gh_err *err);
+    int (*key_add)(struct gh_store *st, struct gh_api_key *k, struct gh_err *err);
+    int (*key_find)(struct gh_store *st, const char *key_hash, struct gh_api_key *out,
+                    struct gh_err *err);
+    int (*key_list)(struct gh_store *st, struct gh_api_key *out, size_t cap, size_t *n_out,
+                    struct gh_err *err);
+    int (*key_revoke)(struct gh_store *st, int64_t id, int64_t now, struct gh_err *err);
+    int (*refresh_add)(struct gh_store *st, const char *family, int64_t user_id,
+                       const char *token_hash, int64_t now, int64_t expires_at, struct gh_err *err);
+    int (*refresh_spend)(struct gh_store *st, const char *token_hash, int64_t now,
+                         struct gh_refresh_token *out, int *spent, struct gh_err *err);
+    int (*refresh_revoke_family)(struct gh_store *st, const char *family, int64_t now,
+                                 struct gh_err *err);
+    int (*refresh_family_active)(struct gh_store *st, const char *family, int *active,
+                                 struct gh_err *err);
+    int (*meta_get_or_set)(struct gh_store *st, const char *key, const char *proposed, char *out,
+                           size_t out_cap, struct gh_err *err);
+    int (*auth_epoch)(struct gh_store *st, int bump, int64_t *out, struct gh_err *err);
+    int (*list_owned)(struct gh_store *st, const char *owner, int64_t before_id, size_t limit,
+                      struct gh_identification *out, size_t *n_out, struct gh_err *err);
 };
 
 struct gh_store {
@@ -62,6 +96,8 @@ struct gh_store {
 
 extern const struct gh_store_ops gh_store_sqlite_ops;
 extern const struct gh_store_ops gh_store_pg_ops;
+extern const struct gh_store_auth_ops gh_store_sqlite_auth_ops;
+extern const struct gh_store_auth_ops gh_store_pg_auth_ops;
 
 /* A gh_malloc'd copy of s; NULL when out of memory. */
 char *gh_store_strdup(const char *s);

@@ -28,6 +28,7 @@ static int pg_insert_identification(struct pg_store *s, struct pg_conn *c,
     gh_pg_param_f64(&p, rec->processing_ms);
     gh_pg_param_i64(&p, rec->prompt_tokens);
     gh_pg_param_i64(&p, rec->completion_tokens);
+    gh_pg_param_text(&p, rec->owner);
     rc = gh_pg_exec(s, c, PG_STMT_RECORD, &p, &r, "record an identification", err);
     if (rc == GH_OK)
         rec->id = gh_pg_i64(r, 0, 0);
@@ -60,7 +61,7 @@ int gh_pg_record_identifications(struct gh_store *st, struct gh_identification *
     return rc;
 }
 
-static void pg_read_ident(const PGresult *r, int row, struct gh_identification *o)
+void gh_pg_read_ident(const PGresult *r, int row, struct gh_identification *o)
 {
     memset(o, 0, sizeof *o);
     o->id = gh_pg_i64(r, row, 0);
@@ -80,6 +81,7 @@ static void pg_read_ident(const PGresult *r, int row, struct gh_identification *
     o->prompt_tokens = gh_pg_i64(r, row, 14);
     o->completion_tokens = gh_pg_i64(r, row, 15);
     gh_pg_copy_text(o->corrected_slug, sizeof o->corrected_slug, r, row, 16);
+    gh_pg_copy_text(o->owner, sizeof o->owner, r, row, 17);
 }
 
 int gh_pg_list_identifications(struct gh_store *st, int64_t before_id, size_t limit,
@@ -94,7 +96,7 @@ int gh_pg_list_identifications(struct gh_store *st, int64_t before_id, size_t li
     gh_pg_param_i64(&p, (int64_t)limit);
     rc = gh_pg_run(st, PG_STMT_IDENT_LIST, &p, 0, &r, "list identifications", err);
     for (; rc == GH_OK && n < limit && n < (size_t)PQntuples(r); n++)
-        pg_read_ident(r, (int)n, &out[n]);
+        gh_pg_read_ident(r, (int)n, &out[n]);
     *n_out = rc ? 0 : n;
     PQclear(r);
     return rc;
@@ -116,7 +118,7 @@ int gh_pg_get_identification(struct gh_store *st, int64_t id, const char *reques
     if (rc == GH_OK && PQntuples(r) == 0)
         rc = gh_err_set(err, GH_ENOTFOUND, "no identification with that id");
     if (rc == GH_OK)
-        pg_read_ident(r, 0, out);
+        gh_pg_read_ident(r, 0, out);
     PQclear(r);
     return rc;
 }

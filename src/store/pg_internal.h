@@ -165,5 +165,12 @@ int gh_pg_vmem_list(struct gh_store *st, const char *model, int64_t after_id,
                     struct gh_err *err);
 int gh_pg_vmem_prune(struct gh_store *st, int64_t before_created_at, int64_t keep_max,
                      int64_t *n_deleted, struct gh_err *err);
+/* Reads row `row` of PG_IDENT_COLS into *o (zeroed first). */
+void gh_pg_read_ident(const PGresult *r, int row, struct gh_identification *o);
+/* The columns of an identification, in the order gh_pg_read_ident expects. */
+#define PG_IDENT_COLS                                                                              \
+    "id, request_id, created_at, sha256, phash, equipment_slug, confidence, identified, cached,"   \
+    " cache_layer, cache_distance, provider, model, processing_ms, prompt_tokens,"                 \
+    " completion_tokens, corrected_slug, owner"
 
 #endif

@@ -102,15 +102,40 @@ static const char *const sq_migrations[] = {
     " vec BLOB NOT NULL);"
     "CREATE INDEX visual_memory_model_idx ON visual_memory(model, id);"
     "CREATE INDEX visual_memory_created_idx ON visual_memory(created_at);",
+    /* 4: accounts (issue 11). Users with an Argon2id hash; API keys and refresh tokens stored
+     * as SHA-256 of the secret (they are random, so a slow hash adds nothing); each analysis
+     * gets its owner (an identity key: "user:<id>" or "key:<id>", "" before accounts). */
+    "CREATE TABLE users ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " username TEXT NOT NULL UNIQUE,"
+    " password_hash TEXT NOT NULL,"
+    " role TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " disabled INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE api_keys ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " user_id INTEGER NOT NULL DEFAULT 0,"
+    " name TEXT NOT NULL,"
+    " prefix TEXT NOT NULL,"
+    " key_hash TEXT NOT NULL UNIQUE,"
+    " scopes INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " revoked_at INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE refresh_tokens ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " family TEXT NOT NULL,"
+    " user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " token_hash TEXT NOT NULL UNIQUE,"
+    " created_at INTEGER NOT NULL,"
+    " expires_at INTEGER NOT NULL,"
+    " used_at INTEGER NOT NULL DEFAULT 0,"
+    " revoked_at INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX refresh_tokens_family_idx ON refresh_tokens(family);"
+    "ALTER TABLE user_identifications ADD COLUMN owner TEXT NOT NULL DEFAULT '';"
+    "CREATE INDEX user_identifications_owner_idx ON user_identifications(owner, id);",
 };
 
 #define SQ_SCHEMA_VERSION ((int)(sizeof sq_migrations / sizeof sq_migrations[0]))
-
-/* The columns of an identification, in the order sq_read_ident expects. */
-#define SQ_IDENT_COLS                                                                              \
-    "id, request_id, created_at, sha256, phash, equipment_slug, confidence, identified, cached,"   \
-    " cache_layer, cache_distance, provider, model, processing_ms, prompt_tokens,"                 \
-    " completion_tokens, corrected_slug"
 
 /* The columns SQ_STMT_HIT returns, in the order sq_read_entry expects. */
 #define SQ_ENTRY_COLS                                                                              \
@@ -162,9 +187,9 @@ static const char *const sq_sql[SQ_N_STMT] = {
     [SQ_STMT_RECORD] =
         "INSERT INTO user_identifications (request_id, created_at, sha256, phash,"
         " equipment_slug, equipment_id, confidence, identified, cached, cache_layer,"
-        " cache_distance, provider, model, processing_ms, prompt_tokens, completion_tokens)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, (SELECT id FROM equipment WHERE slug = ?5), ?6, ?7, ?8,"
-        " ?9, ?10, ?11, ?12, ?13, ?14, ?15) RETURNING id",
+        " cache_distance, provider, model, processing_ms, prompt_tokens, completion_tokens,"
+        " owner) VALUES (?1, ?2, ?3, ?4, ?5, (SELECT id FROM equipment WHERE slug = ?5), ?6,"
+        " ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) RETURNING id",
     [SQ_STMT_CACHE_STATS] =
         "SELECT count(*), coalesce(sum(expires_at > ?1), 0), coalesce(sum(hits), 0),"
         " coalesce(min(created_at), 0), coalesce(max(created_at), 0) FROM equipment_cache",
@@ -1063,4 +1088,5 @@ const struct gh_store_ops gh_store_sqlite_ops = {
     .vmem_add = gh_sq_vmem_add,
     .vmem_list = gh_sq_vmem_list,
     .vmem_prune = gh_sq_vmem_prune,
+    .auth = &gh_store_sqlite_auth_ops,
 };

@@ -32,6 +32,7 @@ static int sq_insert_identification(struct sq_conn *c, struct gh_identification 
     bad |= sqlite3_bind_double(q, 13, rec->processing_ms);
     bad |= sqlite3_bind_int64(q, 14, rec->prompt_tokens);
     bad |= sqlite3_bind_int64(q, 15, rec->completion_tokens);
+    bad |= gh_sq_bind_text(q, 16, rec->owner);
     if (bad || gh_sq_step(q) != SQLITE_ROW) {
         rc = gh_sq_fail(err, c->db, "record an identification");
         goto out;
@@ -65,7 +66,7 @@ out:
     return rc;
 }
 
-static void sq_read_ident(sqlite3_stmt *q, struct gh_identification *r)
+void gh_sq_read_ident(sqlite3_stmt *q, struct gh_identification *r)
 {
     memset(r, 0, sizeof *r);
     r->id = sqlite3_column_int64(q, 0);
@@ -85,6 +86,7 @@ static void sq_read_ident(sqlite3_stmt *q, struct gh_identification *r)
     r->prompt_tokens = sqlite3_column_int64(q, 14);
     r->completion_tokens = sqlite3_column_int64(q, 15);
     gh_sq_copy_text(r->corrected_slug, sizeof r->corrected_slug, q, 16);
+    gh_sq_copy_text(r->owner, sizeof r->owner, q, 17);
 }
 
 int gh_sq_list_identifications(struct gh_store *st, int64_t before_id, size_t limit,
@@ -105,7 +107,7 @@ int gh_sq_list_identifications(struct gh_store *st, int64_t before_id, size_t li
         goto out;
     }
     while (n < limit && (step = gh_sq_step(q)) == SQLITE_ROW)
-        sq_read_ident(q, &out[n++]);
+        gh_sq_read_ident(q, &out[n++]);
     if (n < limit && step != SQLITE_DONE)
         rc = gh_sq_fail(err, c->db, "list identifications");
 out:
@@ -129,7 +131,7 @@ int gh_sq_get_identification(struct gh_store *st, int64_t id, const char *reques
     bad = id > 0 ? sqlite3_bind_int64(q, 1, id) : gh_sq_bind_text(q, 1, request_id);
     step = bad ? SQLITE_ERROR : gh_sq_step(q);
     if (step == SQLITE_ROW)
-        sq_read_ident(q, out);
+        gh_sq_read_ident(q, out);
     else if (step == SQLITE_DONE)
         rc = gh_err_set(err, GH_ENOTFOUND, "no identification with that id");
     else

@@ -91,5 +91,12 @@ int gh_sq_vmem_list(struct gh_store *st, const char *model, int64_t after_id,
                     struct gh_err *err);
 int gh_sq_vmem_prune(struct gh_store *st, int64_t before_created_at, int64_t keep_max,
                      int64_t *n_deleted, struct gh_err *err);
+/* Reads one row of SQ_IDENT_COLS into *r (zeroed first). */
+void gh_sq_read_ident(sqlite3_stmt *q, struct gh_identification *r);
+/* The columns of an identification, in the order gh_sq_read_ident expects. */
+#define SQ_IDENT_COLS                                                                              \
+    "id, request_id, created_at, sha256, phash, equipment_slug, confidence, identified, cached,"   \
+    " cache_layer, cache_distance, provider, model, processing_ms, prompt_tokens,"                 \
+    " completion_tokens, corrected_slug, owner"
 
 #endif

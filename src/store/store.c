@@ -138,6 +138,8 @@ static int check_identification(const struct gh_identification *r, struct gh_err
         rc = check_field(r->model, sizeof r->model, "model", err);
     if (rc == GH_OK)
         rc = check_field(r->corrected_slug, sizeof r->corrected_slug, "corrected_slug", err);
+    if (rc == GH_OK)
+        rc = check_field(r->owner, sizeof r->owner, "owner", err);
     return rc;
 }
 

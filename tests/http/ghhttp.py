@@ -42,7 +42,9 @@ SETTINGS_ENV = ("PORT", "HOST", "DATABASE_URL", "REDIS_URL", "AI_PROVIDER", "OPE
                 "WORKERS", "LOG_LEVEL", "LOG_FORMAT", "RATE_LIMIT_REQUESTS_PER_MINUTE",
                 "RATE_LIMIT_REQUESTS_BURST", "RATE_LIMIT_PROVIDER_PER_MINUTE",
                 "RATE_LIMIT_PROVIDER_BURST", "PROVIDER_DAILY_BUDGET_CALLS",
-                "PROVIDER_DAILY_BUDGET_USD", "TRUSTED_PROXIES")
+                "PROVIDER_DAILY_BUDGET_USD", "TRUSTED_PROXIES", "AUTH_MODE", "JWT_SECRET",
+                "JWT_ISSUER", "JWT_AUDIENCE", "ACCESS_TOKEN_TTL_SECONDS", "REFRESH_TOKEN_TTL_DAYS",
+                "ALLOW_SIGNUP", "LOGIN_MAX_FAILURES", "LOGIN_LOCKOUT_SECONDS")
 
 # The rate limits are off unless a test turns them on: the suites send hundreds of requests,
 # and dozens of provider calls, from one address (tests/http/test_limits.py tests the limits).

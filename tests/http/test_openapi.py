@@ -463,6 +463,56 @@ def test_docs_page_and_its_files(server, doc):
     doc.check(server.get("/", headers={"If-None-Match": r.header("ETag")}), "/", "get", 304)
 
 
+AUTH = "/api/v1/auth/"
+
+
+def test_accounts(procs, binary, doc, run_gymhelper, tmp_path):
+    """The accounts routes on a server with AUTH_MODE=required and sign-up allowed."""
+    url = "sqlite:///%s" % (tmp_path / "accounts.db")
+    r = run_gymhelper(binary, "user", "add", "oa", "--password-stdin", "--database-url", url,
+                      input=b"oa-password-1\n")
+    assert r.returncode == 0, r
+    s = procs.server(binary, args=["--database-url", url, "--auth-mode", "required",
+                                   "--allow-signup", "true"],
+                     env={"LOGIN_MAX_FAILURES": "2"})
+    login = AUTH + "login"
+    doc.check(post_json(s, login, {"username": "oa"}), login, "post", 400, "invalid_json")
+    doc.check(s.request("POST", login, b"{}", {"Content-Type": "text/plain"}), login, "post",
+              415, "unsupported_media_type")
+    signed = doc.check(post_json(s, login, {"username": "oa", "password": "oa-password-1"}),
+                       login, "post", 200)
+    doc.check(post_json(s, login, {"username": "oa", "password": "wrong"}), login, "post", 401,
+              "unauthorized")
+    refresh = AUTH + "refresh"
+    doc.check(post_json(s, refresh, {}), refresh, "post", 400, "invalid_json")
+    rotated = doc.check(post_json(s, refresh, {"refresh_token": signed["refresh_token"]}),
+                        refresh, "post", 200)
+    me = doc.check(s.get("/api/v1/me", {"Authorization": "Bearer " + rotated["access_token"]}),
+                   "/api/v1/me", "get", 200)
+    assert me["kind"] == "user"
+    logout = AUTH + "logout"
+    doc.check(post_json(s, logout, {"refresh_token": rotated["refresh_token"]}), logout, "post",
+              204)
+    doc.check(post_json(s, refresh, {"refresh_token": signed["refresh_token"]}), refresh, "post",
+              401, "unauthorized")
+    reg = AUTH + "register"
+    doc.check(post_json(s, reg, {"username": "ob", "password": "ob-password-1",
+                                 "use_cookie": True}), reg, "post", 201)
+    doc.check(post_json(s, reg, {"username": "ob", "password": "ob-password-1"}), reg, "post",
+              409, "username_taken")
+    doc.check(post_json(s, reg, {"username": "o b", "password": "ob-password-1"}), reg, "post",
+              422, "invalid_account")
+    cfg = doc.check(s.get(AUTH + "config"), AUTH + "config", "get", 200)
+    assert cfg == {"mode": "required", "signup": True, "access_token_ttl": 900}
+    off = procs.server(binary, args=["--database-url", url, "--auth-mode", "required"])
+    doc.check(post_json(off, reg, {"username": "oc", "password": "oc-password-1"}), reg, "post",
+              403, "forbidden")
+    doc.check(post_json(s, login, {"username": "oa", "password": "wrong"}), login, "post", 401,
+              "unauthorized")
+    doc.check(post_json(s, login, {"username": "oa", "password": "wrong"}), login, "post", 429,
+              "rate_limited")
+
+
 def test_every_path_answers_405_with_its_methods(server, doc):
     failures = []
     for path, ops in doc.doc["paths"].items():

@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: MIT */
+/* Authentication and the route-independent part of authorisation, decided from the headers
+ * before any body is read (issue 11 "Authorisation"): the catalogue, health, the auth routes,
+ * the API docs and the web app's files are public; /metrics is loopback-only or admin; every
+ * other /api/ route needs a user or an API key with the route's scope when AUTH_MODE=required.
+ * Ownership (whose history) and admin-only parameters are the routes' own checks. */
+#include "internal.h"
+
+#include "gh/auth.h"
+
+#include <string.h>
+#include <time.h>
+
+static int starts(const char *url, const char *prefix)
+{
+    return strncmp(url, prefix, strlen(prefix)) == 0;
+}
+
+/* Open to everyone in every mode. */
+static int is_public(const char *url)
+{
+    if (strcmp(url, "/metrics") == 0)
+        return 0;
+    if (!starts(url, "/api/"))
+        return 1; /* /health, the web app, /openapi.json, /docs/ */
+    return strcmp(url, "/api/v1/health") == 0 || strcmp(url, "/api/v1/equipment") == 0 ||
+           starts(url, "/api/v1/equipment/") || starts(url, "/api/v1/auth/");
+}
+
+/* The scope an API key needs for url; 0: any authenticated caller. */
+static unsigned scope_for(const char *url, const char *method)
+{
+    size_t n = strlen(url);
+
+    if (starts(url, "/api/v1/corrections"))
+        return GH_SCOPE_ADMIN;
+    if (strcmp(method, "POST") == 0 && n > 9 && strcmp(url + n - 9, "/feedback") == 0)
+        return GH_SCOPE_FEEDBACK;
+    if (strcmp(url, "/api/v1/analyze") == 0)
+        return GH_SCOPE_ANALYZE;
+    return 0;
+}
+
+static void unauthorized(struct gh_http_request *req, const char *why)
+{
+    gh_http_problem(req, 401, "unauthorized", "%s", why);
+    req->resp.www_authenticate = "Bearer realm=\"gymhelper\"";
+}
+
+void gh_http_forbidden(struct gh_http_request *req, const char *why)
+{
+    gh_http_problem(req, 403, "forbidden", "%s", why);
+}
+
+int gh_http_is_admin(const struct gh_http_request *req)
+{
+    return req->ident.role == GH_ROLE_ADMIN && (req->ident.scopes & GH_SCOPE_ADMIN);
+}
+
+int gh_http_may_see(const struct gh_http_request *req, const char *owner)
+{
+    if (gh_http_is_admin(req))
+        return 1;
+    return req->owner[0] && strcmp(req->owner, owner) == 0;
+}
+
+/* Authenticates the credentials sent, if any. 0, or 1 with the answer set. */
+static int authenticate(struct gh_http_request *req, int public)
+{
+    const char *authz = gh_http_header(req, "Authorization");
+    const char *key = gh_http_header(req, "X-API-Key");
+    struct gh_identity id = req->ident;
+    struct gh_err err = {0};
+    int rc;
+
+    if (!authz && !key)
+        return 0;
+    rc = gh_auth_authenticate(req->app->auth, authz, key, (int64_t)time(NULL), &id, &err);
+    if (rc == GH_OK) {
+        req->ident = id;
+        return 0;
+    }
+    if (public)
+        return 0; /* a stale token does not lock anyone out of the catalogue or sign-in */
+    if (rc == GH_EINVAL)
+        unauthorized(req, err.msg);
+    else
+        gh_http_problem_from_store_err(req, &err);
+    return 1;
+}
+
+int gh_http_auth_gate(struct gh_http_request *req)
+{
+    struct gh_app *app = req->app;
+    int public = is_public(req->url);
+    unsigned need;
+
+    if (!app->auth) { /* no accounts at all: everyone is the local admin */
+        req->ident.role = GH_ROLE_ADMIN;
+        req->ident.scopes = GH_SCOPE_ANALYZE | GH_SCOPE_FEEDBACK | GH_SCOPE_ADMIN;
+        return 0;
+    }
+    if (authenticate(req, public))
+        return 1;
+    gh_auth_owner(&req->ident, req->owner);
+    if (req->ident.kind == GH_IDENTITY_ANONYMOUS && !app->auth_required) {
+        /* open mode: one implicit local user who may do everything, as before accounts */
+        req->ident.role = GH_ROLE_ADMIN;
+        req->ident.scopes = GH_SCOPE_ANALYZE | GH_SCOPE_FEEDBACK | GH_SCOPE_ADMIN;
+    }
+    if (public)
+        return 0;
+    if (strcmp(req->url, "/metrics") == 0) {
+        if (req->ident.loopback || gh_http_is_admin(req))
+            return 0;
+        if (req->ident.kind == GH_IDENTITY_ANONYMOUS)
+            unauthorized(req, "/metrics answers loopback clients and admins; send an admin's "
+                              "token or key");
+        else
+            gh_http_forbidden(req, "/metrics answers loopback clients and admins only");
+        return 1;
+    }
+    if (req->ident.kind == GH_IDENTITY_ANONYMOUS && app->auth_required) {
+        unauthorized(req, "sign in first: send Authorization: Bearer <access token or API key> "
+                          "(POST /api/v1/auth/login gives a token)");
+        return 1;
+    }
+    need = scope_for(req->url, req->method);
+    if (need && !(req->ident.scopes & need)) {
+        gh_http_forbidden(req, need == GH_SCOPE_ADMIN
+                                   ? "this needs an admin"
+                                   : "this API key lacks the scope this route needs");
+        return 1;
+    }
+    return 0;
+}
