@@ -45,7 +45,7 @@ int gh_auth_password_hash(const char *password, char out[GH_PASSWORD_HASH_CAP], 
     if (crypto_pwhash_str(out, password, n, GH_AUTH_PW_OPSLIMIT, GH_AUTH_PW_MEMLIMIT) != 0)
         return gh_err_set(err, GH_ENOMEM,
                           "out of memory hashing a password (Argon2id needs "
-                          "64 MiB)");
+                          "19 MiB)");
     return GH_OK;
 }
 
