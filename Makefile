@@ -42,6 +42,7 @@ bench: build
 	$(PY) bench/http_bench.py --build=$(BUILD)
 	$(PY) bench/pg_bench.py --build=$(BUILD)
 	$(PY) bench/clip_bench.py --build=$(BUILD)
+	$(PY) bench/auth_bench.py --build=$(BUILD)
 
 # libFuzzer with clang: make fuzz [SECONDS=60]
 SECONDS ?= 60
