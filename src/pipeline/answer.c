@@ -173,3 +173,31 @@ char *gh_answer_correct(const struct gh_catalogue *cat, const char *stored, cons
     json_decref(doc);
     return text;
 }
+
+/* A stored answer is read back from Redis or the database, which other programs (or a
+ * damaged disk) may have written: before a byte of it is spliced into a response it must be
+ * a JSON object of ours, about this photo and about equipment we know. */
+int gh_answer_check(const struct gh_catalogue *cat, const char *stored, const char *slug,
+                    const char *sha256)
+{
+    json_t *doc = stored ? json_loads(stored, JSON_REJECT_DUPLICATES, NULL) : NULL;
+    json_t *eq, *eslug, *img, *isha;
+    int ok;
+
+    ok = json_is_object(doc) && json_is_boolean(json_object_get(doc, "identified"));
+    eq = ok ? json_object_get(doc, "equipment") : NULL;
+    if (ok && eq && !json_is_null(eq)) {
+        eslug = json_object_get(eq, "slug");
+        ok = json_is_object(eq) && json_is_string(eslug) &&
+             gh_catalogue_find(cat, json_string_value(eslug)) != NULL &&
+             (!slug || !slug[0] || strcmp(slug, json_string_value(eslug)) == 0);
+    }
+    img = ok ? json_object_get(doc, "image") : NULL;
+    if (ok && sha256 && img) {
+        isha = json_object_get(img, "sha256");
+        ok = json_is_object(img) && json_is_string(isha) &&
+             strcmp(json_string_value(isha), sha256) == 0;
+    }
+    json_decref(doc);
+    return ok ? GH_OK : GH_EINVAL;
+}

@@ -26,6 +26,13 @@ int gh_answer_wrap(const char *stored, size_t stored_len, const char *request_id
 /* The answer after a person's correction: the stored answer (image, provider, model kept)
  * with the equipment replaced by slug's, confidence 1, "corrected": true, no alternatives or
  * candidates. NULL when stored does not parse, slug is unknown, or memory runs out. */
+/* GH_OK when stored (an answer read back from Redis or the store) is one of ours: a JSON object
+ * with "identified", equipment null or in the catalogue and equal to slug (when slug is not
+ * empty), and, when sha256 is given and the answer names its image, about that image. GH_EINVAL
+ * otherwise (damaged, or written by something else): the caller treats it as a miss. */
+int gh_answer_check(const struct gh_catalogue *cat, const char *stored, const char *slug,
+                    const char *sha256);
+
 char *gh_answer_correct(const struct gh_catalogue *cat, const char *stored, const char *slug);
 
 struct gh_recorder;

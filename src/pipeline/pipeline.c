@@ -45,7 +45,8 @@ struct gh_pipeline {
     pthread_mutex_t flights_mu;
     struct flight *flights;
     atomic_uint_least64_t requests, memory_hits, redis_hits, redis_phash_hits, exact_hits,
-        near_hits, coalesced, misses, provider_errors, store_errors, visual_hits, visual_remembered;
+        near_hits, coalesced, misses, provider_errors, store_errors, visual_hits, visual_remembered,
+        bad_answers; /* answers read back that were damaged or not ours (served as misses) */
     atomic_int_least64_t prompt_tokens, completion_tokens;
     /* The store's breaker (store_admit): 0, or the monotonic ms until which the store is
      * skipped; the current back-off. */
@@ -289,6 +290,17 @@ static int serve_entry(struct gh_pipeline *p, const struct gh_analyze_request *r
     char *rewritten = NULL;
     int rc;
 
+    /* Read back from outside the process: never served unchecked. By pHash (info set) the
+     * answer is about the stored photo (its own key), not these bytes. */
+    if (gh_answer_check(p->deps.cat, e->answer_json, e->equipment_slug,
+                        info ? e->sha256 : req->sha256) != GH_OK) {
+        atomic_fetch_add(&p->bad_answers, 1);
+        gh_logf(GH_LOG_WARN,
+                "a cached answer from layer %s for %.16s... is damaged or not ours; treated as a "
+                "miss",
+                layer, req->sha256);
+        return GH_ENOTFOUND;
+    }
     if (info) {
         rewritten = gh_answer_rewrite(e->answer_json, info, req->sha256, phash, -1);
         if (!rewritten)
