@@ -50,7 +50,7 @@ fuzz: deps
 	[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang meson setup $(FUZZ_BUILD) --buildtype=debug \
 	    -Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false
 	meson compile -C $(FUZZ_BUILD)
-	for t in validate multipart safetensors; do \
+	for t in validate multipart safetensors openai_answer redis_value feedback; do \
 	    mkdir -p $(FUZZ_BUILD)/corpus-$$t && ./$(FUZZ_BUILD)/fuzz/$${t}_fuzz \
 	        -dict=fuzz/$$t.dict -max_total_time=$(SECONDS) -rss_limit_mb=2048 \
 	        $(FUZZ_BUILD)/corpus-$$t fuzz/corpus/$$t || exit 1; done

@@ -149,6 +149,11 @@ void gh_http_rate_limit_headers(struct gh_http_request *req, const struct gh_lim
  * bucket, 503 provider_budget_exhausted for the daily budget, with Retry-After. */
 void gh_http_provider_limited(struct gh_http_request *req, const struct gh_err *err);
 
+/* The feedback body {"slug": "..."} (route_identifications.c; fuzz/feedback_fuzz.c). GH_OK
+ * with *slug pointing into *doc; GH_EINVAL when it is not a JSON object, GH_ERANGE when it has
+ * no string "slug". *doc (may be NULL) is the caller's to json_decref in every case. */
+int gh_http_feedback_parse(const uint8_t *body, size_t len, struct json_t **doc, const char **slug);
+
 /* Adds the security headers every response carries (security.c). */
 void gh_http_security_headers(struct gh_http_request *req, struct MHD_Response *mr);
 

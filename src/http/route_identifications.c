@@ -185,25 +185,35 @@ int gh_route_identification_get(struct gh_http_request *req)
     return 0;
 }
 
+int gh_http_feedback_parse(const uint8_t *body, size_t len, json_t **doc, const char **slug)
+{
+    json_error_t jerr;
+    json_t *s;
+
+    *slug = NULL;
+    *doc = len ? json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
+    if (!*doc || !json_is_object(*doc))
+        return GH_EINVAL;
+    s = json_object_get(*doc, "slug");
+    if (!json_is_string(s))
+        return GH_ERANGE;
+    *slug = json_string_value(s);
+    return GH_OK;
+}
+
 /* {"slug": "..."} from the body; answers the error itself and returns NULL. */
 static const char *slug_from_body(struct gh_http_request *req, json_t **doc)
 {
-    json_error_t jerr;
-    json_t *slug;
+    const char *slug = NULL;
+    int rc = gh_http_feedback_parse(req->body, req->body_len, doc, &slug);
 
-    *doc = req->body_len ? json_loadb((const char *)req->body, req->body_len, 0, &jerr) : NULL;
-    if (!*doc) {
+    if (rc == GH_EINVAL)
         gh_http_problem(req, 400, "invalid_json",
                         "send a JSON object such as {\"slug\": \"lat-pulldown-machine\"}");
-        return NULL;
-    }
-    slug = json_object_get(*doc, "slug");
-    if (!json_is_string(slug)) {
+    else if (rc)
         gh_http_problem(req, 400, "invalid_json",
                         "the body needs a string field 'slug' naming the right equipment");
-        return NULL;
-    }
-    return json_string_value(slug);
+    return slug;
 }
 
 int gh_route_identification_feedback(struct gh_http_request *req)
