@@ -51,7 +51,7 @@ PATTERNS = ["push", "pull", "hinge", "squat", "carry", "core", "cardio"]
 MEASURES = ["weight_reps", "reps", "time", "distance"]
 MIN_EXERCISES = 150
 MAX_EXERCISE_ALIASES = 12
-MAX_EQUIPMENT_EXERCISES = 40
+MAX_EQUIPMENT_EXERCISES = 60
 RX_FIELDS = ["sets", "reps", "rest_seconds", "notes"]
 
 # (min, max) item counts for the text lists
