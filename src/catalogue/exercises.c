@@ -481,7 +481,8 @@ static int uses(const struct gh_catalogue *cat, const struct gh_exercise *x, con
 }
 
 /* Whether the bracketed equipment of an app's name fits x: no equipment word in it
- * ("Weighted", "Assisted"), or one that x is done with. */
+ * ("Weighted", "Assisted"), one that x is done with, or "Bodyweight" for an exercise that
+ * needs no equipment or is not logged with a weight. */
 static int hint_fits(const struct gh_catalogue *cat, const struct gh_exercise *x, const char *hint)
 {
     char key[KEY_CAP];
@@ -493,6 +494,11 @@ static int hint_fits(const struct gh_catalogue *cat, const struct gh_exercise *x
         sp = strchr(w, ' ');
         if (sp)
             *sp = '\0';
+        if (strcmp(w, "bodyweight") == 0) { /* a bodyweight set, not a loaded one */
+            named = 1;
+            if (x->equipment.n == 0 || strcmp(x->measure, "weight_reps") != 0)
+                return 1;
+        }
         for (size_t i = 0; i < N_OF(HINTS); i++) {
             if (strcmp(HINTS[i].word, w) != 0)
                 continue;
