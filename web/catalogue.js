@@ -4,6 +4,12 @@
 import { catalogue, humanError } from './api.js';
 import { h, $, replace, announce, renderCard, pretty, categoryLabel, norm, matches } from './ui.js';
 
+/** "Exercises: Leg Press, Leg Press Calf Raise" (the first three, then "+N more"). */
+function exercisesLine(xs) {
+  const names = xs.slice(0, 3).map((x) => x.name).join(', ');
+  return `Exercises: ${names}${xs.length > 3 ? ` +${xs.length - 3} more` : ''}`;
+}
+
 let ui = null;     // built once: {listWrap, detail, search, category, muscle, count, grid}
 let lastSlug = null;
 
@@ -55,7 +61,8 @@ function filter(cat) {
     h('a', { class: 'item', href: `#/catalogue/${encodeURIComponent(e.slug)}`, testid: 'catalogue-item', 'data-slug': e.slug },
       h('strong', null, e.name),
       h('span', null, categoryLabel(e.category, cat)),
-      (e.primary_muscles || []).length ? h('span', null, 'Works: ' + e.primary_muscles.map(pretty).join(', ')) : null))));
+      (e.primary_muscles || []).length ? h('span', null, 'Works: ' + e.primary_muscles.map(pretty).join(', ')) : null,
+      (e.exercises || []).length ? h('span', { testid: 'catalogue-item-exercises' }, exercisesLine(e.exercises)) : null))));
   const filtered = q || c || m;
   ui.clear.hidden = !filtered;
   ui.count.textContent = items.length

@@ -386,6 +386,10 @@ try {
     await page.locator(tid('catalogue-clear')).click();
     await poll(async () => (await items.count()) === N, 'the full list after "Clear filters"');
     // open an entry
+    const legPress = bySlug.get('leg-press-machine');
+    const line = await text(page.locator(`${tid('catalogue-item')}[data-slug="leg-press-machine"] ${tid('catalogue-item-exercises')}`));
+    eq(line, 'Exercises: ' + legPress.exercises.slice(0, 3).map((x) => x.name).join(', ') + (legPress.exercises.length > 3 ? ` +${legPress.exercises.length - 3} more` : ''), 'list item exercises');
+    d.list_exercises = line;
     await page.locator(`${tid('catalogue-item')}[data-slug="leg-press-machine"]`).click();
     const card = page.locator(tid('equipment-card'));
     await card.waitFor({ state: 'visible' });
