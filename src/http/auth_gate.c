@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Authentication and the route-independent part of authorisation, decided from the headers
- * before any body is read (issue 11 "Authorisation"): the catalogue, health, the auth routes,
- * the API docs and the web app's files are public; /metrics is loopback-only or admin; every
- * other /api/ route needs a user or an API key with the route's scope when AUTH_MODE=required.
- * Ownership (whose history) and admin-only parameters are the routes' own checks. */
+ * before any body is read (issue 11 "Authorisation"): the catalogue (equipment and exercises),
+ * health, the auth routes, the API docs and the web app's files are public; /metrics is
+ * loopback-only or admin; every other /api/ route needs a user or an API key with the route's
+ * scope when AUTH_MODE=required. Ownership (whose history) and admin-only parameters are the
+ * routes' own checks. */
 #include "internal.h"
 
 #include "gh/auth.h"
@@ -24,7 +25,8 @@ static int is_public(const char *url)
     if (!starts(url, "/api/"))
         return 1; /* /health, the web app, /openapi.json, /docs/ */
     return strcmp(url, "/api/v1/health") == 0 || strcmp(url, "/api/v1/equipment") == 0 ||
-           starts(url, "/api/v1/equipment/") || starts(url, "/api/v1/auth/");
+           starts(url, "/api/v1/equipment/") || strcmp(url, "/api/v1/exercises") == 0 ||
+           starts(url, "/api/v1/exercises/") || starts(url, "/api/v1/auth/");
 }
 
 /* The scope an API key needs for url; 0: any authenticated caller. */

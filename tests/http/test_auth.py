@@ -94,6 +94,8 @@ def test_required_mode_refuses_anonymous_but_keeps_public_routes(world):
     assert r.header("WWW-Authenticate").startswith("Bearer")
     assert s.get("/health").status == 200
     assert s.get("/api/v1/equipment").status == 200
+    assert s.get("/api/v1/exercises?pattern=push").status == 200
+    assert s.get("/api/v1/exercises/leg-press").status == 200
     assert s.get("/").status == 200
     assert s.get("/api/v1/auth/config").json()["mode"] == "required"
 
