@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* CLIP engine timings for bench/clip_bench.py: load (twice; the second, warm, is reported),
  * image embedding at batch 1 and batch N, text embedding, peak RSS. One JSON object on stdout.
- *   clip_bench DIR THREADS RUNS BATCH PROMPT */
+ *   clip_bench DIR THREADS RUNS BATCH PROMPT [PRECISION]
+ * PRECISION: f32 (default), bf16, int8 or auto; the JSON names the kernels that ran. */
 #include "gh/alloc.h"
 #include "gh/clip.h"
 
@@ -95,8 +96,12 @@ int main(int argc, char **argv)
     size_t n_ids = 0, img;
     int runs, batch, rc = GH_ENOMEM;
 
-    if (argc != 6) {
-        fprintf(stderr, "usage: clip_bench DIR THREADS RUNS BATCH PROMPT\n");
+    if (argc != 6 && argc != 7) {
+        fprintf(stderr, "usage: clip_bench DIR THREADS RUNS BATCH PROMPT [PRECISION]\n");
+        return 2;
+    }
+    if (argc == 7 && gh_clip_precision_parse(argv[6], &opts.precision, &err) != GH_OK) {
+        fprintf(stderr, "clip_bench: %s\n", err.msg);
         return 2;
     }
     opts.threads = atoi(argv[2]);
@@ -127,8 +132,11 @@ int main(int argc, char **argv)
                                &err)) != GH_OK)
         goto out;
     printf("{\"load_ms\":[%.3f,%.3f],\"image_ms_b1\":%.3f,\"image_ms_per_image_bn\":%.3f,"
-           "\"batch\":%d,\"text_ms\":%.3f,\"maxrss_kb\":%ld,\"ids\":[",
-           load_ms[0], load_ms[1], b1, bn / batch, batch, txt, peak_rss_kb());
+           "\"batch\":%d,\"text_ms\":%.3f,\"maxrss_kb\":%ld,\"precision\":\"%s\","
+           "\"isa\":\"%s\",\"kernels\":\"%s\",\"cpu\":\"%s\",\"ids\":[",
+           load_ms[0], load_ms[1], b1, bn / batch, batch, txt, peak_rss_kb(),
+           gh_clip_precision_name(gh_clip_model_precision(m)), gh_clip_model_isa(m),
+           gh_clip_model_kernels(m), gh_clip_cpu_line());
     for (size_t i = 0; i < n_ids; i++)
         printf("%s%d", i ? "," : "", (int)ids[i]);
     printf("]}\n");

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* The CLIP engine: loads a Hugging Face CLIP checkpoint directory (config.json,
  * model.safetensors, vocab.json, merges.txt) and embeds images and texts into one space, so
- * gymhelper can name equipment locally with no API bill. GEMMs run on OpenBLAS; the engine
- * owns the BLAS threads (see gh_clip_load_opts.threads) and runs one forward pass at a time.
+ * gymhelper can name equipment locally with no API bill. The linear layers run on the engine's
+ * own kernels for the CPU's ISA (AVX-512 with VNNI/BF16, AVX2, or plain loops), in f32, bf16 or
+ * int8 weights; the engine owns its threads (see gh_clip_load_opts.threads) and runs one forward
+ * pass at a time.
  * Embeddings are L2-normalised float32 vectors of projection_dim. */
 #ifndef GH_CLIP_H
 #define GH_CLIP_H
@@ -82,17 +84,43 @@ int gh_clip_preprocess(const uint8_t *bytes, size_t len, int size, float *out,
 
 struct gh_clip_model;
 
-struct gh_clip_load_opts {
-    int threads;   /* BLAS threads for the forward passes; 0: one per core */
-    int max_batch; /* images per forward pass, buffers sized once at load (default 8) */
+/* The layers' weight precision (softmax, layer norms, the patch embedding and the projections
+ * stay f32). int8: per-output-channel weight scales computed at load, activations quantised per
+ * row at run time, int32 accumulation. auto: the fastest that holds the accuracy bound on this
+ * CPU (int8 wherever there is a SIMD int8 kernel). */
+enum gh_clip_precision {
+    GH_CLIP_PRECISION_F32 = 0,
+    GH_CLIP_PRECISION_BF16,
+    GH_CLIP_PRECISION_INT8,
+    GH_CLIP_PRECISION_AUTO,
 };
+
+struct gh_clip_load_opts {
+    int threads;   /* threads for the forward passes; 0: one per core */
+    int max_batch; /* images per forward pass, buffers sized once at load (default 8) */
+    enum gh_clip_precision precision; /* default (0) f32 */
+    const char *isa;   /* kernels: NULL or "auto" the best for this CPU (GH_CLIP_ISA in the
+                        * environment overrides), or "avx512", "avx2", "ref" */
+    int batch_wait_ms; /* gh_clip_embed_images: how long a pass that has company on the way
+                        * waits for it (0: never; a lone caller never waits) */
+};
+
+/* "f32", "bf16", "int8", "auto" into *out. Errors: GH_EINVAL naming the text. */
+int gh_clip_precision_parse(const char *s, enum gh_clip_precision *out,
+                            struct gh_err *err) GH_MUST_CHECK;
+const char *gh_clip_precision_name(enum gh_clip_precision p);
+
+/* What this CPU offers the engine, e.g. "avx2 fma avx512f avx512bw avx512vl avx512vnni
+ * avx512bf16". A static string. */
+const char *gh_clip_cpu_line(void);
 
 /* Loads dir/config.json, memory-maps dir/model.safetensors (header checked: dtypes
  * F32/F16/BF16, every tensor's shape against the config, offsets inside the file; non-float
  * buffers such as position_ids ignored) and the tokenizer files. The transformer layers'
- * weights are copied once at load, transposed for the GEMMs (their mapped pages are given
+ * weights are packed once at load in the chosen precision (their mapped pages are given
  * back); the other F32 tensors are used in place, F16/BF16 widened. Errors: GH_EIO (missing file),
- * GH_EINVAL (malformed, naming the file and tensor), GH_ENOMEM. */
+ * GH_EINVAL (malformed, naming the file and tensor; a precision or ISA this CPU cannot run),
+ * GH_ENOMEM. */
 int gh_clip_load(const char *dir, const struct gh_clip_load_opts *opts, struct gh_clip_model **out,
                  struct gh_err *err) GH_MUST_CHECK;
 
@@ -107,6 +135,12 @@ float gh_clip_logit_scale(const struct gh_clip_model *m);
 /* A 64-hex-digit identity of the weights (SHA-256 of config.json and the safetensors header),
  * for caches of text embeddings keyed by model. */
 const char *gh_clip_model_digest(const struct gh_clip_model *m);
+
+/* The precision the layers run in (auto resolved), the kernel set's ISA ("avx512", "avx2",
+ * "ref") and a sentence naming every kernel in use; valid until gh_clip_free. */
+enum gh_clip_precision gh_clip_model_precision(const struct gh_clip_model *m);
+const char *gh_clip_model_isa(const struct gh_clip_model *m);
+const char *gh_clip_model_kernels(const struct gh_clip_model *m);
 
 /* Embeds n preprocessed images (n * 3 * S * S floats, as gh_clip_preprocess writes) into out
  * (n * projection_dim floats, each row L2-normalised), max_batch at a time. Thread-safe: calls

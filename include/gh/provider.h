@@ -82,8 +82,9 @@ struct gh_provider_ops {
 
 struct gh_provider {
     const struct gh_provider_ops *ops;
-    const char *name;  /* "openai", "llava", "clip", "none" */
-    const char *model; /* configured model name */
+    const char *name;    /* "openai", "llava", "clip", "none" */
+    const char *model;   /* configured model name */
+    const char *kernels; /* "clip": the ISA, precision and kernels in use once loaded, else NULL */
 };
 
 struct gh_provider_config {
@@ -99,7 +100,10 @@ struct gh_provider_config {
     long backoff_base_ms;           /* first retry delay before jitter, default 500 */
     const char *clip_model;         /* CLIP_MODEL: a directory or a pulled name; NULL: the default
                                      * model when pulled (gh_models_find_default) */
-    int clip_threads;               /* CLIP_THREADS: BLAS threads, 0 = one per core */
+    int clip_threads;               /* CLIP_THREADS: threads, 0 = one per core */
+    int clip_precision;             /* CLIP_PRECISION: an enum gh_clip_precision (0: f32) */
+    int clip_max_batch;             /* CLIP_MAX_BATCH: images per forward pass; 0: 8 */
+    int clip_batch_wait_ms;         /* CLIP_BATCH_WAIT_MS: 0 never waits */
     const char *clip_cache_dir;     /* text-embedding cache; NULL: the XDG default, "": none */
     const struct gh_catalogue *cat; /* the classes of "clip"; borrowed, must outlive it */
     double escalate_below;          /* auto: CLIP answers under this probability go to the remote

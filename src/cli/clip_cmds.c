@@ -15,11 +15,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char clip_usage[] =
     "usage: gymhelper clip embed --model MODEL (--image FILE | --text TEXT)...\n"
     "       gymhelper clip classify --model MODEL --image FILE LABEL...\n"
     "       gymhelper clip tokenize --model MODEL TEXT...\n"
+    "       gymhelper clip info --model MODEL\n"
     "\n"
     "Runs a local CLIP model. MODEL is a checkpoint directory (config.json, model.safetensors,\n"
     "vocab.json, merges.txt) or the name of a pulled model (see `gymhelper model list`).\n"
@@ -27,10 +29,12 @@ static const char clip_usage[] =
     "  classify  JSON [{\"label\", \"probability\"}...], most likely first: softmax over\n"
     "            logit_scale x cosine similarity of the image and each label\n"
     "  tokenize  one JSON array of token ids per text\n"
+    "  info      JSON: the CPU's ISA, the kernels and precision in use, load time\n"
     "options:\n"
-    "  --threads N   BLAS threads (default: one per core)\n";
+    "  --threads N         threads (default: one per core)\n"
+    "  --precision P       f32 (default), bf16, int8 or auto (CLIP_PRECISION)\n";
 
-enum { OPT_MODEL = 256, OPT_IMAGE, OPT_TEXT, OPT_THREADS, OPT_HELP };
+enum { OPT_MODEL = 256, OPT_IMAGE, OPT_TEXT, OPT_THREADS, OPT_PRECISION, OPT_HELP };
 
 struct clip_input {
     int is_image;
@@ -40,6 +44,7 @@ struct clip_input {
 struct clip_args {
     const char *model;
     int threads;
+    enum gh_clip_precision precision;
     struct clip_input *inputs; /* --image / --text in command-line order */
     int n_inputs, n_images, n_texts;
     char **pos; /* positional arguments (labels, texts) */
@@ -66,6 +71,7 @@ static int parse_args(int argc, char **argv, struct clip_args *a)
         {"image", required_argument, NULL, OPT_IMAGE},
         {"text", required_argument, NULL, OPT_TEXT},
         {"threads", required_argument, NULL, OPT_THREADS},
+        {"precision", required_argument, NULL, OPT_PRECISION},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -90,6 +96,10 @@ static int parse_args(int argc, char **argv, struct clip_args *a)
                 return usage_error("--threads %s: expected a whole number from 1 to 256", optarg);
             a->threads = (int)v;
             break;
+        case OPT_PRECISION:
+            if (gh_clip_precision_parse(optarg, &a->precision, NULL) != GH_OK)
+                return usage_error("--precision %s: expected f32, bf16, int8 or auto", optarg);
+            break;
         case 'h':
         case OPT_HELP:
             fputs(clip_usage, stdout);
@@ -113,7 +123,8 @@ static int fail(const char *what, const struct gh_err *err)
 
 static int load_model(const struct clip_args *a, int max_batch, struct gh_clip_model **m)
 {
-    struct gh_clip_load_opts opts = {.threads = a->threads, .max_batch = max_batch};
+    struct gh_clip_load_opts opts = {
+        .threads = a->threads, .max_batch = max_batch, .precision = a->precision};
     struct gh_err err = {0};
     struct gh_model_ref ref;
 
@@ -305,6 +316,36 @@ static int cmd_tokenize(const struct clip_args *a)
     return status;
 }
 
+/* What runs on this CPU: its ISA line, the kernel set and precision chosen, and the load time
+ * (wall clock of gh_clip_load). */
+static int cmd_info(const struct clip_args *a)
+{
+    struct gh_clip_model *m = NULL;
+    struct timespec t0, t1;
+    json_t *doc;
+    int status;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if ((status = load_model(a, 8, &m)) != 0)
+        return status;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    doc = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:i, s:f}", "cpu", gh_clip_cpu_line(), "isa",
+        gh_clip_model_isa(m), "precision", gh_clip_precision_name(gh_clip_model_precision(m)),
+        "kernels", gh_clip_model_kernels(m), "digest", gh_clip_model_digest(m), "projection_dim",
+        gh_clip_model_config(m)->projection_dim, "load_ms",
+        (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+    if (doc) {
+        char *text = json_dumps(doc, JSON_COMPACT);
+        if (text)
+            puts(text);
+        gh_free(text); /* jansson allocates with malloc */
+        json_decref(doc);
+    }
+    gh_clip_free(m);
+    return doc ? 0 : 1;
+}
+
 static int run_verb(const char *verb, struct clip_args *a)
 {
     struct gh_clip_model *m = NULL;
@@ -319,6 +360,10 @@ static int run_verb(const char *verb, struct clip_args *a)
         return usage_error("%s takes --image FILE or --text TEXT inputs (and nothing else)", verb);
     if (strcmp(verb, "classify") == 0 && (a->n_images != 1 || a->n_texts || a->n_pos == 0))
         return usage_error("%s takes one --image FILE and one or more LABEL arguments", verb);
+    if (strcmp(verb, "info") == 0 && (a->n_inputs || a->n_pos))
+        return usage_error("%s takes --model MODEL only", verb);
+    if (strcmp(verb, "info") == 0)
+        return cmd_info(a);
     if ((status = load_model(a, strcmp(verb, "embed") == 0 ? 8 : 1, &m)) != 0)
         return status;
     status = strcmp(verb, "embed") == 0 ? cmd_embed(m, a) : cmd_classify(m, a);
@@ -333,7 +378,7 @@ int gh_cli_clip(int argc, char **argv)
     int status;
 
     if (argc < 2 || (strcmp(verb, "embed") != 0 && strcmp(verb, "classify") != 0 &&
-                     strcmp(verb, "tokenize") != 0)) {
+                     strcmp(verb, "tokenize") != 0 && strcmp(verb, "info") != 0)) {
         if (argc >= 2 && (strcmp(verb, "--help") == 0 || strcmp(verb, "-h") == 0)) {
             fputs(clip_usage, stdout);
             return 0;

@@ -3,6 +3,7 @@
  * cannot drift apart. */
 #include "config.h"
 #include "cli.h"
+#include "gh/clip.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -21,7 +22,8 @@ enum kind {
     K_USD,
     K_LEVEL,
     K_FORMAT,
-    K_BOOL
+    K_BOOL,
+    K_PRECISION
 };
 
 struct setting {
@@ -59,6 +61,10 @@ static const struct setting settings[] = {
      "CLIP checkpoint directory or pulled model name (none)"},
     {"CLIP_THREADS", "clip-threads", K_INT, 0, 256, AT(clip_threads),
      "threads for CLIP inference, 0 = one per core (0)"},
+    {"CLIP_PRECISION", "clip-precision", K_PRECISION, 0, 0, AT(clip_precision),
+     "CLIP weights: f32, bf16, int8 or auto, the fastest accurate one here (f32)"},
+    {"CLIP_MAX_BATCH", "clip-max-batch", K_INT, 1, 64, AT(clip_max_batch),
+     "images per CLIP forward pass (8)"},
     {"AI_PROVIDER", "ai-provider", K_STR, 0, 0, AT(provider.name),
      "auto, clip, openai or llava (auto)"},
     {"OPENAI_API_KEY", NULL, K_STR, 0, 0, AT(provider.openai_api_key),
@@ -155,6 +161,8 @@ static void defaults(struct gh_config *cfg)
     cfg->vmem_retention_s = 365L * 24 * 3600;
     cfg->vmem_refresh_ms = 1000;
     cfg->lru_entries = 10000;
+    cfg->clip_max_batch = 8;
+    cfg->clip_batch_wait_ms = 2;
     cfg->lru_mb = 64;
     gh_store_options_defaults(&cfg->store);
     cfg->redis_ttl_s = 3600;
@@ -192,6 +200,11 @@ static int set_value(struct gh_config *cfg, const struct setting *s, const char 
             return 0;
         }
         fprintf(stderr, "gymhelper: %s=%s: expected true or false\n", name, v);
+        return -1;
+    case K_PRECISION:
+        if (gh_clip_precision_parse(v, (enum gh_clip_precision *)(void *)p, NULL) == GH_OK)
+            return 0;
+        fprintf(stderr, "gymhelper: %s=%s: expected f32, bf16, int8 or auto\n", name, v);
         return -1;
     case K_FRACTION:
         errno = 0;

@@ -5,6 +5,7 @@
 #define GH_CLI_CONFIG_H
 
 #include "gh/auth.h"
+#include "gh/clip.h"
 #include "gh/http.h"
 #include "gh/limits.h"
 #include "gh/log.h"
@@ -19,11 +20,14 @@ struct gh_config {
     const char *database_url;
     const char *catalogue_path; /* NULL: the embedded catalogue */
     struct gh_store_options store;
-    const char *redis_url;    /* NULL: no Redis layer */
-    long redis_ttl_s;         /* REDIS_TTL_SECONDS, default 3600 */
-    long redis_timeout_ms;    /* REDIS_TIMEOUT_MS: connect and each command, default 100 */
-    const char *clip_model;   /* CLIP_MODEL: a checkpoint directory or a pulled model's name */
-    int clip_threads;         /* CLIP_THREADS: BLAS threads, 0 = one per core */
+    const char *redis_url;  /* NULL: no Redis layer */
+    long redis_ttl_s;       /* REDIS_TTL_SECONDS, default 3600 */
+    long redis_timeout_ms;  /* REDIS_TIMEOUT_MS: connect and each command, default 100 */
+    const char *clip_model; /* CLIP_MODEL: a checkpoint directory or a pulled model's name */
+    int clip_threads;       /* CLIP_THREADS: threads, 0 = one per core */
+    enum gh_clip_precision clip_precision; /* CLIP_PRECISION (f32) */
+    int clip_max_batch;                    /* CLIP_MAX_BATCH: images per forward pass (8) */
+    int clip_batch_wait_ms;   /* CLIP_BATCH_WAIT_MS: wait for company while others arrive (2) */
     long vmem_max;            /* VISUAL_MEMORY_MAX: remembered photos, 0 = no visual memory */
     int64_t vmem_retention_s; /* VISUAL_MEMORY_DAYS, in seconds */
     long vmem_refresh_ms;     /* VISUAL_MEMORY_REFRESH_MS */

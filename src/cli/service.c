@@ -81,6 +81,9 @@ static int service_open(struct service *s, int with_provider)
          * "auto" escalates from CLIP to a remote provider (the pipeline's "not sure" line). */
         s->cfg.provider.clip_model = s->cfg.clip_model;
         s->cfg.provider.clip_threads = s->cfg.clip_threads;
+        s->cfg.provider.clip_precision = s->cfg.clip_precision;
+        s->cfg.provider.clip_max_batch = s->cfg.clip_max_batch;
+        s->cfg.provider.clip_batch_wait_ms = s->cfg.clip_batch_wait_ms;
         s->cfg.provider.cat = s->cat;
         s->cfg.provider.escalate_below = s->cfg.pipeline.confidence_threshold;
         rc = gh_provider_new(&s->cfg.provider, &s->provider, &err);

@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /* The CLIP model: loads and checks a Hugging Face CLIPModel checkpoint directory and runs the
  * two towers exactly as transformers' modeling_clip.py does (pre-norm ViT and causal text
- * transformer, projections, L2 normalisation). Kernels are in ops.c. */
+ * transformer, projections, L2 normalisation). The linear layers run on kernels/ (f32, bf16 or
+ * int8 weights packed at load, the set chosen by cpuid), split over the engine's thread pool;
+ * element-wise ops are in ops.c. */
 #include "gh/clip.h"
 
 #include "gh/alloc.h"
 #include "gh/digest.h"
 #include "gh/file.h"
 #include "internal.h"
+#include "kernels/kernels.h"
 #include "ops.h"
 
 #include <limits.h>
@@ -23,9 +26,10 @@
 #define MAX_BATCH_LIMIT  256
 
 struct layer_w {
-    /* The linear weights are [in, out] (see load_transposed); qkv_w [H, 3H]: q | k | v columns */
-    const float *ln1_g, *ln1_b, *qkv_w, *qkv_b, *o_w, *o_b;
-    const float *ln2_g, *ln2_b, *fc1_w, *fc1_b, *fc2_w, *fc2_b;
+    /* The linear weights packed [in, out] in the model's precision; qkv [H, 3H]: q | k | v */
+    const float *ln1_g, *ln1_b, *qkv_b, *o_b;
+    const float *ln2_g, *ln2_b, *fc1_b, *fc2_b;
+    struct gh_kern_w qkv, o, fc1, fc2;
 };
 
 struct tower_w {
@@ -33,7 +37,13 @@ struct tower_w {
     struct layer_w *layers;
     const float *pos;             /* [n_pos, H] */
     const float *post_g, *post_b; /* text final_layer_norm, vision post_layernorm */
-    const float *proj;            /* [D, H], no bias */
+    struct gh_kern_w proj;        /* [H, D] f32, no bias */
+};
+
+/* One pool thread's attention scratch: a head's K^T and V packed, its scores. */
+struct attn_ws {
+    struct gh_kern_w kt, v;
+    float *scores; /* [T, T] */
 };
 
 struct gh_clip_model {
@@ -42,19 +52,29 @@ struct gh_clip_model {
     struct gh_clip_tokenizer *tok;
     struct tower_w text, vision;
     const float *tok_emb;       /* [vocab, Ht] */
-    const float *cls, *patch_w; /* [Hv], [Hv, 3 p p] */
+    const float *cls;           /* [Hv] */
+    struct gh_kern_w patch;     /* [3 p p, Hv] f32: the patch convolution as a GEMM */
     const float *pre_g, *pre_b; /* vision pre_layrnorm */
     float logit_scale;          /* exp()'d */
     char digest[GH_SHA256_HEX_LEN + 1];
-    float **owned; /* widened or re-laid-out weights */
+    float **owned; /* widened weights */
     size_t n_owned, owned_cap;
     long page;
+
+    const struct gh_kern_ops *ops;    /* the kernel set for this CPU */
+    enum gh_clip_precision precision; /* resolved: f32, bf16 or int8 */
+    enum gh_kern_prec prec;           /* the layers' weights */
+    struct gh_kern_pool *pool;
+    int n_threads;
+    char kernels[320];  /* gh_clip_model_kernels */
+    void *act;          /* bf16/int8 activations [rows, kp max] */
+    float *ascale;      /* [rows] */
+    struct attn_ws *ws; /* [n_threads] */
 
     /* One forward pass at a time (see gh_clip_load): the work buffers below are shared. */
     pthread_mutex_t lock;
     int max_batch, grid, n_vis_tok, ctx, rows, max_seqs;
     float *x, *h, *qkv, *attn, *mlp; /* [rows, H], [rows, 3H], [rows, I] with H, I the max */
-    float *scores;                   /* [T, T], T the longest sequence */
     float *patches;                  /* [grid^2, 3 p p]: one image's im2col */
     float *pooled;                   /* [max_seqs, H] */
     int32_t *ids;                    /* [rows] */
@@ -213,25 +233,47 @@ static int load_name(struct gh_clip_model *m, const char *prefix, int layer, con
     return load(m, name, ndim, shape, out, err);
 }
 
-/* Copies an [out, in] weight (widened when F16/BF16) transposed into columns col0.. of dst
- * [in, ld], and releases its mapped pages. The layers' GEMMs then read [in, out]: OpenBLAS
- * packs that layout faster at the ~50 rows of a batch-1 image (50 x 768 x 3072: 53 -> 63
- * GFLOP/s here) and no slower at 400; it costs a copy at load, which the mapped pages given
- * back pay for in RSS. */
-static int load_transposed(struct gh_clip_model *m, const char *name, int64_t out, int64_t in,
-                           float *dst, size_t ld, size_t col0, struct gh_err *err)
+/* Packs an [out, in] weight (widened when F16/BF16, quantised for int8) into output channels
+ * o0.. of w, and releases its mapped pages: the packed copy is what the kernels read, so the
+ * file's pages would only count twice in RSS. */
+struct pack_job {
+    struct gh_kern_w *w;
+    const float *rows;
+    int o0, nb, wmax;
+};
+
+static void job_pack(void *arg, int t, int nt)
+{
+    struct pack_job *j = arg;
+    int lo, hi;
+
+    gh_kern_split(j->nb, GH_KERN_NR, t, nt, &lo, &hi); /* whole panels per thread (o0 % 32 == 0) */
+    if (lo < hi)
+        gh_kern_pack(j->w, j->rows + (size_t)lo * (size_t)j->w->k, j->o0 + lo, hi - lo, j->wmax);
+}
+
+/* gh_kern_pack over the pool: loading is a pass over every weight, as parallel as a GEMM. */
+static void pack_parallel(struct gh_clip_model *m, struct gh_kern_w *w, const float *rows, int o0,
+                          int nb)
+{
+    struct pack_job j = {w, rows, o0, nb, m->ops->i8_wmax};
+
+    if (o0 % GH_KERN_NR != 0) { /* qkv's k and v blocks when H is no multiple of 32: serial */
+        gh_kern_pack(w, rows, o0, nb, m->ops->i8_wmax);
+        return;
+    }
+    gh_kern_pool_run(m->pool, job_pack, &j);
+}
+
+static int pack_tensor(struct gh_clip_model *m, const struct gh_st_tensor *t, int64_t out,
+                       int64_t in, struct gh_kern_w *w, int o0, struct gh_err *err)
 {
     enum { BLOCK = 64 }; /* source rows widened at a time */
-    int64_t shape[2] = {out, in};
-    const struct gh_st_tensor *t = find_checked(m, name, 2, shape, err);
     size_t esz, n_in = (size_t)in;
     float *rows;
 
-    if (!t)
-        return GH_EINVAL;
     if (t->dtype == GH_ST_F32 && (uintptr_t)t->data % _Alignof(float) == 0) {
-        gh_clip_transpose((const float *)(const void *)t->data, (int)out, (int)in, dst + col0,
-                          (int)ld);
+        pack_parallel(m, w, (const float *)(const void *)t->data, o0, (int)out);
         release_pages(m, t);
         return GH_OK;
     }
@@ -239,58 +281,64 @@ static int load_transposed(struct gh_clip_model *m, const char *name, int64_t ou
     rows = gh_malloc_array((size_t)BLOCK * n_in, sizeof *rows);
     if (!rows)
         return gh_err_set(err, GH_ENOMEM, "out of memory loading the CLIP weights");
-    for (int64_t o0 = 0; o0 < out; o0 += BLOCK) {
-        int nb = (int)(out - o0 < BLOCK ? out - o0 : BLOCK);
+    for (int64_t r0 = 0; r0 < out; r0 += BLOCK) {
+        int nb = (int)(out - r0 < BLOCK ? out - r0 : BLOCK);
 
-        gh_st_to_f32(t->dtype, t->data + (size_t)o0 * n_in * esz, (size_t)nb * n_in, rows);
-        gh_clip_transpose(rows, nb, (int)in, dst + col0 + (size_t)o0, (int)ld);
+        gh_st_to_f32(t->dtype, t->data + (size_t)r0 * n_in * esz, (size_t)nb * n_in, rows);
+        pack_parallel(m, w, rows, o0 + (int)r0, nb);
     }
     gh_free(rows);
     release_pages(m, t);
     return GH_OK;
 }
 
-static int load_layer_t(struct gh_clip_model *m, const char *prefix, int layer, const char *suffix,
-                        int64_t out, int64_t in, const float **w, struct gh_err *err)
+static int load_packed(struct gh_clip_model *m, const char *name, int64_t out, int64_t in,
+                       struct gh_kern_w *w, int o0, struct gh_err *err)
 {
-    float *dst = own(m, (size_t)out * (size_t)in, err);
+    int64_t shape[2] = {out, in};
+    const struct gh_st_tensor *t = find_checked(m, name, 2, shape, err);
+
+    return t ? pack_tensor(m, t, out, in, w, o0, err) : GH_EINVAL;
+}
+
+/* A layer's [out, in] weight into a fresh packed w of the model's precision. */
+static int load_layer_w(struct gh_clip_model *m, const char *prefix, int layer, const char *suffix,
+                        int64_t out, int64_t in, struct gh_kern_w *w, struct gh_err *err)
+{
     char name[160];
     int rc;
 
-    if (!dst)
-        return GH_ENOMEM;
+    if ((rc = gh_kern_w_init(w, m->prec, (int)in, (int)out, err)) != GH_OK)
+        return rc;
     snprintf(name, sizeof name, "%s.encoder.layers.%d.%s", prefix, layer, suffix);
-    rc = load_transposed(m, name, out, in, dst, (size_t)out, 0, err);
-    *w = dst;
-    return rc;
+    return load_packed(m, name, out, in, w, 0, err);
 }
 
-/* q, k and v projections fused into one [H, 3H] matrix (and [3H] bias): one GEMM instead of
+/* q, k and v projections fused into one [H, 3H] weight (and [3H] bias): one GEMM instead of
  * three, and attention reads them as column blocks of one [rows, 3H] result. */
 static int load_qkv(struct gh_clip_model *m, const char *prefix, int layer, int64_t hidden,
                     struct layer_w *L, struct gh_err *err)
 {
     static const char *const names[3] = {"q_proj", "k_proj", "v_proj"};
     int64_t bshape[1] = {hidden};
-    size_t hh = (size_t)hidden * (size_t)hidden;
-    float *w = own(m, 3 * hh, err), *b = w ? own(m, 3 * (size_t)hidden, err) : NULL;
+    float *b = own(m, 3 * (size_t)hidden, err);
     char name[160];
     int rc;
 
     if (!b)
         return GH_ENOMEM;
+    if ((rc = gh_kern_w_init(&L->qkv, m->prec, (int)hidden, 3 * (int)hidden, err)) != GH_OK)
+        return rc;
     for (int i = 0; i < 3; i++) {
         snprintf(name, sizeof name, "%s.encoder.layers.%d.self_attn.%s.weight", prefix, layer,
                  names[i]);
-        if ((rc = load_transposed(m, name, hidden, hidden, w, 3 * (size_t)hidden,
-                                  (size_t)i * (size_t)hidden, err)) != GH_OK)
+        if ((rc = load_packed(m, name, hidden, hidden, &L->qkv, i * (int)hidden, err)) != GH_OK)
             return rc;
         snprintf(name, sizeof name, "%s.encoder.layers.%d.self_attn.%s.bias", prefix, layer,
                  names[i]);
         if ((rc = load_into(m, name, 1, bshape, b + (size_t)i * (size_t)hidden, err)) != GH_OK)
             return rc;
     }
-    L->qkv_w = w;
     L->qkv_b = b;
     return GH_OK;
 }
@@ -314,11 +362,11 @@ static int load_layer(struct gh_clip_model *m, const char *prefix, int i,
     int rc = load_qkv(m, prefix, i, h, L, err);
 
     if (rc == GH_OK)
-        rc = load_layer_t(m, prefix, i, "self_attn.out_proj.weight", h, h, &L->o_w, err);
+        rc = load_layer_w(m, prefix, i, "self_attn.out_proj.weight", h, h, &L->o, err);
     if (rc == GH_OK)
-        rc = load_layer_t(m, prefix, i, "mlp.fc1.weight", in, h, &L->fc1_w, err);
+        rc = load_layer_w(m, prefix, i, "mlp.fc1.weight", in, h, &L->fc1, err);
     if (rc == GH_OK)
-        rc = load_layer_t(m, prefix, i, "mlp.fc2.weight", h, in, &L->fc2_w, err);
+        rc = load_layer_w(m, prefix, i, "mlp.fc2.weight", h, in, &L->fc2, err);
 
     for (size_t k = 0; rc == GH_OK && k < sizeof t / sizeof t[0]; k++)
         rc = load_name(m, prefix, i, t[k].suffix, t[k].ndim, t[k].shape, t[k].out, err);
@@ -334,9 +382,35 @@ static int load_tower(struct gh_clip_model *m, const char *prefix, const struct 
     tw->layers = gh_malloc_array((size_t)c->layers, sizeof *tw->layers);
     if (!tw->layers)
         return gh_err_set(err, GH_ENOMEM, "out of memory loading the CLIP weights");
+    memset(tw->layers, 0, (size_t)c->layers * sizeof *tw->layers);
     for (int i = 0; rc == GH_OK && i < c->layers; i++)
         rc = load_layer(m, prefix, i, c, &tw->layers[i], err);
     return rc;
+}
+
+/* The projections stay f32 whatever the layers' precision (the embedding's last rounding). */
+static int load_f32_w(struct gh_clip_model *m, const char *name, int64_t out, int64_t in,
+                      struct gh_kern_w *w, struct gh_err *err)
+{
+    int rc = gh_kern_w_init(w, GH_KERN_F32, (int)in, (int)out, err);
+
+    return rc == GH_OK ? load_packed(m, name, out, in, w, 0, err) : rc;
+}
+
+/* The patch convolution [H, 3, p, p] is an [H, 3 p p] weight over im2col rows; f32, as the
+ * first layer sees raw pixels. */
+static int load_patch(struct gh_clip_model *m, const int64_t *shape, struct gh_err *err)
+{
+    const char *name = "vision_model.embeddings.patch_embedding.weight";
+    const struct gh_st_tensor *t = find_checked(m, name, 4, shape, err);
+    int64_t in = shape[1] * shape[2] * shape[3];
+    int rc;
+
+    if (!t)
+        return GH_EINVAL;
+    if ((rc = gh_kern_w_init(&m->patch, GH_KERN_F32, (int)in, (int)shape[0], err)) != GH_OK)
+        return rc;
+    return pack_tensor(m, t, shape[0], in, &m->patch, 0, err); /* same bytes as [H, 3 p p] */
 }
 
 static int load_weights(struct gh_clip_model *m, struct gh_err *err)
@@ -359,17 +433,17 @@ static int load_weights(struct gh_clip_model *m, struct gh_err *err)
                    err)) ||
         (rc = load(m, "text_model.final_layer_norm.weight", 1, vht, &m->text.post_g, err)) ||
         (rc = load(m, "text_model.final_layer_norm.bias", 1, vht, &m->text.post_b, err)) ||
-        (rc = load(m, "text_projection.weight", 2, tproj, &m->text.proj, err)) ||
+        (rc = load_f32_w(m, "text_projection.weight", tproj[0], tproj[1], &m->text.proj, err)) ||
         (rc = load(m, "vision_model.embeddings.class_embedding", 1, vhv, &m->cls, err)) ||
-        (rc = load(m, "vision_model.embeddings.patch_embedding.weight", 4, patch, &m->patch_w,
-                   err)) ||
+        (rc = load_patch(m, patch, err)) ||
         (rc = load(m, "vision_model.embeddings.position_embedding.weight", 2, vpos, &m->vision.pos,
                    err)) ||
         (rc = load(m, "vision_model.pre_layrnorm.weight", 1, vhv, &m->pre_g, err)) ||
         (rc = load(m, "vision_model.pre_layrnorm.bias", 1, vhv, &m->pre_b, err)) ||
         (rc = load(m, "vision_model.post_layernorm.weight", 1, vhv, &m->vision.post_g, err)) ||
         (rc = load(m, "vision_model.post_layernorm.bias", 1, vhv, &m->vision.post_b, err)) ||
-        (rc = load(m, "visual_projection.weight", 2, vproj, &m->vision.proj, err)) ||
+        (rc =
+             load_f32_w(m, "visual_projection.weight", vproj[0], vproj[1], &m->vision.proj, err)) ||
         (rc = load(m, "logit_scale", 0, NULL, &scale, err)))
         return rc;
     s = expf(scale[0]);
@@ -469,7 +543,7 @@ static int alloc_buffers(struct gh_clip_model *m, struct gh_err *err)
     m->max_seqs = m->max_batch > m->rows / 2 ? m->max_batch : m->rows / 2;
     if (!(m->x = buffer(rows, hm, err)) || !(m->h = buffer(rows, hm, err)) ||
         !(m->attn = buffer(rows, hm, err)) || !(m->qkv = buffer(rows, 3 * hm, err)) ||
-        !(m->mlp = buffer(rows, im, err)) || !(m->scores = buffer(tmax, tmax, err)) ||
+        !(m->mlp = buffer(rows, im, err)) ||
         !(m->patches = buffer((size_t)m->grid * (size_t)m->grid,
                               3 * (size_t)c->patch_size * (size_t)c->patch_size, err)) ||
         !(m->pooled = buffer((size_t)m->max_seqs, hm, err)))
@@ -480,6 +554,23 @@ static int alloc_buffers(struct gh_clip_model *m, struct gh_err *err)
     m->pool_row = gh_malloc_array((size_t)m->max_seqs, sizeof *m->pool_row);
     if (!m->ids || !m->seq_start || !m->seq_len || !m->pool_row)
         return gh_err_set(err, GH_ENOMEM, "out of memory for the CLIP work buffers");
+    /* bf16/int8 activations: the widest GEMM input is the MLP's (padded to whole groups) */
+    m->act = gh_malloc(gh_kern_act_bytes(m->prec, (int)rows, (int)im + 4) + 64);
+    m->ascale = gh_malloc_array(rows, sizeof *m->ascale);
+    m->ws = gh_malloc_array((size_t)m->n_threads, sizeof *m->ws);
+    if (!m->act || !m->ascale || !m->ws)
+        return gh_err_set(err, GH_ENOMEM, "out of memory for the CLIP work buffers");
+    memset(m->ws, 0, (size_t)m->n_threads * sizeof *m->ws);
+    for (int t = 0; t < m->n_threads; t++) {
+        struct attn_ws *w = &m->ws[t];
+        int rc;
+        /* K^T: [d, T] and V: [T, d] for d up to the widest head, T the longest sequence */
+        if ((rc = gh_kern_w_init(&w->kt, GH_KERN_F32, (int)hm, (int)tmax, err)) != GH_OK ||
+            (rc = gh_kern_w_init(&w->v, GH_KERN_F32, (int)tmax, (int)hm, err)) != GH_OK)
+            return rc;
+        if (!(w->scores = buffer(tmax, tmax, err)))
+            return GH_ENOMEM;
+    }
     return GH_OK;
 }
 
@@ -513,20 +604,52 @@ out:
     return rc;
 }
 
-/* Threads: OpenBLAS's pool is the only parallelism. It is process-wide, so the model sets it at
- * load (the last model loaded wins), the element-wise ops run on the calling thread, and the
- * mutex serialises forward passes: several HTTP workers calling at once take turns instead of
- * oversubscribing the cores with several GEMMs of n threads each (and sharing work buffers). */
+/* The precision asked for, on the kernel set chosen: auto is int8 wherever the set has a SIMD
+ * int8 kernel (VNNI, or AVX2's), which holds the accuracy bound (tests/clip/test_precision.py),
+ * else f32. bf16 needs AVX512-BF16 (or the reference loops, for tests). */
+static int choose_precision(struct gh_clip_model *m, enum gh_clip_precision want,
+                            struct gh_err *err)
+{
+    const struct gh_kern_ops *o = m->ops;
+
+    if (want == GH_CLIP_PRECISION_AUTO)
+        want = o != &gh_kern_ref_ops ? GH_CLIP_PRECISION_INT8 : GH_CLIP_PRECISION_F32;
+    if (want == GH_CLIP_PRECISION_BF16 && !o->bf16)
+        return gh_err_set(err, GH_EINVAL,
+                          "CLIP precision bf16 needs AVX512-BF16 kernels, which the %s set lacks "
+                          "(this CPU has: %s); use f32, int8 or auto",
+                          o->isa, gh_kern_cpu_line());
+    m->precision = want;
+    m->prec = want == GH_CLIP_PRECISION_INT8   ? GH_KERN_I8
+              : want == GH_CLIP_PRECISION_BF16 ? GH_KERN_BF16
+                                               : GH_KERN_F32;
+    snprintf(m->kernels, sizeof m->kernels,
+             "%s on %d threads: layers %s (%s); patch embedding, attention, projections f32 (%s)",
+             o->isa, m->n_threads, gh_clip_precision_name(want),
+             m->prec == GH_KERN_I8     ? o->i8_name
+             : m->prec == GH_KERN_BF16 ? o->bf16_name
+                                       : o->f32_name,
+             o->f32_name);
+    return GH_OK;
+}
+
+/* Threads: the engine's pool is the only parallelism (GEMMs split by output panels, element-wise
+ * ops and attention heads by rows and heads); the mutex serialises forward passes, so several
+ * HTTP workers calling at once take turns over the shared work buffers instead of
+ * oversubscribing the cores. */
 int gh_clip_load(const char *dir, const struct gh_clip_load_opts *opts, struct gh_clip_model **out,
                  struct gh_err *err)
 {
     struct gh_clip_model *m;
     int threads = opts ? opts->threads : 0, max_batch = opts ? opts->max_batch : 0, rc;
+    enum gh_clip_precision want = opts ? opts->precision : GH_CLIP_PRECISION_F32;
 
     *out = NULL;
     if (threads < 0 || max_batch < 0 || max_batch > MAX_BATCH_LIMIT)
         return gh_err_set(err, GH_EINVAL, "CLIP load options: threads %d, max_batch %d (1..%d)",
                           threads, max_batch, MAX_BATCH_LIMIT);
+    if ((int)want < GH_CLIP_PRECISION_F32 || want > GH_CLIP_PRECISION_AUTO)
+        return gh_err_set(err, GH_EINVAL, "CLIP load options: unknown precision %d", (int)want);
     if (!(m = gh_malloc(sizeof *m)))
         return gh_err_set(err, GH_ENOMEM, "out of memory loading the CLIP model");
     memset(m, 0, sizeof *m);
@@ -536,16 +659,19 @@ int gh_clip_load(const char *dir, const struct gh_clip_load_opts *opts, struct g
     }
     m->page = sysconf(_SC_PAGESIZE);
     m->max_batch = max_batch ? max_batch : 8;
-    if ((rc = load_files(m, dir, err)) != GH_OK)
+    if (threads == 0)
+        threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    m->n_threads = threads > 0 ? threads : 1;
+    if ((rc = gh_kern_select(opts ? opts->isa : NULL, &m->ops, err)) != GH_OK ||
+        (rc = choose_precision(m, want, err)) != GH_OK ||
+        (rc = gh_kern_pool_new(m->n_threads, &m->pool, err)) != GH_OK ||
+        (rc = load_files(m, dir, err)) != GH_OK)
         goto out;
     m->grid = m->cfg.image_size / m->cfg.patch_size;
     m->n_vis_tok = m->grid * m->grid + 1;
     m->ctx = m->cfg.max_positions < GH_CLIP_CONTEXT ? m->cfg.max_positions : GH_CLIP_CONTEXT;
     if ((rc = load_weights(m, err)) != GH_OK || (rc = alloc_buffers(m, err)) != GH_OK)
         goto out;
-    if (threads == 0)
-        threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
-    gh_clip_ops_set_threads(threads > 0 ? threads : 1);
     *out = m;
 out:
     if (rc != GH_OK)
@@ -557,17 +683,35 @@ void gh_clip_free(struct gh_clip_model *m)
 {
     if (!m)
         return;
+    gh_kern_pool_free(m->pool);
     for (size_t i = 0; i < m->n_owned; i++)
         gh_free(m->owned[i]);
     gh_free(m->owned);
-    gh_free(m->text.layers);
-    gh_free(m->vision.layers);
+    for (int t = 0; t < 2; t++) {
+        struct tower_w *tw = t ? &m->vision : &m->text;
+        for (int i = 0; tw->layers && i < tw->cfg->layers; i++) {
+            gh_kern_w_fini(&tw->layers[i].qkv);
+            gh_kern_w_fini(&tw->layers[i].o);
+            gh_kern_w_fini(&tw->layers[i].fc1);
+            gh_kern_w_fini(&tw->layers[i].fc2);
+        }
+        gh_kern_w_fini(&tw->proj);
+        gh_free(tw->layers);
+    }
+    gh_kern_w_fini(&m->patch);
+    for (int t = 0; m->ws && t < m->n_threads; t++) {
+        gh_kern_w_fini(&m->ws[t].kt);
+        gh_kern_w_fini(&m->ws[t].v);
+        gh_free(m->ws[t].scores);
+    }
+    gh_free(m->ws);
+    gh_free(m->act);
+    gh_free(m->ascale);
     gh_free(m->x);
     gh_free(m->h);
     gh_free(m->attn);
     gh_free(m->qkv);
     gh_free(m->mlp);
-    gh_free(m->scores);
     gh_free(m->patches);
     gh_free(m->pooled);
     gh_free(m->ids);
@@ -600,7 +744,205 @@ const char *gh_clip_model_digest(const struct gh_clip_model *m)
     return m->digest;
 }
 
+enum gh_clip_precision gh_clip_model_precision(const struct gh_clip_model *m)
+{
+    return m->precision;
+}
+
+const char *gh_clip_model_isa(const struct gh_clip_model *m)
+{
+    return m->ops->isa;
+}
+
+const char *gh_clip_model_kernels(const struct gh_clip_model *m)
+{
+    return m->kernels;
+}
+
+const char *gh_clip_cpu_line(void)
+{
+    return gh_kern_cpu_line();
+}
+
+static const char *const precision_names[] = {"f32", "bf16", "int8", "auto"};
+
+const char *gh_clip_precision_name(enum gh_clip_precision p)
+{
+    return (unsigned)p < 4 ? precision_names[p] : "?";
+}
+
+int gh_clip_precision_parse(const char *s, enum gh_clip_precision *out, struct gh_err *err)
+{
+    for (int i = 0; s && i < 4; i++)
+        if (strcmp(s, precision_names[i]) == 0) {
+            *out = (enum gh_clip_precision)i;
+            return GH_OK;
+        }
+    return gh_err_set(err, GH_EINVAL,
+                      "CLIP precision \"%.40s\" is unknown (f32, bf16, int8 or auto)", s ? s : "");
+}
+
 /* ---- forward passes ---- */
+
+/* The pool's jobs. One struct for all: each job reads what it needs. */
+struct job {
+    struct gh_clip_model *m;
+    struct gh_kern_gemm g;
+    gh_kern_gemm_fn fn;
+    gh_kern_prep_fn prep;
+    /* layer norm, activation */
+    const float *x, *gain, *bias;
+    float *y;
+    int rows, n;
+    double eps;
+    enum gh_clip_act act;
+    /* attention */
+    const struct gh_clip_tower *c;
+    int n_seq, causal, last;
+};
+
+static void job_prep(void *arg, int t, int nt)
+{
+    struct job *j = arg;
+    int lo, hi;
+
+    gh_kern_split(j->g.rows, 1, t, nt, &lo, &hi);
+    j->prep(j->g.x, j->g.w->k, j->g.w->kp, lo, hi, (void *)j->g.act.data, (float *)j->g.act.scale);
+}
+
+static void job_gemm(void *arg, int t, int nt)
+{
+    struct job *j = arg;
+    int lo, hi;
+
+    gh_kern_split(j->g.w->n_panels, 1, t, nt, &lo, &hi);
+    if (lo < hi)
+        j->fn(&j->g, lo, hi);
+}
+
+/* y[rows, w->n] (+)= x[rows, w->k] W + b on the pool: activations prepared (bf16, int8) split by
+ * rows, then the GEMM split by output panels. */
+static void linear(struct gh_clip_model *m, const struct gh_kern_w *w, const float *x, int rows,
+                   const float *b, float *y, int acc)
+{
+    struct job j = {.m = m};
+
+    j.g = (struct gh_kern_gemm){.x = x,
+                                .ldx = w->k,
+                                .rows = rows,
+                                .w = w,
+                                .b = b,
+                                .y = y,
+                                .ldy = w->n,
+                                .acc = acc,
+                                .act = {m->act, m->ascale}};
+    j.fn = w->prec == GH_KERN_I8     ? m->ops->i8
+           : w->prec == GH_KERN_BF16 ? m->ops->bf16
+                                     : m->ops->f32;
+    j.prep = w->prec == GH_KERN_I8 ? m->ops->prep_i8 : m->ops->prep_bf16;
+    if (w->prec != GH_KERN_F32)
+        gh_kern_pool_run(m->pool, job_prep, &j);
+    gh_kern_pool_run(m->pool, job_gemm, &j);
+}
+
+static void job_layernorm(void *arg, int t, int nt)
+{
+    struct job *j = arg;
+    int lo, hi;
+
+    gh_kern_split(j->rows, 1, t, nt, &lo, &hi);
+    gh_clip_layernorm(j->x + (size_t)lo * (size_t)j->n, hi - lo, j->n, j->gain, j->bias, j->eps,
+                      j->y + (size_t)lo * (size_t)j->n);
+}
+
+static void layernorm(struct gh_clip_model *m, const float *x, int rows, int n, const float *g,
+                      const float *b, double eps, float *y)
+{
+    struct job j = {.m = m, .x = x, .rows = rows, .n = n, .gain = g, .bias = b, .eps = eps, .y = y};
+
+    gh_kern_pool_run(m->pool, job_layernorm, &j);
+}
+
+static void job_activate(void *arg, int t, int nt)
+{
+    struct job *j = arg;
+    int lo, hi;
+
+    gh_kern_split(j->rows, 1, t, nt, &lo, &hi);
+    gh_clip_activate(j->y + (size_t)lo * (size_t)j->n, (size_t)(hi - lo) * (size_t)j->n, j->act);
+}
+
+/* Softmax of row[0..len) in place, zeroing row[len..n) (the causally masked keys); scale: the
+ * 1 / sqrt(d) on q k^T (HF scales q first: the same product). */
+static void softmax_row(float *row, int len, int n, float scale)
+{
+    float mx, sum = 0;
+
+    for (int j = 0; j < len; j++)
+        row[j] *= scale;
+    mx = row[0];
+    for (int j = 1; j < len; j++)
+        mx = row[j] > mx ? row[j] : mx;
+    for (int j = 0; j < len; j++)
+        row[j] -= mx;
+    gh_clip_vexp(row, (size_t)len);
+    for (int j = 0; j < len; j++)
+        sum += row[j];
+    float inv = 1.0f / sum;
+    for (int j = 0; j < len; j++)
+        row[j] *= inv;
+    for (int j = len; j < n; j++)
+        row[j] = 0;
+}
+
+/* One head of one sequence: scores [n_q, n] = q_h k_h^T, softmax, out_h = scores v_h, with k_h^T
+ * and v_h packed into this thread's scratch and the f32 kernel doing both products. q, k, v are
+ * column blocks of qkv [n, 3H]; out_h a column block of out [n_q, H]. */
+static void attend(const struct gh_clip_model *m, struct attn_ws *ws, const float *qkv, int n,
+                   int hidden, int d, int hh, int causal, int q_first, int n_q, float *out)
+{
+    size_t ld = 3 * (size_t)hidden;
+    const float *q = qkv + (size_t)q_first * ld + (size_t)(hh * d);
+    struct gh_kern_gemm g = {
+        .x = q, .ldx = (int)ld, .rows = n_q, .w = &ws->kt, .y = ws->scores, .ldy = n};
+
+    gh_kern_w_reshape(&ws->kt, d, n);
+    gh_kern_pack_strided(&ws->kt, qkv + (size_t)(hidden + hh * d), ld, 0, n);
+    m->ops->f32(&g, 0, ws->kt.n_panels);
+    for (int i = 0; i < n_q; i++)
+        softmax_row(ws->scores + (size_t)i * (size_t)n, causal ? q_first + i + 1 : n, n,
+                    1.0f / sqrtf((float)d));
+    gh_kern_w_reshape(&ws->v, n, d);
+    gh_kern_pack_kn(&ws->v, qkv + (size_t)(2 * hidden + hh * d), ld);
+    g = (struct gh_kern_gemm){.x = ws->scores,
+                              .ldx = n,
+                              .rows = n_q,
+                              .w = &ws->v,
+                              .y = out + (size_t)(hh * d),
+                              .ldy = hidden};
+    m->ops->f32(&g, 0, ws->v.n_panels);
+}
+
+/* Every (sequence, head) pair, split over the pool; the last block's queries are the pooled
+ * rows only, written to rows 0..n_seq-1 of m->attn. */
+static void job_attention(void *arg, int t, int nt)
+{
+    struct job *j = arg;
+    struct gh_clip_model *m = j->m;
+    int h = j->c->hidden, heads = j->c->heads, d = h / heads, lo, hi;
+
+    gh_kern_split(j->n_seq * heads, 1, t, nt, &lo, &hi);
+    for (int i = lo; i < hi; i++) {
+        int s = i / heads, hh = i % heads, len = m->seq_len[s];
+        const float *qkv = m->qkv + (size_t)m->seq_start[s] * 3 * (size_t)h;
+        if (!j->last)
+            attend(m, &m->ws[t], qkv, len, h, d, hh, j->causal, 0, len,
+                   m->attn + (size_t)m->seq_start[s] * (size_t)h);
+        else
+            attend(m, &m->ws[t], qkv, len, h, d, hh, j->causal, m->pool_row[s] - m->seq_start[s], 1,
+                   m->attn + (size_t)s * (size_t)h);
+    }
+}
 
 /* One pre-norm block over all rows of m->x (n_seq sequences stacked): x += attn(ln1(x));
  * x += mlp(ln2(x)). Every GEMM sees all rows at once; only attention goes sequence by sequence.
@@ -611,27 +953,21 @@ static void block(struct gh_clip_model *m, const struct gh_clip_tower *c, const 
                   int rows, int n_seq, int causal, int last)
 {
     int h = c->hidden, in = c->intermediate, n_out = last ? n_seq : rows;
+    struct job j = {.m = m, .c = c, .n_seq = n_seq, .causal = causal, .last = last};
 
-    gh_clip_layernorm(m->x, rows, h, L->ln1_g, L->ln1_b, c->eps, m->h);
-    gh_clip_linear_io(m->h, rows, h, L->qkv_w, L->qkv_b, 3 * h, m->qkv); /* [rows, 3h] */
-    for (int s = 0; s < n_seq; s++) {
-        const float *qkv = m->qkv + (size_t)m->seq_start[s] * 3 * (size_t)h;
-        if (!last) {
-            gh_clip_attention(qkv, m->seq_len[s], h, c->heads, causal, 0, m->seq_len[s], m->scores,
-                              m->attn + (size_t)m->seq_start[s] * (size_t)h);
-            continue;
-        }
-        gh_clip_attention(qkv, m->seq_len[s], h, c->heads, causal, m->pool_row[s] - m->seq_start[s],
-                          1, m->scores, m->attn + (size_t)s * (size_t)h);
-        /* pool_row[s] >= s and increases with s: no row is overwritten before it is read */
-        memmove(m->x + (size_t)s * (size_t)h, m->x + (size_t)m->pool_row[s] * (size_t)h,
-                (size_t)h * sizeof *m->x);
-    }
-    gh_clip_linear_io_acc(m->attn, n_out, h, L->o_w, L->o_b, h, m->x);
-    gh_clip_layernorm(m->x, n_out, h, L->ln2_g, L->ln2_b, c->eps, m->h);
-    gh_clip_linear_io(m->h, n_out, h, L->fc1_w, L->fc1_b, in, m->mlp); /* [n_out, in] */
-    gh_clip_activate(m->mlp, (size_t)n_out * (size_t)in, c->act);
-    gh_clip_linear_io_acc(m->mlp, n_out, in, L->fc2_w, L->fc2_b, h, m->x);
+    layernorm(m, m->x, rows, h, L->ln1_g, L->ln1_b, c->eps, m->h);
+    linear(m, &L->qkv, m->h, rows, L->qkv_b, m->qkv, 0); /* [rows, 3h] */
+    gh_kern_pool_run(m->pool, job_attention, &j);
+    if (last)
+        for (int s = 0; s < n_seq; s++) /* pool_row[s] >= s, increasing: none overwritten early */
+            memmove(m->x + (size_t)s * (size_t)h, m->x + (size_t)m->pool_row[s] * (size_t)h,
+                    (size_t)h * sizeof *m->x);
+    linear(m, &L->o, m->attn, n_out, L->o_b, m->x, 1);
+    layernorm(m, m->x, n_out, h, L->ln2_g, L->ln2_b, c->eps, m->h);
+    linear(m, &L->fc1, m->h, n_out, L->fc1_b, m->mlp, 0); /* [n_out, in] */
+    j = (struct job){.m = m, .y = m->mlp, .rows = n_out, .n = in, .act = c->act};
+    gh_kern_pool_run(m->pool, job_activate, &j);
+    linear(m, &L->fc2, m->mlp, n_out, L->fc2_b, m->x, 1);
 }
 
 /* The pooled rows (rows 0..n_seq-1 of m->x after the last block): layer norm, projection, L2
@@ -641,8 +977,8 @@ static int project(struct gh_clip_model *m, const struct tower_w *tw, int n_seq,
 {
     int h = tw->cfg->hidden, d = m->cfg.projection_dim;
 
-    gh_clip_layernorm(m->x, n_seq, h, tw->post_g, tw->post_b, tw->cfg->eps, m->pooled);
-    gh_clip_linear(m->pooled, n_seq, h, tw->proj, NULL, d, out);
+    layernorm(m, m->x, n_seq, h, tw->post_g, tw->post_b, tw->cfg->eps, m->pooled);
+    linear(m, &tw->proj, m->pooled, n_seq, NULL, out, 0);
     for (int s = 0; s < n_seq; s++) {
         float *e = out + (size_t)s * (size_t)d;
         gh_clip_l2_normalize(e, d);
@@ -689,12 +1025,12 @@ static int vision_pass(struct gh_clip_model *m, const float *pixels, int nb, flo
             xb[j] = m->cls[j] + m->vision.pos[j];
         memcpy(xb + h, m->vision.pos + h, (size_t)np * (size_t)h * sizeof *xb);
         im2col(pixels + (size_t)b * img, m->cfg.image_size, p, m->grid, m->patches);
-        gh_clip_linear_acc(m->patches, np, 3 * p * p, m->patch_w, NULL, h, xb + h);
+        linear(m, &m->patch, m->patches, np, NULL, xb + h, 1);
         m->seq_start[b] = b * t;
         m->seq_len[b] = t;
         m->pool_row[b] = b * t; /* the class token */
     }
-    gh_clip_layernorm(m->x, nb * t, h, m->pre_g, m->pre_b, c->eps, m->x);
+    layernorm(m, m->x, nb * t, h, m->pre_g, m->pre_b, c->eps, m->x);
     for (int l = 0; l < c->layers; l++)
         block(m, c, &m->vision.layers[l], nb * t, nb, 0, l == c->layers - 1);
     return project(m, &m->vision, nb, out, err);

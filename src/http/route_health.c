@@ -62,6 +62,10 @@ int gh_route_health(struct gh_http_request *req)
         "schema_version", store_ok ? schema : 0, "detail", store_ok ? "ok" : err.msg, "redis",
         redis, "redis_detail", redis_detail, "catalogue", "version", gh_catalogue_version(app->cat),
         "equipment", (json_int_t)gh_catalogue_count(app->cat));
+    /* which kernels the CLIP engine runs (ISA, precision): a slow path is visible, not silent */
+    if (doc && app->provider->kernels)
+        json_object_set_new(json_object_get(doc, "provider"), "kernels",
+                            json_string(app->provider->kernels));
     gh_http_json_doc(req, h == HEALTH_UNAVAILABLE ? 503 : 200, doc);
     return 0;
 }

@@ -227,7 +227,10 @@ static const struct gh_provider_ops clip_ops = {
 /* Loads the model and its classes; on failure leaves p not ready with the reason. */
 static void load(struct clip_provider *p, const struct gh_clip_provider_config *cfg)
 {
-    struct gh_clip_load_opts lo = {.threads = cfg->threads, .max_batch = 0};
+    struct gh_clip_load_opts lo = {.threads = cfg->threads,
+                                   .max_batch = cfg->max_batch,
+                                   .precision = (enum gh_clip_precision)cfg->precision,
+                                   .batch_wait_ms = cfg->batch_wait_ms};
     struct gh_zeroshot_opts zo = {.cache_dir = cfg->cache_dir};
     struct gh_model_ref ref;
     struct gh_err err = {0};
@@ -263,9 +266,11 @@ static void load(struct clip_provider *p, const struct gh_clip_provider_config *
         p->model = NULL;
         return;
     }
-    gh_logf(GH_LOG_INFO, "CLIP model %s loaded from %s (%zu equipment classes%s)", ref.name,
-            ref.dir, gh_zeroshot_n_equipment(p->zs),
-            gh_zeroshot_from_cache(p->zs) ? ", text embeddings from the cache" : "");
+    p->base.kernels = gh_clip_model_kernels(p->model);
+    gh_logf(GH_LOG_INFO, "CLIP model %s loaded from %s (%zu equipment classes%s; %s; CPU: %s)",
+            ref.name, ref.dir, gh_zeroshot_n_equipment(p->zs),
+            gh_zeroshot_from_cache(p->zs) ? ", text embeddings from the cache" : "",
+            gh_clip_model_kernels(p->model), gh_clip_cpu_line());
 }
 
 int gh_clip_provider_new(const struct gh_clip_provider_config *cfg, struct gh_provider **out,

@@ -36,7 +36,10 @@ int gh_openai_new(const struct gh_openai_config *cfg, struct gh_provider **out,
 /* The local CLIP provider's settings (clip.c), resolved by the factory. */
 struct gh_clip_provider_config {
     const char *model;     /* CLIP_MODEL; NULL: the default pulled model */
-    int threads;           /* BLAS threads, 0 = one per core */
+    int threads;           /* threads, 0 = one per core */
+    int precision;         /* an enum gh_clip_precision */
+    int max_batch;         /* images per forward pass; 0: 8 */
+    int batch_wait_ms;     /* CLIP_BATCH_WAIT_MS */
     const char *cache_dir; /* text-embedding cache; NULL: XDG default, "": none */
     const struct gh_catalogue *cat;
     struct gh_provider *fallback; /* auto's escalation target or NULL; owned from the call on */

@@ -137,6 +137,9 @@ static int clip_new(const struct gh_provider_config *cfg, int with_fallback,
         return rc;
     cc.model = is_set(cfg->clip_model) ? cfg->clip_model : NULL;
     cc.threads = cfg->clip_threads;
+    cc.precision = cfg->clip_precision;
+    cc.max_batch = cfg->clip_max_batch;
+    cc.batch_wait_ms = cfg->clip_batch_wait_ms;
     cc.cache_dir = cfg->clip_cache_dir;
     cc.cat = cfg->cat;
     cc.escalate_below = cfg->escalate_below;

@@ -101,6 +101,8 @@ def test_tokenize_brackets_with_start_and_end(gh, model):
     ["tokenize", "--model", "M"],
     ["embed", "--model", "M", "--text", "x", "--threads", "0"],
     ["embed", "--model", "M", "--bogus"],
+    ["embed", "--model", "M", "--text", "x", "--precision", "int4"],
+    ["info", "--model", "M", "--text", "x"],
 ])
 def test_usage_errors_exit_2(gh, model, args):
     args = [str(model) if a == "M" else a for a in args]
@@ -108,6 +110,28 @@ def test_usage_errors_exit_2(gh, model, args):
     assert r.returncode == 2, r
     assert r.stdout == ""
     assert r.stderr.strip()
+
+
+@pytest.mark.parametrize("precision", ["f32", "bf16", "int8", "auto"])
+def test_info_names_the_isa_and_kernels(gh, model, precision):
+    r = gh("clip", "info", "--model", model, "--precision", precision)
+    if precision == "bf16" and r.returncode == 1:  # a CPU without AVX512-BF16 says so
+        assert "AVX512-BF16" in r.stderr and "[invalid]" in r.stderr, r
+        return
+    assert r.returncode == 0, r
+    doc = json.loads(r.stdout)
+    assert doc["isa"] in ("avx512", "avx2", "ref") and doc["kernels"].startswith(doc["isa"]), doc
+    assert doc["precision"] == ("int8" if precision == "auto" and doc["isa"] != "ref"
+                                else "f32" if precision == "auto" else precision), doc
+    assert "layers %s" % doc["precision"] in doc["kernels"], doc
+    assert doc["load_ms"] > 0 and len(doc["digest"]) == 64 and doc["cpu"], doc
+    if "avx512f" in doc["cpu"]:  # never a generic fallback on a capable CPU
+        assert doc["isa"] == "avx512", doc
+
+
+def test_info_refuses_kernels_the_cpu_lacks(gh, model):
+    r = gh("clip", "info", "--model", model, env={"GH_CLIP_ISA": "sse9"})
+    assert r.returncode == 1 and "sse9" in r.stderr and "[invalid]" in r.stderr, r
 
 
 def test_help(gh):

@@ -97,6 +97,49 @@ def test_matches_reference(gh, gymhelper, run_gymhelper, models, tmp_path, name)
     assert len(meta["digest"]) == 64
 
 
+# Quantised weights against the same float64 reference: (precision, kernels) -> pinned bounds on
+# the max abs difference of normalised embeddings and on 1 - cosine, measured on these small
+# random checkpoints (hidden 32-45, where int8's per-row steps are coarsest) with ~2x margin.
+# int8 on avx2 quantises weights to 7 bits (vpmaddubsw), so its bound is the wider one.
+PRECISIONS = {
+    ("int8", "avx512"): (0.02, 5e-4),  # measured 8.7e-3, 1 - cos 2.0e-4
+    ("int8", "avx2"): (0.035, 1.5e-3),  # measured 1.7e-2, 1 - cos 7.3e-4
+    ("int8", "ref"): (0.02, 5e-4),  # the same quantisation as avx512, to the bit
+    ("bf16", "avx512"): (5e-3, 3e-5),  # measured 2.2e-3, 1 - cos 1.4e-5
+    ("bf16", "ref"): (5e-3, 3e-5),
+}
+
+
+@pytest.mark.parametrize("prec,isa", list(PRECISIONS))
+@pytest.mark.parametrize("name", ["f32-quick", "bf16-gelu", "f32-uneven"])
+def test_precision_matches_reference(gh, gymhelper, run_gymhelper, models, tmp_path, prec, isa,
+                                     name):
+    model = models[name]
+    ref = clip_ref.Reference(str(model))
+    size = ref.conf["vision_config"]["image_size"]
+    pixels = np.random.default_rng(12).standard_normal((4, 3, size, size)).astype(np.float32)
+    pixels.tofile(tmp_path / "px.f32")
+    texts = TEXTS[:4]
+    r = run_gymhelper(driver_for(gymhelper), model, 3, tmp_path / "px.f32", *texts,
+                      env={"CLIP_DRIVER_PRECISION": prec, "GH_CLIP_ISA": isa})
+    if r.returncode != 0 and "cannot run on this CPU" in r.stderr:
+        pytest.skip("this CPU has no %s kernels" % isa)  # every path runs on the dev/CI EPYC
+    assert r.returncode == 0, r
+    meta = json.loads(r.out_lines[-1])
+    assert meta["kernels"].startswith(isa) and "layers %s" % prec in meta["kernels"], meta
+    got = rows(r.stdout)
+    ids = token_ids(gh, model, texts)
+    want = [ref.image(p) for p in pixels] + [ref.text(i) for i in ids]
+    diff = max(np.abs(g - w).max() for g, w in zip(got, want))
+    cos = min(float(np.dot(g, w) / np.linalg.norm(w)) for g, w in zip(got, want))
+    bound, cos_bound = PRECISIONS[(prec, isa)]
+    print("%s %s on %s %s: max abs diff %.2e, min cosine %.6f"
+          % (name, prec, isa, gymhelper.variant, diff, cos))
+    assert diff <= bound and 1 - cos <= cos_bound
+    for e in got:
+        assert abs(np.linalg.norm(e) - 1) < 1e-5
+
+
 def test_batch_size_does_not_change_results(gymhelper, run_gymhelper, models, tmp_path):
     model = models["f32-quick"]
     pixels = np.random.default_rng(3).standard_normal((4, 3, 40, 40)).astype(np.float32)

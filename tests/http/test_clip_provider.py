@@ -8,6 +8,8 @@ server up with health explaining and analyze answering 503 naming `gymhelper mod
 import sys
 from pathlib import Path
 
+import subprocess
+
 import pytest
 
 import ghhttp as G
@@ -68,6 +70,8 @@ def test_clip_answers_and_caches_text_embeddings(procs, binary, tiny, tmp_path, 
     assert h["provider"]["name"] == "clip" and h["provider"]["model"] == "tiny-clip", h
     assert h["provider"]["ready"] is True, h
     assert h["status"] == "ok", h
+    # the kernels in use are named, not silent: f32 by default, on the CPU's best set
+    assert "layers f32" in h["provider"]["kernels"], h
     files = textemb_files(xdg)
     assert len(files) == 1, files
     first = files[0].stat()
@@ -177,3 +181,21 @@ def test_missing_model_keeps_serving_and_names_the_command(procs, binary, tmp_pa
     doc = G.is_problem(s.analyze(photos[0]), 503, "provider_unavailable")
     assert "gymhelper model pull" in doc["detail"], doc
     assert s.get("/api/v1/equipment").status == 200  # the rest still works
+
+
+def test_clip_precision_setting_reaches_the_engine(procs, binary, tiny, tmp_path, photos):
+    env = clip_env(tmp_path / "xdg", AI_PROVIDER="clip", CLIP_MODEL=tiny, CLIP_PRECISION="int8")
+    s = procs.server(binary, env=env)
+    h = s.get("/health").json()
+    assert h["provider"]["ready"] is True and "layers int8" in h["provider"]["kernels"], h
+    r = s.analyze(photos[0])
+    assert r.status == 200 and r.json()["provider"] == "clip", r
+    assert s.stop() == 0
+
+
+def test_bad_clip_precision_stops_the_start(binary, tiny, tmp_path):
+    env = clip_env(tmp_path / "xdg", AI_PROVIDER="clip", CLIP_MODEL=tiny, CLIP_PRECISION="int4")
+    r = subprocess.run([str(binary), "serve", "--port", "0"], env={**binary.env, **env},
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0
+    assert "CLIP_PRECISION=int4" in r.stderr and "f32, bf16, int8 or auto" in r.stderr, r.stderr

@@ -4,6 +4,7 @@
  *   clip_engine_driver DIR MAX_BATCH PIXELS.f32|- [TEXT...]
  * PIXELS.f32: n images of 3 x S x S float32 (CHW, native order), n from the size; "-": none.
  * Prints one JSON array per image, then per text, then {"logit_scale":..,"digest":..}.
+ * CLIP_DRIVER_PRECISION=f32|bf16|int8|auto picks the weights' precision (GH_CLIP_ISA the kernels).
  * With CLIP_DRIVER_THREADS=N in the environment, N threads also embed the same images and texts
  * at once; any result that differs from the single-threaded one is reported (exit 1): the
  * model's lock must make concurrent calls take turns over its shared work buffers. */
@@ -92,6 +93,9 @@ int main(int argc, char **argv)
         return 2;
     }
     opts.max_batch = (int)strtol(argv[2], NULL, 10);
+    if (getenv("CLIP_DRIVER_PRECISION") &&
+        gh_clip_precision_parse(getenv("CLIP_DRIVER_PRECISION"), &opts.precision, &err) != GH_OK)
+        goto out;
     if (gh_clip_load(argv[1], &opts, &m, &err) != GH_OK)
         goto out;
     d = gh_clip_model_config(m)->projection_dim;
@@ -125,8 +129,8 @@ int main(int argc, char **argv)
             goto out;
         }
     }
-    printf("{\"logit_scale\":%.9g,\"digest\":\"%s\"}\n", (double)gh_clip_logit_scale(m),
-           gh_clip_model_digest(m));
+    printf("{\"logit_scale\":%.9g,\"digest\":\"%s\",\"kernels\":\"%s\"}\n",
+           (double)gh_clip_logit_scale(m), gh_clip_model_digest(m), gh_clip_model_kernels(m));
     status = 0;
 out:
     if (status)
