@@ -28,6 +28,8 @@ static const char usage[] =
     "  db migrate          create or upgrade the database and load the catalogue\n"
     "  user add|list|...   accounts: add, list, passwd, disable, enable\n"
     "  key create|list|... API keys for scripts: create, list, revoke\n"
+    "  quality             how often CLIP agrees with the paid model, by confidence, and the\n"
+    "                      threshold for a precision (--precision 0.95)\n"
     "  clip embed ...      embed images and texts with a local CLIP model; also clip\n"
     "                      classify and clip tokenize (see 'gymhelper clip --help')\n"
     "  model pull [NAME]   download a CLIP model from the Hugging Face Hub (resumable,\n"
@@ -65,7 +67,7 @@ static const struct command commands[] = {
     {"prep", gh_cli_prep, 0},   {"version", print_version, 1},  {"--version", print_version, 1},
     {"help", print_usage, 1},   {"--help", print_usage, 1},     {"-h", print_usage, 1},
     {"model", gh_cli_model, 0}, {"clip", gh_cli_clip, 0},       {"user", gh_cli_user, 1},
-    {"key", gh_cli_key, 1},
+    {"key", gh_cli_key, 1},     {"quality", gh_cli_quality, 1},
 };
 
 int main(int argc, char **argv)

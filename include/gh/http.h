@@ -32,6 +32,8 @@ struct gh_app {
     struct gh_auth *auth; /* accounts, tokens and keys (gh/auth.h); NULL: none (tests) */
     int auth_required;    /* AUTH_MODE=required; else open: anonymous clients act as admin */
     int64_t started_at;
+    double confidence_threshold; /* CONFIDENCE_THRESHOLD, for /api/v1/quality */
+    double shadow_rate;          /* SHADOW_SAMPLE_RATE, likewise */
 };
 
 struct gh_http_config {

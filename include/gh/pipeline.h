@@ -84,6 +84,8 @@ struct gh_pipeline_stats {
     uint64_t coalesced;         /* waited for an identical upload's provider call */
     uint64_t visual_hits;       /* answered by a remembered photo, no provider call */
     uint64_t visual_remembered; /* photos added to the visual memory (confirmed labels) */
+    uint64_t quality_samples;   /* CLIP's answer recorded beside a paid model's */
+    uint64_t quality_agree;     /* of those, the two named the same equipment */
     uint64_t misses;            /* went to the provider */
     uint64_t provider_errors;
     uint64_t store_errors; /* store failures degraded to a miss */

@@ -39,6 +39,12 @@ struct gh_provider_result {
      * paid model's answer is measured against. "" when CLIP did not run. */
     char clip_slug[GH_SLUG_CAP];
     double clip_confidence;
+    /* A shadow sample (SHADOW_SAMPLE_RATE): CLIP was sure and answered, and the remote model
+     * was asked too; its answer, model and tokens (to be billed) are here. */
+    int shadow;
+    char shadow_slug[GH_SLUG_CAP];
+    char shadow_model[64];
+    int64_t shadow_prompt_tokens, shadow_completion_tokens;
 };
 
 struct gh_vmem_hit; /* gh/recognition.h */
@@ -108,6 +114,8 @@ struct gh_provider_config {
     const struct gh_catalogue *cat; /* the classes of "clip"; borrowed, must outlive it */
     double escalate_below;          /* auto: CLIP answers under this probability go to the remote
                                      * provider; the pipeline's confidence threshold (0.5) */
+    double shadow_rate;             /* auto: SHADOW_SAMPLE_RATE, the share of CLIP's sure answers
+                                     * also sent to the remote provider to measure them (0.05) */
 };
 
 /* Numeric defaults above; string fields are left NULL, meaning "use the default", so that

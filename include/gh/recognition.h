@@ -106,4 +106,29 @@ void gh_vmem_sharpen(const struct gh_catalogue *cat, const struct gh_vmem_hit *h
 #define GH_VMEM_ALPHA 1.0 /* Tip-Adapter's defaults for CLIP */
 #define GH_VMEM_BETA  5.5
 
+/* ---- measured escalation: how good CLIP's own answer is, by confidence ---- */
+
+struct gh_quality_report {
+    struct gh_quality_bucket b[GH_QUALITY_BUCKETS];
+    double current_threshold; /* CONFIDENCE_THRESHOLD: escalated below it */
+    double shadow_rate;       /* SHADOW_SAMPLE_RATE: a shadow sample stands for 1/rate photos */
+    double precision_target;
+    int64_t samples, agree;    /* all samples, unweighted */
+    double threshold;          /* the lowest edge of a bucket with samples at which CLIP's
+                                * weighted precision over the samples at or above it reaches the
+                                * target; -1: none */
+    double precision;          /* that precision */
+    int64_t escalations;       /* escalated samples */
+    int64_t escalations_saved; /* escalated samples at or above threshold: CLIP would answer */
+    double extra_paid_calls;   /* estimated sure answers below threshold (shadow / rate) that
+                                * would then be escalated */
+};
+
+/* Fills r from the store's buckets (r->b) and r's current_threshold, shadow_rate and
+ * precision_target. Pure arithmetic. */
+void gh_quality_compute(struct gh_quality_report *r);
+
+/* The report as a JSON object text (gh_free), or NULL when out of memory. */
+char *gh_quality_json(const struct gh_quality_report *r);
+
 #endif

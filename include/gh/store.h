@@ -191,6 +191,36 @@ int gh_store_vmem_list(struct gh_store *st, const char *model, int64_t after_id,
 int gh_store_vmem_prune(struct gh_store *st, int64_t before_created_at, int64_t keep_max,
                         int64_t *n_deleted, struct gh_err *err) GH_MUST_CHECK;
 
+/* ---- measured escalation (issue 14): CLIP's answer beside the paid model's ---- */
+
+#define GH_QUALITY_BUCKETS 20 /* CLIP confidence in steps of 0.05 */
+
+/* One photo both CLIP and the paid model answered: escalated (CLIP was unsure) or a shadow
+ * sample (CLIP was sure; SHADOW_SAMPLE_RATE of those are checked). */
+struct gh_quality_sample {
+    int64_t created_at;
+    char sha256[GH_STORE_SHA_HEX_CAP];
+    char clip_slug[64]; /* CLIP's own top answer */
+    double clip_confidence;
+    char paid_slug[64]; /* "" when the paid model named nothing */
+    int shadow;         /* 1: shadow sample, 0: escalated */
+};
+
+/* Counts per confidence bucket; ground truth is a person's correction of the photo where one
+ * exists, else the paid model's answer. */
+struct gh_quality_bucket {
+    int64_t escalated, shadow; /* samples */
+    int64_t agree_escalated, agree_shadow;
+    int64_t corrected; /* samples judged by a correction */
+};
+
+int gh_store_quality_add(struct gh_store *st, const struct gh_quality_sample *s,
+                         struct gh_err *err) GH_MUST_CHECK;
+
+/* Sums the samples created at or after since into out (GH_QUALITY_BUCKETS, zeroed first). */
+int gh_store_quality_buckets(struct gh_store *st, int64_t since, struct gh_quality_bucket *out,
+                             struct gh_err *err) GH_MUST_CHECK;
+
 /* Frees out->answer_json and zeroes *e. NULL is a no-op. */
 void gh_cache_entry_fini(struct gh_cache_entry *e);
 

@@ -90,6 +90,8 @@ static const struct setting settings[] = {
     {"VISUAL_MATCH_THRESHOLD", "visual-match-threshold", K_FRACTION, 0, 1,
      AT(pipeline.visual_threshold),
      "a remembered photo this similar answers without a provider call (0.92)"},
+    {"SHADOW_SAMPLE_RATE", "shadow-sample-rate", K_FRACTION, 0, 1, AT(provider.shadow_rate),
+     "share of CLIP's sure answers also asked of the paid model, to measure them (0.05)"},
     {"VISUAL_MEMORY_MAX", "visual-memory-max", K_LONG, 0, 100000000, AT(vmem_max),
      "remembered photos kept, 0 = no visual memory (1000000)"},
     {"VISUAL_MEMORY_DAYS", "visual-memory-days", K_DAYS, 1, 36500, AT(vmem_retention_s),

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -236,6 +237,8 @@ int gh_cli_serve(int argc, char **argv)
     app.cat = s.cat;
     app.limits = s.limits;
     app.proxies = s.proxies;
+    app.confidence_threshold = s.cfg.pipeline.confidence_threshold;
+    app.shadow_rate = s.cfg.provider.shadow_rate;
     app.max_body = s.cfg.pipeline.lim.max_bytes + MULTIPART_OVERHEAD;
     app.started_at = (int64_t)time(NULL);
     purge(&s);
@@ -468,6 +471,97 @@ static int maintenance(int argc, char **argv, const char *usage, const char *con
     }
     if (rc)
         fprintf(stderr, "gymhelper: %s\n", err.msg);
+    service_close(&s);
+    return rc ? 1 : 0;
+}
+
+static const char quality_usage[] =
+    "usage: gymhelper quality [--precision P] [SETTINGS]\n"
+    "How often CLIP's own answer agreed with the paid model (or a person's correction), by\n"
+    "CLIP's confidence, and the CONFIDENCE_THRESHOLD that would give precision P (default\n"
+    "0.95) with the paid calls it would save. SHADOW_SAMPLE_RATE and CONFIDENCE_THRESHOLD are\n"
+    "read as the service reads them.\n";
+
+/* --precision P is taken out of argv; the rest are settings. */
+static int take_precision(int *argc, char **argv, double *p)
+{
+    for (int i = 1; i < *argc; i++) {
+        char *end = NULL;
+
+        if (strcmp(argv[i], "--precision") != 0)
+            continue;
+        if (i + 1 >= *argc || (*p = strtod(argv[i + 1], &end), !*argv[i + 1] || *end) ||
+            !(*p > 0 && *p <= 1)) {
+            fprintf(stderr, "gymhelper: --precision wants a number above 0 and at most 1\n");
+            return -1;
+        }
+        memmove(&argv[i], &argv[i + 2], (size_t)(*argc - i - 2) * sizeof *argv);
+        *argc -= 2;
+        argv[*argc] = NULL;
+        return 0;
+    }
+    return 0;
+}
+
+static void print_quality(const struct gh_quality_report *r)
+{
+    printf("%-11s %8s %9s %7s %6s %9s\n", "confidence", "samples", "escalated", "shadow", "agree",
+           "corrected");
+    for (int i = 0; i < GH_QUALITY_BUCKETS; i++) {
+        const struct gh_quality_bucket *b = &r->b[i];
+        int64_t n = b->escalated + b->shadow;
+
+        if (n)
+            printf("%.2f-%.2f   %8lld %9lld %7lld %5.0f%% %9lld\n", (double)i / GH_QUALITY_BUCKETS,
+                   (double)(i + 1) / GH_QUALITY_BUCKETS, (long long)n, (long long)b->escalated,
+                   (long long)b->shadow,
+                   100.0 * (double)(b->agree_escalated + b->agree_shadow) / (double)n,
+                   (long long)b->corrected);
+    }
+    printf("samples %lld, CLIP agreed on %lld; CONFIDENCE_THRESHOLD now %.2f, SHADOW_SAMPLE_RATE "
+           "%.2f\n",
+           (long long)r->samples, (long long)r->agree, r->current_threshold, r->shadow_rate);
+    if (r->threshold < 0)
+        printf("no threshold reaches precision %.2f on these samples: keep escalating\n",
+               r->precision_target);
+    else
+        printf("threshold for precision %.2f: %.2f (measured %.3f); of %lld escalations, %lld "
+               "would not have needed a paid call; about %.0f sure answers below it would have\n",
+               r->precision_target, r->threshold, r->precision, (long long)r->escalations,
+               (long long)r->escalations_saved, r->extra_paid_calls);
+}
+
+int gh_cli_quality(int argc, char **argv)
+{
+    struct service s;
+    struct gh_quality_report r;
+    struct gh_err err = {0};
+    int next, rc;
+
+    memset(&s, 0, sizeof s);
+    memset(&r, 0, sizeof r);
+    r.precision_target = 0.95;
+    if (take_precision(&argc, argv, &r.precision_target))
+        return 2;
+    rc = gh_config_load(&s.cfg, argc, argv, quality_usage, &next);
+    if (rc)
+        return rc > 0 ? 0 : 2;
+    if (next != argc) {
+        fputs(quality_usage, stderr);
+        return 2;
+    }
+    gh_log_setup(s.cfg.log_level, s.cfg.log_format);
+    if (service_open(&s, 0) != GH_OK)
+        return 1;
+    rc = gh_store_quality_buckets(s.store, 0, r.b, &err);
+    if (rc == GH_OK) {
+        r.current_threshold = s.cfg.pipeline.confidence_threshold;
+        r.shadow_rate = s.cfg.provider.shadow_rate;
+        gh_quality_compute(&r);
+        print_quality(&r);
+    } else {
+        fprintf(stderr, "gymhelper: %s\n", err.msg);
+    }
     service_close(&s);
     return rc ? 1 : 0;
 }

@@ -95,6 +95,7 @@ const char *gh_http_header(struct gh_http_request *req, const char *name);
 /* Routes */
 int gh_route_health(struct gh_http_request *req);
 int gh_route_cache_stats(struct gh_http_request *req);
+int gh_route_quality(struct gh_http_request *req);
 int gh_route_equipment_list(struct gh_http_request *req);
 int gh_route_equipment_get(struct gh_http_request *req);
 int gh_route_exercises_list(struct gh_http_request *req);

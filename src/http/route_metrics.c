@@ -63,6 +63,13 @@ static void write_cache(struct gh_metrics_buf *b, struct gh_app *app)
     }
     write_one(b, "gymhelper_cache_misses_total", "counter",
               "Analyses that went to the AI provider.", (double)ps.misses);
+    write_one(b, "gymhelper_quality_samples_total", "counter",
+              "Photos whose CLIP answer was recorded beside a paid model's (escalated or shadow "
+              "samples); /api/v1/quality has them by confidence.",
+              (double)ps.quality_samples);
+    write_one(b, "gymhelper_quality_agreements_total", "counter",
+              "Quality samples where CLIP and the paid model named the same equipment.",
+              (double)ps.quality_agree);
     write_one(b, "gymhelper_visual_memory_added_total", "counter",
               "Photos this instance added to the visual memory with a confirmed label.",
               (double)ps.visual_remembered);

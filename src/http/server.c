@@ -229,6 +229,7 @@ static const struct route routes[] = {
     {"/api/v1/identifications", 0, "GET, HEAD", gh_route_identifications, NULL, NULL},
     {"/api/v1/identifications/", 1, "GET, HEAD", gh_route_identification_get, NULL, NULL},
     {"/api/v1/identifications/", 1, "POST", NULL, gh_route_identification_feedback, "/feedback"},
+    {"/api/v1/quality", 0, "GET, HEAD", gh_route_quality, NULL, NULL},
     {"/metrics", 0, "GET, HEAD", gh_route_metrics, NULL, NULL},
     {"/api/v1/auth/login", 0, "POST", NULL, gh_route_auth_login, NULL},
     {"/api/v1/auth/refresh", 0, "POST", NULL, gh_route_auth_refresh, NULL},

@@ -46,6 +46,7 @@ struct gh_pipeline {
     struct flight *flights;
     atomic_uint_least64_t requests, memory_hits, redis_hits, redis_phash_hits, exact_hits,
         near_hits, coalesced, misses, provider_errors, store_errors, visual_hits, visual_remembered,
+        quality_samples, quality_agree,
         bad_answers; /* answers read back that were damaged or not ours (served as misses) */
     atomic_int_least64_t prompt_tokens, completion_tokens;
     /* The store's breaker (store_admit): 0, or the monotonic ms until which the store is
@@ -589,12 +590,46 @@ static void visual_remember(struct gh_pipeline *p, const char *sha256, const flo
     const char *source = res->escalated_from[0] || strcmp(res->provider, "clip") != 0
                              ? GH_VMEM_SOURCE_PROVIDER
                              : GH_VMEM_SOURCE_CLIP;
+    const char *slug = res->slug;
     struct gh_err e = {0};
 
-    if (gh_vmem_add(p->deps.vmem, sha256, emb, res->slug, source, (int64_t)time(NULL), &e) != GH_OK)
+    if (res->shadow && res->shadow_slug[0] && gh_catalogue_find(p->deps.cat, res->shadow_slug)) {
+        slug = res->shadow_slug; /* a shadow sample: the paid model's label is the confirmed one */
+        source = GH_VMEM_SOURCE_PROVIDER;
+    }
+    if (gh_vmem_add(p->deps.vmem, sha256, emb, slug, source, (int64_t)time(NULL), &e) != GH_OK)
         gh_logf(GH_LOG_WARN, "remembering the photo failed: %s", e.msg);
     else if (gh_vmem_source_confirmed(source))
         atomic_fetch_add(&p->visual_remembered, 1);
+}
+
+/* Measured escalation: CLIP's own answer beside the paid model's, for an escalated photo or a
+ * shadow sample. Best effort, like the other store writes of a fresh answer. */
+static void quality_record(struct gh_pipeline *p, const char *sha256,
+                           const struct gh_provider_result *res)
+{
+    struct gh_quality_sample q;
+    struct gh_err e = {0};
+    int rc;
+
+    memset(&q, 0, sizeof q);
+    q.created_at = (int64_t)time(NULL);
+    copy_str(q.sha256, sizeof q.sha256, sha256);
+    copy_str(q.clip_slug, sizeof q.clip_slug, res->clip_slug);
+    q.clip_confidence = res->clip_confidence < 0   ? 0
+                        : res->clip_confidence > 1 ? 1
+                                                   : res->clip_confidence;
+    copy_str(q.paid_slug, sizeof q.paid_slug, res->shadow ? res->shadow_slug : res->slug);
+    q.shadow = res->shadow;
+    atomic_fetch_add(&p->quality_samples, 1);
+    if (strcmp(q.clip_slug, q.paid_slug) == 0)
+        atomic_fetch_add(&p->quality_agree, 1);
+    if (!store_admit(p))
+        return;
+    rc = gh_store_quality_add(p->deps.store, &q, &e);
+    store_report(p, rc, &e);
+    if (rc)
+        store_failed(p, "quality sample", &e);
 }
 
 /* Asks the provider and stores the answer; fills the flight for anyone waiting on it. */
@@ -643,7 +678,10 @@ static int ask_provider(struct gh_pipeline *p, struct gh_analyze_request *req,
         cost = gh_provider_cost_nd(res.model, res.prompt_tokens, res.completion_tokens);
         gh_metrics_provider_call(prov->name, rc, (gh_mono_ms() - t_call) / 1e3, res.prompt_tokens,
                                  res.completion_tokens, cost);
-        if (is_remote(prov->name) || res.escalated_from[0])
+        if (res.shadow) /* the remote model was asked beside CLIP */
+            cost += gh_provider_cost_nd(res.shadow_model, res.shadow_prompt_tokens,
+                                        res.shadow_completion_tokens);
+        if (is_remote(prov->name) || res.escalated_from[0] || res.shadow)
             gh_limits_budget_spend(p->deps.limits, cost);
         if (rc) {
             atomic_fetch_add(&p->provider_errors, 1);
@@ -671,6 +709,8 @@ static int ask_provider(struct gh_pipeline *p, struct gh_analyze_request *req,
     if (!res.uncacheable)
         remember(p, req->sha256, phash, answer, f->slug, res.provider, res.model,
                  (int64_t)time(NULL) + p->cfg.cache_ttl_s);
+    if (!visual && res.clip_slug[0] && (res.escalated_from[0] || res.shadow))
+        quality_record(p, req->sha256, &res);
     /* a visual hit is a copy of a remembered photo: it adds nothing to the memory */
     if (emb && !visual && identified && !res.uncacheable)
         visual_remember(p, req->sha256, emb, &res);
@@ -819,6 +859,8 @@ void gh_pipeline_stats(struct gh_pipeline *p, struct gh_pipeline_stats *out)
     out->store_errors = atomic_load(&p->store_errors);
     out->visual_hits = atomic_load(&p->visual_hits);
     out->visual_remembered = atomic_load(&p->visual_remembered);
+    out->quality_samples = atomic_load(&p->quality_samples);
+    out->quality_agree = atomic_load(&p->quality_agree);
     out->prompt_tokens = atomic_load(&p->prompt_tokens);
     out->completion_tokens = atomic_load(&p->completion_tokens);
 }

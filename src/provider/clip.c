@@ -12,6 +12,7 @@
 #include "gh/recognition.h"
 #include "gh/zeroshot.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -22,6 +23,8 @@ struct clip_provider {
     struct gh_provider *fallback;
     const struct gh_catalogue *cat;
     double escalate_below;
+    double shadow_rate;
+    atomic_uint_least64_t draws; /* the shadow sampler's counter */
     int image_size, dim;
     char model_name[GH_MODELS_NAME_CAP];
     char why[GH_ERR_MSG_CAP];
@@ -142,6 +145,37 @@ static int escalate(struct clip_provider *p, const struct gh_provider_request *r
     return GH_OK;
 }
 
+/* A uniform draw in [0, 1): splitmix64 of a counter, so threads need no lock or seed. */
+static double draw(struct clip_provider *p)
+{
+    uint64_t z = atomic_fetch_add(&p->draws, 1) * UINT64_C(0x9e3779b97f4a7c15) + 1;
+
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    z ^= z >> 31;
+    return (double)(z >> 11) / (double)(UINT64_C(1) << 53);
+}
+
+/* A shadow sample: CLIP's sure answer stands, and the remote model's answer to the same photo
+ * is kept beside it so that agreement is measured where CLIP is confident too. A failure only
+ * loses the sample. */
+static void shadow(struct clip_provider *p, const struct gh_provider_request *req,
+                   struct gh_provider_result *out)
+{
+    struct gh_provider_result paid;
+    struct gh_err e = {0};
+
+    if (p->fallback->ops->analyze(p->fallback, req, &paid, &e) != GH_OK) {
+        gh_logf(GH_LOG_WARN, "shadow sample from %s failed: %s", p->fallback->name, e.msg);
+        return;
+    }
+    out->shadow = 1;
+    snprintf(out->shadow_slug, sizeof out->shadow_slug, "%s", paid.slug);
+    snprintf(out->shadow_model, sizeof out->shadow_model, "%s", paid.model);
+    out->shadow_prompt_tokens = paid.prompt_tokens;
+    out->shadow_completion_tokens = paid.completion_tokens;
+}
+
 static int clip_analyze(struct gh_provider *base, const struct gh_provider_request *req,
                         struct gh_provider_result *out, struct gh_err *err)
 {
@@ -172,6 +206,9 @@ static int clip_analyze(struct gh_provider *base, const struct gh_provider_reque
                  "alone",
                  p->fallback->name);
     }
+    if (p->fallback && !req->local_only && !r.not_gym && p->shadow_rate > 0 &&
+        draw(p) < p->shadow_rate)
+        shadow(p, req, out);
     return GH_OK;
 }
 
@@ -290,6 +327,7 @@ int gh_clip_provider_new(const struct gh_clip_provider_config *cfg, struct gh_pr
     p->fallback = cfg->fallback;
     p->cat = cfg->cat;
     p->escalate_below = cfg->escalate_below;
+    p->shadow_rate = cfg->shadow_rate;
     load(p, cfg); /* not ready: the service logs p->why (ready()), the answers carry it */
     *out = &p->base;
     return GH_OK;

@@ -44,6 +44,7 @@ struct gh_clip_provider_config {
     const struct gh_catalogue *cat;
     struct gh_provider *fallback; /* auto's escalation target or NULL; owned from the call on */
     double escalate_below;        /* escalate when CLIP's best probability is under it */
+    double shadow_rate;           /* share of sure answers also asked of the fallback */
 };
 
 /* Builds the "clip" provider: loads the model and the zero-shot classes. A model that cannot

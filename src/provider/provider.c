@@ -67,6 +67,7 @@ void gh_provider_config_defaults(struct gh_provider_config *cfg)
     cfg->max_retries = DEFAULT_MAX_RETRIES;
     cfg->backoff_base_ms = DEFAULT_BACKOFF_MS;
     cfg->escalate_below = DEFAULT_ESCALATE_BELOW;
+    cfg->shadow_rate = 0.05;
 }
 
 static int is_set(const char *s)
@@ -143,6 +144,7 @@ static int clip_new(const struct gh_provider_config *cfg, int with_fallback,
     cc.cache_dir = cfg->clip_cache_dir;
     cc.cat = cfg->cat;
     cc.escalate_below = cfg->escalate_below;
+    cc.shadow_rate = cfg->shadow_rate;
     return gh_clip_provider_new(&cc, out, err);
 }
 

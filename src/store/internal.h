@@ -50,6 +50,10 @@ struct gh_store_ops {
                      struct gh_err *err);
     int (*vmem_prune)(struct gh_store *st, int64_t before_created_at, int64_t keep_max,
                       int64_t *n_deleted, struct gh_err *err);
+    /* Measured escalation (issue 14; sqlite_quality.c, pg_quality.c). */
+    int (*quality_add)(struct gh_store *st, const struct gh_quality_sample *s, struct gh_err *err);
+    int (*quality_buckets)(struct gh_store *st, int64_t since, struct gh_quality_bucket *out,
+                           struct gh_err *err);
     /* Introspection for the contract tests, see gh_store_equipment_name below. */
     int (*equipment_name)(struct gh_store *st, const char *slug, char *name, size_t name_cap,
                           struct gh_err *err);

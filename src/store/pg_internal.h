@@ -173,4 +173,8 @@ void gh_pg_read_ident(const PGresult *r, int row, struct gh_identification *o);
     " cache_layer, cache_distance, provider, model, processing_ms, prompt_tokens,"                 \
     " completion_tokens, corrected_slug, owner"
 
+int gh_pg_quality_add(struct gh_store *st, const struct gh_quality_sample *s, struct gh_err *err);
+int gh_pg_quality_buckets(struct gh_store *st, int64_t since, struct gh_quality_bucket *out,
+                          struct gh_err *err);
+
 #endif

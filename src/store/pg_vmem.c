@@ -11,6 +11,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#define GH_PG_QUALITY_SQL                                                                          \
+    "SELECT bucket, shadow, count(*), sum(CASE WHEN clip_slug = CASE WHEN corr <> '' THEN corr"    \
+    " ELSE paid_slug END THEN 1 ELSE 0 END), sum(CASE WHEN corr <> '' THEN 1 ELSE 0 END) FROM"     \
+    " (SELECT q.bucket, q.shadow, q.clip_slug, q.paid_slug, coalesce((SELECT u.corrected_slug"     \
+    " FROM user_identifications u WHERE u.sha256 = q.sha256 AND u.corrected_slug <> ''"            \
+    " ORDER BY u.id DESC LIMIT 1), '') AS corr FROM quality_samples q WHERE q.created_at >= $1"    \
+    ") s GROUP BY bucket, shadow"
+
 #define PG_VMEM_COLS "id, created_at, sha256, slug, source, model, dim, scale, vec"
 
 /* One statement on a pooled connection; the result outlives it. */
@@ -148,6 +156,55 @@ int gh_pg_vmem_prune(struct gh_store *st, int64_t before_created_at, int64_t kee
                      &p, &r, "prune the visual memory", err);
     if (rc == GH_OK)
         *n_deleted += gh_pg_changes(r);
+    PQclear(r);
+    return rc;
+}
+
+/* ---- measured escalation: CLIP's answer beside the paid model's ---- */
+
+int gh_pg_quality_add(struct gh_store *st, const struct gh_quality_sample *qs, struct gh_err *err)
+{
+    struct pg_params p = {0};
+    PGresult *r = NULL;
+    int b = (int)(qs->clip_confidence * GH_QUALITY_BUCKETS), rc;
+
+    gh_pg_param_i64(&p, qs->created_at);
+    gh_pg_param_text(&p, qs->sha256);
+    gh_pg_param_text(&p, qs->clip_slug);
+    gh_pg_param_f64(&p, qs->clip_confidence);
+    gh_pg_param_i64(&p, b < GH_QUALITY_BUCKETS ? b : GH_QUALITY_BUCKETS - 1);
+    gh_pg_param_text(&p, qs->paid_slug);
+    gh_pg_param_i64(&p, qs->shadow != 0);
+    rc = pg_vmem_run(st,
+                     "INSERT INTO quality_samples (created_at, sha256, clip_slug, clip_confidence,"
+                     " bucket, paid_slug, shadow) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                     &p, &r, "record a quality sample", err);
+    PQclear(r);
+    return rc;
+}
+
+int gh_pg_quality_buckets(struct gh_store *st, int64_t since, struct gh_quality_bucket *out,
+                          struct gh_err *err)
+{
+    struct pg_params p = {0};
+    PGresult *r = NULL;
+    int rc;
+
+    gh_pg_param_i64(&p, since);
+    rc = pg_vmem_run(st, GH_PG_QUALITY_SQL, &p, &r, "read the quality samples", err);
+    for (int i = 0; rc == GH_OK && i < PQntuples(r); i++) {
+        int64_t b = gh_pg_i64(r, i, 0);
+        struct gh_quality_bucket *o = &out[b >= 0 && b < GH_QUALITY_BUCKETS ? b : 0];
+
+        if (gh_pg_i64(r, i, 1)) {
+            o->shadow += gh_pg_i64(r, i, 2);
+            o->agree_shadow += gh_pg_i64(r, i, 3);
+        } else {
+            o->escalated += gh_pg_i64(r, i, 2);
+            o->agree_escalated += gh_pg_i64(r, i, 3);
+        }
+        o->corrected += gh_pg_i64(r, i, 4);
+    }
     PQclear(r);
     return rc;
 }

@@ -133,6 +133,20 @@ static const char *const sq_migrations[] = {
     "CREATE INDEX refresh_tokens_family_idx ON refresh_tokens(family);"
     "ALTER TABLE user_identifications ADD COLUMN owner TEXT NOT NULL DEFAULT '';"
     "CREATE INDEX user_identifications_owner_idx ON user_identifications(owner, id);",
+    /* 5: measured escalation (issue 14): CLIP's own answer beside the paid model's, for
+     * escalated photos and shadow samples; bucket is the confidence in steps of 0.05. The
+     * sha256 index lets a correction of the photo serve as ground truth. */
+    "CREATE TABLE quality_samples ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " created_at INTEGER NOT NULL,"
+    " sha256 TEXT NOT NULL,"
+    " clip_slug TEXT NOT NULL,"
+    " clip_confidence REAL NOT NULL,"
+    " bucket INTEGER NOT NULL,"
+    " paid_slug TEXT NOT NULL,"
+    " shadow INTEGER NOT NULL);"
+    "CREATE INDEX quality_samples_created_idx ON quality_samples(created_at);"
+    "CREATE INDEX user_identifications_sha256_idx ON user_identifications(sha256);",
 };
 
 #define SQ_SCHEMA_VERSION ((int)(sizeof sq_migrations / sizeof sq_migrations[0]))
@@ -1089,4 +1103,6 @@ const struct gh_store_ops gh_store_sqlite_ops = {
     .vmem_list = gh_sq_vmem_list,
     .vmem_prune = gh_sq_vmem_prune,
     .auth = &gh_store_sqlite_auth_ops,
+    .quality_add = gh_sq_quality_add,
+    .quality_buckets = gh_sq_quality_buckets,
 };

@@ -99,4 +99,8 @@ void gh_sq_read_ident(sqlite3_stmt *q, struct gh_identification *r);
     " cache_layer, cache_distance, provider, model, processing_ms, prompt_tokens,"                 \
     " completion_tokens, corrected_slug, owner"
 
+int gh_sq_quality_add(struct gh_store *st, const struct gh_quality_sample *s, struct gh_err *err);
+int gh_sq_quality_buckets(struct gh_store *st, int64_t since, struct gh_quality_bucket *out,
+                          struct gh_err *err);
+
 #endif

@@ -144,3 +144,77 @@ int gh_sq_vmem_prune(struct gh_store *st, int64_t before_created_at, int64_t kee
     gh_sq_release(s, c);
     return rc;
 }
+
+/* ---- measured escalation: CLIP's answer beside the paid model's ---- */
+
+#define GH_QUALITY_SQL(P)                                                                          \
+    "SELECT bucket, shadow, count(*), sum(CASE WHEN clip_slug = CASE WHEN corr <> '' THEN corr"    \
+    " ELSE paid_slug END THEN 1 ELSE 0 END), sum(CASE WHEN corr <> '' THEN 1 ELSE 0 END) FROM"     \
+    " (SELECT q.bucket, q.shadow, q.clip_slug, q.paid_slug, coalesce((SELECT u.corrected_slug"     \
+    " FROM user_identifications u WHERE u.sha256 = q.sha256 AND u.corrected_slug <> ''"            \
+    " ORDER BY u.id DESC LIMIT 1), '') AS corr FROM quality_samples q WHERE q.created_at >= " P    \
+    ") s GROUP BY bucket, shadow"
+
+int gh_sq_quality_add(struct gh_store *st, const struct gh_quality_sample *qs, struct gh_err *err)
+{
+    struct sq_store *s = gh_sq_of(st);
+    struct sq_conn *c = gh_sq_acquire(s);
+    sqlite3_stmt *q = NULL;
+    int b = (int)(qs->clip_confidence * GH_QUALITY_BUCKETS), rc, bad = 0;
+
+    rc = sq_prepare(c,
+                    "INSERT INTO quality_samples (created_at, sha256, clip_slug, clip_confidence,"
+                    " bucket, paid_slug, shadow) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    &q, "record a quality sample", err);
+    if (rc)
+        goto out;
+    bad |= sqlite3_bind_int64(q, 1, qs->created_at);
+    bad |= gh_sq_bind_text(q, 2, qs->sha256);
+    bad |= gh_sq_bind_text(q, 3, qs->clip_slug);
+    bad |= sqlite3_bind_double(q, 4, qs->clip_confidence);
+    bad |= sqlite3_bind_int(q, 5, b < GH_QUALITY_BUCKETS ? b : GH_QUALITY_BUCKETS - 1);
+    bad |= gh_sq_bind_text(q, 6, qs->paid_slug);
+    bad |= sqlite3_bind_int(q, 7, qs->shadow != 0);
+    if (bad || gh_sq_step(q) != SQLITE_DONE)
+        rc = gh_sq_fail(err, c->db, "record a quality sample");
+out:
+    sqlite3_finalize(q);
+    gh_sq_release(s, c);
+    return rc;
+}
+
+int gh_sq_quality_buckets(struct gh_store *st, int64_t since, struct gh_quality_bucket *out,
+                          struct gh_err *err)
+{
+    struct sq_store *s = gh_sq_of(st);
+    struct sq_conn *c = gh_sq_acquire(s);
+    sqlite3_stmt *q = NULL;
+    int rc, step;
+
+    rc = sq_prepare(c, GH_QUALITY_SQL("?1"), &q, "read the quality samples", err);
+    if (rc)
+        goto out;
+    if (sqlite3_bind_int64(q, 1, since)) {
+        rc = gh_sq_fail(err, c->db, "read the quality samples");
+        goto out;
+    }
+    while ((step = gh_sq_step(q)) == SQLITE_ROW) {
+        int b = sqlite3_column_int(q, 0);
+        struct gh_quality_bucket *o = &out[b >= 0 && b < GH_QUALITY_BUCKETS ? b : 0];
+
+        if (sqlite3_column_int(q, 1)) {
+            o->shadow += sqlite3_column_int64(q, 2);
+            o->agree_shadow += sqlite3_column_int64(q, 3);
+        } else {
+            o->escalated += sqlite3_column_int64(q, 2);
+            o->agree_escalated += sqlite3_column_int64(q, 3);
+        }
+        o->corrected += sqlite3_column_int64(q, 4);
+    }
+    if (step != SQLITE_DONE)
+        rc = gh_sq_fail(err, c->db, "read the quality samples");
+out:
+    sqlite3_finalize(q);
+    gh_sq_release(s, c);
+    return rc;
+}

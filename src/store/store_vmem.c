@@ -62,3 +62,30 @@ int gh_store_vmem_prune(struct gh_store *st, int64_t before_created_at, int64_t 
         *n_deleted = n;
     return rc;
 }
+
+/* ---- measured escalation ---- */
+
+int gh_store_quality_add(struct gh_store *st, const struct gh_quality_sample *s, struct gh_err *err)
+{
+    int rc;
+
+    if (!st || !s)
+        return gh_err_set(err, GH_EINVAL, "no store or no sample given");
+    rc = check_text(s->sha256, sizeof s->sha256, "sha256", err);
+    if (rc == GH_OK)
+        rc = check_text(s->clip_slug, sizeof s->clip_slug, "clip_slug", err);
+    if (rc == GH_OK)
+        rc = check_text(s->paid_slug, sizeof s->paid_slug, "paid_slug", err);
+    if (rc == GH_OK && !(s->clip_confidence >= 0 && s->clip_confidence <= 1))
+        rc = gh_err_set(err, GH_EINVAL, "CLIP's confidence is outside 0..1");
+    return rc ? rc : st->ops->quality_add(st, s, err);
+}
+
+int gh_store_quality_buckets(struct gh_store *st, int64_t since, struct gh_quality_bucket *out,
+                             struct gh_err *err)
+{
+    if (!st || !out)
+        return gh_err_set(err, GH_EINVAL, "no store or no output given");
+    memset(out, 0, GH_QUALITY_BUCKETS * sizeof *out);
+    return st->ops->quality_buckets(st, since, out, err);
+}

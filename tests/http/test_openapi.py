@@ -270,6 +270,9 @@ def test_health_and_cache_stats(server, doc):
         r = server.request("HEAD", path)
         assert r.status == 200 and r.body == b"" and r.header("X-Request-ID"), r
     doc.check(server.get("/api/v1/cache/stats"), "/api/v1/cache/stats", "get", 200)
+    doc.check(server.get("/api/v1/quality?precision=0.9"), "/api/v1/quality", "get", 200)
+    doc.check(server.get("/api/v1/quality?precision=0"), "/api/v1/quality", "get", 400,
+              "invalid_parameter")
 
 
 def test_equipment(server, doc):

@@ -141,10 +141,67 @@ out:
     gh_store_close(b);
 }
 
+static void quality_samples_sum_by_bucket(void)
+{
+    struct gh_store *st = open_store();
+    struct gh_quality_sample q = {0};
+    struct gh_quality_bucket b[GH_QUALITY_BUCKETS];
+    int64_t t = INT64_C(4000000000) + (int64_t)getpid() * 100; /* after every other run's */
+
+    if (!st) {
+        CHECK(0);
+        return;
+    }
+    q.created_at = t;
+    snprintf(q.sha256, sizeof q.sha256, "%064d", 7);
+    snprintf(q.clip_slug, sizeof q.clip_slug, "barbell");
+    snprintf(q.paid_slug, sizeof q.paid_slug, "barbell");
+    q.clip_confidence = 0.97; /* bucket 19, agrees */
+    CHECK_INT(gh_store_quality_add(st, &q, NULL), GH_OK);
+    snprintf(q.paid_slug, sizeof q.paid_slug, "leg-press");
+    q.clip_confidence = 1.0; /* bucket 19 too, disagrees */
+    CHECK_INT(gh_store_quality_add(st, &q, NULL), GH_OK);
+    q.shadow = 1;
+    q.clip_confidence = 0.31; /* bucket 6, a shadow sample that disagrees */
+    CHECK_INT(gh_store_quality_add(st, &q, NULL), GH_OK);
+    q.clip_confidence = 1.5;
+    CHECK_INT(gh_store_quality_add(st, &q, NULL), GH_EINVAL);
+    CHECK_INT(gh_store_quality_buckets(st, t, b, NULL), GH_OK);
+    CHECK_INT(b[19].escalated, 2);
+    CHECK_INT(b[19].agree_escalated, 1);
+    CHECK_INT(b[6].shadow, 1);
+    CHECK_INT(b[6].agree_shadow, 0);
+    CHECK_INT(b[0].escalated + b[0].shadow, 0);
+    gh_store_close(st);
+}
+
+static void quality_threshold_follows_the_samples(void)
+{
+    struct gh_quality_report r = {0};
+
+    r.b[19] = (struct gh_quality_bucket){.shadow = 10, .agree_shadow = 10};
+    r.b[15] = (struct gh_quality_bucket){.escalated = 4, .agree_escalated = 3};
+    r.b[8] = (struct gh_quality_bucket){.escalated = 6, .agree_escalated = 1};
+    r.shadow_rate = 0.5; /* each shadow sample stands for 2 answers */
+    r.precision_target = 0.95;
+    gh_quality_compute(&r);
+    CHECK_INT(r.samples, 20);
+    CHECK(fabs(r.threshold - 0.75) < 1e-9); /* (20 + 3) / (20 + 4) = 0.958 */
+    CHECK(fabs(r.precision - 23.0 / 24) < 1e-9);
+    CHECK_INT(r.escalations, 10);
+    CHECK_INT(r.escalations_saved, 4);
+    r.precision_target = 1.0;
+    gh_quality_compute(&r);
+    CHECK(fabs(r.threshold - 0.95) < 1e-9);
+    CHECK_INT(r.escalations_saved, 0);
+}
+
 static int run(const char *url)
 {
     static const struct gh_test_case cases[] = {GH_TEST(rows_round_trip_filtered_and_pruned),
-                                                GH_TEST(second_instance_sees_the_firsts_memory)};
+                                                GH_TEST(second_instance_sees_the_firsts_memory),
+                                                GH_TEST(quality_samples_sum_by_bucket),
+                                                GH_TEST(quality_threshold_follows_the_samples)};
 
     g_url = url;
     snprintf(g_model, sizeof g_model, "test-%08lx-%d-1", (unsigned long)time(NULL), (int)getpid());
