@@ -54,14 +54,14 @@ def test_migrate_stats_purge(gh, store_url, postgres):
     env = {"DATABASE_URL": store_url}
     r = gh("db", "migrate", env=env)
     assert r.returncode == 0, r
-    assert r.stdout.startswith("schema version 4, catalogue "), r
+    assert r.stdout.startswith("schema version 5, catalogue "), r
     assert "(%d equipment types)" % N_EQUIPMENT in r.stdout
     assert gh("db", "migrate", env=env).stdout == r.stdout  # again: nothing to do
     r = gh("cache", "stats", env=env)
     assert r.returncode == 0, r
     stats = json.loads(r.stdout)
     assert stats["backend"] == store_url.split(":")[0]
-    assert stats["schema_version"] == 4
+    assert stats["schema_version"] == 5
     assert stats["equipment"] == N_EQUIPMENT
     assert stats["catalogue_version"]
     assert stats["entries"] == 0
@@ -113,11 +113,11 @@ def test_migrations_race_from_four_processes(gymhelper, pg_url, postgres):
     outs = [p.communicate(timeout=120) for p in procs]
     for p, (out, err) in zip(procs, outs):
         assert p.returncode == 0, err
-        assert out.startswith("schema version 4"), out
+        assert out.startswith("schema version 5"), out
         assert not any(m in err for m in SANITIZER_MARKERS), err
     db = db_name(pg_url)
     assert postgres.psql("SELECT string_agg(version::text, ',' ORDER BY version)"
-                         " FROM schema_migrations", db=db).strip() == "1,2,3,4"
+                         " FROM schema_migrations", db=db).strip() == "1,2,3,4,5"
     assert int(postgres.psql("SELECT count(*) FROM equipment", db=db)) == N_EQUIPMENT
 
 

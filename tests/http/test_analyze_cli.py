@@ -93,7 +93,7 @@ def test_db_migrate_cache_stats_and_purge(procs, binary, photos, tmp_path):
                               capture_output=True, env=env, timeout=120)
 
     r = gh("db", "migrate")
-    assert r.returncode == 0 and b"schema version 4" in r.stdout, r
+    assert r.returncode == 0 and b"schema version 5" in r.stdout, r
     assert b"66 equipment types" in r.stdout
     fake = procs.fake()
     photo = tmp_path / "p.jpg"

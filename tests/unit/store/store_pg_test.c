@@ -83,7 +83,7 @@ static void defaults_are_the_seeds(void)
     CHECK_INT(s->opts.recycle_s, 3600);
     CHECK_INT(s->opts.connect_timeout_ms, 3000);
     CHECK_INT(s->n_open, 1); /* connections open on demand: the migrating one is kept */
-    CHECK_INT(gh_store_schema_version(st, NULL), 4);
+    CHECK_INT(gh_store_schema_version(st, NULL), 5);
     gh_store_close(st);
 }
 
@@ -157,7 +157,7 @@ static void *hammer(void *arg)
     intptr_t failures = 0;
 
     for (int i = 0; i < N_OPS; i++)
-        failures += gh_store_schema_version(st, NULL) != 4;
+        failures += gh_store_schema_version(st, NULL) != 5;
     return (void *)failures;
 }
 
