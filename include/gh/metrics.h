@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gh/buf.h"
 #include "gh/err.h"
 
 #define GH_METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
@@ -19,23 +20,6 @@
 
 /* Exposition text being built, capped at max bytes. A write that fails (GH_ENOMEM, or
  * GH_ETOOBIG past max) empties the text and leaves its code in rc; later writes do nothing. */
-struct gh_metrics_buf {
-    char *data; /* NUL-terminated; NULL while empty */
-    size_t len;
-    size_t cap;
-    size_t max;
-    int rc; /* GH_OK or the first failure */
-};
-
-void gh_metrics_buf_init(struct gh_metrics_buf *b, size_t max);
-
-/* Frees the text; b may then be initialised again. */
-void gh_metrics_buf_fini(struct gh_metrics_buf *b);
-
-/* Hands the NUL-terminated text out (free with gh_free) and its length in *len, leaving b
- * empty; NULL (with *len = 0) when nothing was written or a write failed. */
-char *gh_metrics_buf_take(struct gh_metrics_buf *b, size_t *len);
-
 /* Recording. Thread-safe, lock-free and allocation-free: a hash of the label values, a probe
  * and relaxed atomic adds. String arguments are borrowed for the call (values are copied when
  * a series is first seen). A series beyond a table's fixed size is not recorded, only counted
@@ -64,15 +48,15 @@ void gh_metrics_provider_call(const char *provider, int rc, double seconds, int6
 /* Writes every metric recorded above into b. provider (may be NULL) is the configured one: its
  * series are shown, at 0, before its first call. Returns b->rc. Thread-safe with recording;
  * counts moving meanwhile make no torn sample (a histogram's _count is its buckets' sum). */
-int gh_metrics_render(struct gh_metrics_buf *b, const char *provider) GH_MUST_CHECK;
+int gh_metrics_render(struct gh_buf *b, const char *provider) GH_MUST_CHECK;
 
 /* "# HELP name help" (escaped) and "# TYPE name type" ("counter", "gauge", "histogram"). */
-void gh_metrics_write_family(struct gh_metrics_buf *b, const char *name, const char *type,
+void gh_metrics_write_family(struct gh_buf *b, const char *name, const char *type,
                              const char *help);
 
 /* One sample line. labels: name, value, name, value, ..., NULL (or labels itself NULL); values
  * are escaped. Integral values print without exponent, others in the shortest exact form. */
-void gh_metrics_write_sample(struct gh_metrics_buf *b, const char *name, const char *const *labels,
+void gh_metrics_write_sample(struct gh_buf *b, const char *name, const char *const *labels,
                              double value);
 
 #endif

@@ -348,82 +348,19 @@ void gh_metrics_provider_call(const char *provider, int rc, double seconds, int6
 
 /* --- text buffer ----------------------------------------------------------------------- */
 
-void gh_metrics_buf_init(struct gh_metrics_buf *b, size_t max)
+/* Appends; a failure stays in b->rc (gh/buf.h), so the writers check once at the end. */
+static void buf_append(struct gh_buf *b, const char *s, size_t n)
 {
-    memset(b, 0, sizeof *b);
-    b->max = max;
+    (void)gh_buf_append(b, s, n);
 }
 
-void gh_metrics_buf_fini(struct gh_metrics_buf *b)
-{
-    gh_free(b->data);
-    memset(b, 0, sizeof *b);
-}
-
-char *gh_metrics_buf_take(struct gh_metrics_buf *b, size_t *len)
-{
-    char *text = b->rc == GH_OK ? b->data : NULL;
-
-    *len = text ? b->len : 0;
-    if (!text)
-        gh_free(b->data);
-    b->data = NULL;
-    b->len = b->cap = 0;
-    return text;
-}
-
-static void buf_fail(struct gh_metrics_buf *b, int rc)
-{
-    gh_free(b->data);
-    b->data = NULL;
-    b->len = b->cap = 0;
-    b->rc = rc;
-}
-
-/* Room for n more bytes and the NUL; 0 once the buffer has failed. */
-static int buf_reserve(struct gh_metrics_buf *b, size_t n)
-{
-    size_t want, cap;
-    char *p;
-
-    if (b->rc)
-        return 0;
-    if (!gh_add_ok(b->len, n, &want) || want >= b->max) {
-        buf_fail(b, GH_ETOOBIG);
-        return 0;
-    }
-    want++;
-    if (want <= b->cap)
-        return 1;
-    cap = b->cap ? b->cap : 4096;
-    while (cap < want)
-        cap = cap > b->max / 2 ? b->max + 1 : cap * 2;
-    p = gh_realloc(b->data, cap);
-    if (!p) {
-        buf_fail(b, GH_ENOMEM);
-        return 0;
-    }
-    b->data = p;
-    b->cap = cap;
-    return 1;
-}
-
-static void buf_append(struct gh_metrics_buf *b, const char *s, size_t n)
-{
-    if (!buf_reserve(b, n))
-        return;
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
-static void buf_puts(struct gh_metrics_buf *b, const char *s)
+static void buf_puts(struct gh_buf *b, const char *s)
 {
     buf_append(b, s, strlen(s));
 }
 
 /* Label values escape \, " and newline; HELP text only \ and newline (format 0.0.4). */
-static void buf_escaped(struct gh_metrics_buf *b, const char *s, int label_value)
+static void buf_escaped(struct gh_buf *b, const char *s, int label_value)
 {
     const char *run = s;
 
@@ -458,8 +395,7 @@ static void format_value(char *out, size_t cap, double v)
 
 /* --- rendering ------------------------------------------------------------------------- */
 
-void gh_metrics_write_family(struct gh_metrics_buf *b, const char *name, const char *type,
-                             const char *help)
+void gh_metrics_write_family(struct gh_buf *b, const char *name, const char *type, const char *help)
 {
     buf_puts(b, "# HELP ");
     buf_puts(b, name);
@@ -472,7 +408,7 @@ void gh_metrics_write_family(struct gh_metrics_buf *b, const char *name, const c
     buf_puts(b, "\n");
 }
 
-static void write_sample(struct gh_metrics_buf *b, const char *name, const char *suffix,
+static void write_sample(struct gh_buf *b, const char *name, const char *suffix,
                          const char *const *labels, double value)
 {
     char num[40];
@@ -492,7 +428,7 @@ static void write_sample(struct gh_metrics_buf *b, const char *name, const char 
     buf_puts(b, "\n");
 }
 
-void gh_metrics_write_sample(struct gh_metrics_buf *b, const char *name, const char *const *labels,
+void gh_metrics_write_sample(struct gh_buf *b, const char *name, const char *const *labels,
                              double value)
 {
     write_sample(b, name, "", labels, value);
@@ -537,7 +473,7 @@ static void label_pairs(const struct family *f, const struct slot *s, const char
     out[j] = NULL;
 }
 
-static void render_histogram(struct gh_metrics_buf *b, const struct family *f, const struct slot *s)
+static void render_histogram(struct gh_buf *b, const struct family *f, const struct slot *s)
 {
     const struct histogram *h = &((const struct histogram_slot *)(const void *)s)->h;
     const char *labels[2 * MAX_LABELS + 3];
@@ -559,7 +495,7 @@ static void render_histogram(struct gh_metrics_buf *b, const struct family *f, c
     write_sample(b, f->name, "_count", labels, (double)total); /* == the +Inf bucket */
 }
 
-static void render_family(struct gh_metrics_buf *b, const struct family *f)
+static void render_family(struct gh_buf *b, const struct family *f)
 {
     const struct slot *list[MAX_SLOTS];
     const char *labels[2 * MAX_LABELS + 1];
@@ -579,8 +515,8 @@ static void render_family(struct gh_metrics_buf *b, const struct family *f)
     }
 }
 
-static void write_single(struct gh_metrics_buf *b, const char *name, const char *type,
-                         const char *help, double value)
+static void write_single(struct gh_buf *b, const char *name, const char *type, const char *help,
+                         double value)
 {
     gh_metrics_write_family(b, name, type, help);
     gh_metrics_write_sample(b, name, NULL, value);
@@ -607,7 +543,7 @@ static void declare_series(const char *provider)
     counter_add(&provider_cost, &provider, 0);
 }
 
-int gh_metrics_render(struct gh_metrics_buf *b, const char *provider)
+int gh_metrics_render(struct gh_buf *b, const char *provider)
 {
     declare_series(provider);
     render_family(b, &http_requests);

@@ -4,6 +4,7 @@
 #include "internal.h"
 
 #include "gh/alloc.h"
+#include "gh/buf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,40 +29,14 @@ static int matches_text(const struct gh_equipment *q, const char *text)
     return 0;
 }
 
-/* A growing text buffer for the list; a failure leaves ok = 0. */
-struct out {
-    char *buf;
-    size_t len, cap;
-    int ok;
-};
-
-static void add(struct out *o, const char *s, size_t n)
+/* Appends; a failure stays in o->rc (gh/buf.h) and is checked once at the end. */
+static void adds(struct gh_buf *o, const char *s)
 {
-    if (!o->ok)
-        return;
-    if (o->len + n + 1 > o->cap) {
-        size_t cap = o->cap ? o->cap * 2 : 65536;
-        char *p;
-
-        while (cap < o->len + n + 1)
-            cap *= 2;
-        p = gh_realloc(o->buf, cap);
-        if (!p) {
-            o->ok = 0;
-            return;
-        }
-        o->buf = p;
-        o->cap = cap;
-    }
-    memcpy(o->buf + o->len, s, n);
-    o->len += n;
-    o->buf[o->len] = '\0';
+    (void)gh_buf_puts(o, s);
 }
 
-static void adds(struct out *o, const char *s)
-{
-    add(o, s, strlen(s));
-}
+/* Far above the whole catalogue (~200 KB), low enough that a runaway cannot exhaust memory. */
+#define LIST_MAX (8u << 20)
 
 /* Slugs, category ids and versions are catalogue-checked plain tokens; no escaping needed. */
 int gh_route_equipment_list(struct gh_http_request *req)
@@ -69,10 +44,11 @@ int gh_route_equipment_list(struct gh_http_request *req)
     const struct gh_catalogue *cat = req->app->cat;
     const char *category = gh_http_arg(req, "category"), *muscle = gh_http_arg(req, "muscle");
     const char *q = gh_http_arg(req, "q");
-    struct out o = {NULL, 0, 0, 1};
-    char num[64];
-    size_t count = 0;
+    struct gh_buf o;
+    char num[64], *body;
+    size_t count = 0, len;
 
+    gh_buf_init(&o, LIST_MAX);
     adds(&o, "{\"catalogue_version\":\"");
     adds(&o, gh_catalogue_version(cat));
     adds(&o, "\",\"categories\":[");
@@ -101,12 +77,12 @@ int gh_route_equipment_list(struct gh_http_request *req)
     }
     snprintf(num, sizeof num, "],\"count\":%zu}", count);
     adds(&o, num);
-    if (!o.ok) {
-        gh_free(o.buf);
+    body = gh_buf_take(&o, &len);
+    if (!body) {
         gh_http_problem(req, 503, "out_of_memory", "the server is out of memory");
         return 0;
     }
-    gh_http_json(req, 200, o.buf, o.len);
+    gh_http_json(req, 200, body, len);
     return 0;
 }
 

@@ -35,14 +35,14 @@ void gh_http_metrics_end(const struct gh_http_request *req, const struct gh_log_
 }
 
 /* A family with one unlabelled sample; type is "counter" or "gauge". */
-static void write_one(struct gh_metrics_buf *b, const char *name, const char *type,
-                      const char *help, double v)
+static void write_one(struct gh_buf *b, const char *name, const char *type, const char *help,
+                      double v)
 {
     gh_metrics_write_family(b, name, type, help);
     gh_metrics_write_sample(b, name, NULL, v);
 }
 
-static void write_cache(struct gh_metrics_buf *b, struct gh_app *app)
+static void write_cache(struct gh_buf *b, struct gh_app *app)
 {
     static const char hits[] = "gymhelper_cache_hits_total";
     static const char *const layers[] = {"memory", "redis", "exact", "near", "visual", "coalesced"};
@@ -75,7 +75,7 @@ static void write_cache(struct gh_metrics_buf *b, struct gh_app *app)
               (double)ps.visual_remembered);
 }
 
-static void write_lru(struct gh_metrics_buf *b, struct gh_lru *lru)
+static void write_lru(struct gh_buf *b, struct gh_lru *lru)
 {
     struct gh_lru_stats ls;
 
@@ -93,7 +93,7 @@ static void write_lru(struct gh_metrics_buf *b, struct gh_lru *lru)
 }
 
 /* Only with REDIS_URL: a series that can never move is noise. */
-static void write_redis(struct gh_metrics_buf *b, struct gh_redis *redis)
+static void write_redis(struct gh_buf *b, struct gh_redis *redis)
 {
     struct gh_redis_stats rs;
 
@@ -118,7 +118,7 @@ static void write_redis(struct gh_metrics_buf *b, struct gh_redis *redis)
               "Times the Redis circuit breaker opened.", (double)rs.outages);
 }
 
-static void write_process(struct gh_metrics_buf *b, struct gh_app *app)
+static void write_process(struct gh_buf *b, struct gh_app *app)
 {
     static const char info[] = "gymhelper_build_info";
     const char *labels[] = {"version", GH_VERSION,          "libvips", VIPS_VERSION,
@@ -138,19 +138,19 @@ static void write_process(struct gh_metrics_buf *b, struct gh_app *app)
 int gh_route_metrics(struct gh_http_request *req)
 {
     struct gh_app *app = req->app;
-    struct gh_metrics_buf b;
+    struct gh_buf b;
     size_t len = 0;
     char *text;
 
-    gh_metrics_buf_init(&b, METRICS_MAX);
+    gh_buf_init(&b, METRICS_MAX);
     if (gh_metrics_render(&b, app->provider ? app->provider->name : NULL) == GH_OK) {
         write_cache(&b, app);
         write_lru(&b, app->lru);
         write_redis(&b, app->redis);
         write_process(&b, app);
     }
-    text = gh_metrics_buf_take(&b, &len);
-    gh_metrics_buf_fini(&b);
+    text = gh_buf_take(&b, &len);
+    gh_buf_fini(&b);
     if (!text) {
         gh_http_problem(req, 503, "out_of_memory", "the server is out of memory");
         return 0;

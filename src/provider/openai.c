@@ -6,6 +6,7 @@
 #include "internal.h"
 
 #include "gh/alloc.h"
+#include "gh/buf.h"
 #include "gh/clock.h"
 
 #include <ctype.h>
@@ -50,13 +51,6 @@ struct openai {
 };
 
 /* Growable text with a hard cap; after a failed append it stays valid and says why. */
-struct sbuf {
-    char *p;
-    size_t len, cap;
-    size_t max; /* bytes including the terminator */
-    int failed; /* GH_ENOMEM or GH_ETOOBIG once an append failed */
-};
-
 /* One analyze call: the request, built once, and the state of the current attempt. */
 struct call {
     CURL *curl;
@@ -65,7 +59,7 @@ struct call {
     size_t body_len;
     const struct gh_catalogue *cat;
     int64_t deadline_ms;
-    struct sbuf resp;
+    struct gh_buf resp;
     long retry_after_ms; /* -1 when the last response named no delay */
     char errbuf[CURL_ERROR_SIZE];
 };
@@ -80,37 +74,10 @@ static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc = CURLE_FAILED_INIT;
 static atomic_uint_fast64_t seed_counter;
 
-static void sb_add(struct sbuf *b, const char *s, size_t n)
+/* Appends; a failure stays in b->rc (gh/buf.h) and is checked once at the end. */
+static void sb_adds(struct gh_buf *b, const char *s)
 {
-    size_t need, cap;
-    char *np;
-
-    if (b->failed)
-        return;
-    if (!gh_add_ok(b->len, n, &need) || !gh_add_ok(need, 1, &need) || need > b->max) {
-        b->failed = GH_ETOOBIG;
-        return;
-    }
-    if (need > b->cap) {
-        cap = b->cap ? b->cap : 1024;
-        while (cap < need)
-            cap = cap <= b->max / 2 ? cap * 2 : need;
-        np = gh_realloc(b->p, cap);
-        if (!np) {
-            b->failed = GH_ENOMEM;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_adds(struct sbuf *b, const char *s)
-{
-    sb_add(b, s, strlen(s));
+    (void)gh_buf_puts(b, s);
 }
 
 static char *str_join(const char *a, size_t a_len, const char *b, size_t b_len)
@@ -405,7 +372,7 @@ static int parse_answer(const struct openai *p, const struct call *c,
     char text[200];
     int rc;
 
-    root = json_loadb(c->resp.p ? c->resp.p : "", c->resp.len, 0, NULL);
+    root = json_loadb(c->resp.data ? c->resp.data : "", c->resp.len, 0, NULL);
     if (!json_is_object(root)) {
         rc = gh_err_set(err, GH_EPROVIDER, "the AI provider's answer is not a JSON object");
         goto out;
@@ -443,13 +410,14 @@ out:
 /* error.message of an OpenAI error body, else the start of the body; scrubbed. */
 static void server_message(const struct openai *p, const struct call *c, char *out, size_t cap)
 {
-    json_t *root = json_loadb(c->resp.p ? c->resp.p : "", c->resp.len, 0, NULL);
+    json_t *root = json_loadb(c->resp.data ? c->resp.data : "", c->resp.len, 0, NULL);
     const json_t *m = json_object_get(json_object_get(root, "error"), "message");
 
     if (json_is_string(m) && json_string_length(m) > 0)
         gh_provider_scrub(json_string_value(m), json_string_length(m), p->api_key, out, cap);
     else if (c->resp.len > 0)
-        gh_provider_scrub(c->resp.p, c->resp.len < 120 ? c->resp.len : 120, p->api_key, out, cap);
+        gh_provider_scrub(c->resp.data, c->resp.len < 120 ? c->resp.len : 120, p->api_key, out,
+                          cap);
     else
         snprintf(out, cap, "no error message");
     json_decref(root);
@@ -485,10 +453,10 @@ static int transport_failure(const struct openai *p, const struct call *c, CURLc
     const char *what = c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc);
     char msg[SERVER_MSG_CAP];
 
-    if (c->resp.failed == GH_ETOOBIG || cc == CURLE_FILESIZE_EXCEEDED)
+    if (c->resp.rc == GH_ETOOBIG || cc == CURLE_FILESIZE_EXCEEDED)
         return gh_err_set(err, GH_EPROVIDER, "the AI provider's answer is over %d MiB",
                           GH_PROVIDER_BODY_MAX >> 20);
-    if (c->resp.failed == GH_ENOMEM)
+    if (c->resp.rc == GH_ENOMEM)
         return gh_err_set(err, GH_ENOMEM, "out of memory reading the AI provider's answer");
     /* The total timeout of the attempt is the deadline; an earlier timeout is the connect one. */
     if (cc == CURLE_OPERATION_TIMEDOUT && now_ms() >= c->deadline_ms - 10)
@@ -508,8 +476,7 @@ static int attempt_once(const struct openai *p, struct call *c, long left_ms, st
     long status = 0;
     CURLcode cc;
 
-    c->resp.len = 0;
-    c->resp.failed = 0;
+    gh_buf_clear(&c->resp);
     c->retry_after_ms = -1;
     c->errbuf[0] = '\0';
     curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, left_ms);
@@ -531,8 +498,8 @@ static size_t on_body(char *buf, size_t size, size_t n, void *ud)
 
     if (!gh_mul_ok(size, n, &len))
         return 0;
-    sb_add(&c->resp, buf, len);
-    return c->resp.failed ? 0 : len; /* 0 makes libcurl stop with CURLE_WRITE_ERROR */
+    (void)gh_buf_append(&c->resp, buf, len);
+    return c->resp.rc ? 0 : len; /* 0 makes libcurl stop with CURLE_WRITE_ERROR */
 }
 
 static size_t on_header(char *buf, size_t size, size_t n, void *ud)
@@ -591,7 +558,7 @@ static char *data_url(const uint8_t *in, size_t n, size_t *out_len)
 }
 
 /* Every slug, name, look and look-alike: the model can only tell apart what it is told about. */
-static void catalogue_text(const struct gh_catalogue *cat, struct sbuf *b)
+static void catalogue_text(const struct gh_catalogue *cat, struct gh_buf *b)
 {
     sb_adds(b, "Catalogue, one item per line: slug | name | what it looks like | often "
                "confused with.\n");
@@ -657,27 +624,28 @@ out:
 static int build_body(const struct openai *p, const struct gh_provider_request *req, struct call *c,
                       struct gh_err *err)
 {
-    struct sbuf text = {.max = GH_PROVIDER_BODY_MAX};
+    struct gh_buf text;
     json_t *rf = NULL, *body = NULL;
     char *url = NULL;
     size_t url_len = 0;
     int rc = GH_ENOMEM;
 
+    gh_buf_init(&text, GH_PROVIDER_BODY_MAX - 1);
     catalogue_text(req->cat, &text);
     url = data_url(req->jpeg, req->jpeg_len, &url_len);
     rf = response_format(req->cat);
-    if (text.failed == GH_ETOOBIG) {
+    if (text.rc == GH_ETOOBIG) {
         rc = gh_err_set(err, GH_EINVAL, "the catalogue is too large to send to the AI provider");
         goto out;
     }
-    if (text.failed || !url || !rf)
+    if (text.rc || !url || !rf)
         goto out;
     body = json_pack("{s:s, s:[{s:s, s:s}, {s:s, s:[{s:s, s:s}, {s:s, s:{s:s%, s:s}}]}], "
                      "s:i, s:i, s:O}",
                      "model", p->model, "messages", "role", "system", "content", system_prompt,
-                     "role", "user", "content", "type", "text", "text", text.p, "type", "image_url",
-                     "image_url", "url", url, url_len, "detail", "low", "temperature", 0,
-                     "max_tokens", MAX_TOKENS, "response_format", rf);
+                     "role", "user", "content", "type", "text", "text", text.data, "type",
+                     "image_url", "image_url", "url", url, url_len, "detail", "low", "temperature",
+                     0, "max_tokens", MAX_TOKENS, "response_format", rf);
     if (!body)
         goto out;
     c->body_len = json_dumpb(body, NULL, 0, JSON_COMPACT);
@@ -691,7 +659,7 @@ out:
     json_decref(body);
     json_decref(rf);
     gh_free(url);
-    gh_free(text.p);
+    gh_buf_fini(&text);
     return rc;
 }
 
@@ -732,7 +700,7 @@ static int call_init(const struct openai *p, const struct gh_provider_request *r
     if (rc)
         return rc;
     c->cat = req->cat;
-    c->resp.max = GH_PROVIDER_BODY_MAX + 1;
+    gh_buf_init(&c->resp, GH_PROVIDER_BODY_MAX);
     c->curl = curl_easy_init();
     /* "Expect:" turns off 100-continue, which costs a second with servers that never send it. */
     if (!c->curl || !add_header(c, "Content-Type: application/json") ||
@@ -774,7 +742,7 @@ static void call_fini(struct call *c)
         curl_easy_cleanup(c->curl);
     curl_slist_free_all(c->headers);
     gh_free(c->body);
-    gh_free(c->resp.p);
+    gh_free(c->resp.data);
 }
 
 static int check_request(const struct gh_provider_request *req, struct gh_err *err)

@@ -26,14 +26,14 @@ static void reset(void)
 /* The exposition text of everything recorded (and provider's declared series). */
 static char *render(const char *provider)
 {
-    struct gh_metrics_buf b;
+    struct gh_buf b;
     size_t len = 0;
     char *text;
 
-    gh_metrics_buf_init(&b, 1u << 20);
+    gh_buf_init(&b, 1u << 20);
     CHECK_INT(gh_metrics_render(&b, provider), GH_OK);
-    text = gh_metrics_buf_take(&b, &len);
-    gh_metrics_buf_fini(&b);
+    text = gh_buf_take(&b, &len);
+    gh_buf_fini(&b);
     CHECK(text && strlen(text) == len);
     return text;
 }
@@ -147,23 +147,23 @@ static void histogram_renders_cumulative_with_inf_sum_count(void)
 static void escapes_label_values_and_help(void)
 {
     const char *labels[] = {"a", "back\\slash", "b", "say \"hi\"", "c", "two\nlines", NULL};
-    struct gh_metrics_buf b;
+    struct gh_buf b;
     size_t len;
     char *text;
 
-    gh_metrics_buf_init(&b, 4096);
+    gh_buf_init(&b, 4096);
     gh_metrics_write_family(&b, "x_total", "counter", "a \\ and\na \"quote\"");
     gh_metrics_write_sample(&b, "x_total", labels, 2);
     gh_metrics_write_sample(&b, "y", NULL, 0.25);
     gh_metrics_write_sample(&b, "z", (const char *[]){NULL}, -3);
-    text = gh_metrics_buf_take(&b, &len);
+    text = gh_buf_take(&b, &len);
     CHECK_STR(text, "# HELP x_total a \\\\ and\\na \"quote\"\n"
                     "# TYPE x_total counter\n"
                     "x_total{a=\"back\\\\slash\",b=\"say \\\"hi\\\"\",c=\"two\\nlines\"} 2\n"
                     "y 0.25\n"
                     "z -3\n");
     gh_free(text);
-    gh_metrics_buf_fini(&b);
+    gh_buf_fini(&b);
 }
 
 static void formats_values(void)
@@ -271,10 +271,10 @@ static void long_values_are_cut_and_keys_are_exact(void)
 
 static void buffer_cap_empties_and_reports(void)
 {
-    struct gh_metrics_buf b;
+    struct gh_buf b;
     size_t len = 1;
 
-    gh_metrics_buf_init(&b, 16);
+    gh_buf_init(&b, 16);
     gh_metrics_write_sample(&b, "short", NULL, 1); /* "short 1\n": 8 bytes */
     CHECK_INT(b.rc, GH_OK);
     gh_metrics_write_sample(&b, "longer_than_that", NULL, 1);
@@ -282,8 +282,8 @@ static void buffer_cap_empties_and_reports(void)
     CHECK(b.len == 0 && b.data == NULL);
     gh_metrics_write_sample(&b, "s", NULL, 1); /* does nothing after a failure */
     CHECK(b.len == 0);
-    CHECK(gh_metrics_buf_take(&b, &len) == NULL && len == 0);
-    gh_metrics_buf_fini(&b);
+    CHECK(gh_buf_take(&b, &len) == NULL && len == 0);
+    gh_buf_fini(&b);
 }
 
 #define N_THREADS 8
