@@ -2,11 +2,12 @@
 # Thin wrapper over Meson. `make run` and `make test` install missing Debian packages first.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
 FUZZ_BUILD ?= build-fuzz
 PY         := /usr/bin/python3
 ARGS       ?=
 
-.PHONY: all deps build build-asan run test bench fuzz format lint clean
+.PHONY: all deps build build-asan build-tsan run test bench fuzz format lint clean
 
 all: build
 
@@ -25,6 +26,14 @@ build: deps $(BUILD)/build.ninja
 build-asan: deps $(ASAN_BUILD)/build.ninja
 	meson compile -C $(ASAN_BUILD)
 
+# ThreadSanitizer: the threaded unit tests (meson suite "threaded") and the HTTP tests marked
+# tsan run against it in `make test`.
+$(TSAN_BUILD)/build.ninja:
+	meson setup $(TSAN_BUILD) --buildtype=debug -Db_sanitize=thread
+
+build-tsan: deps $(TSAN_BUILD)/build.ninja
+	meson compile -C $(TSAN_BUILD)
+
 # Serves the API on http://127.0.0.1:8000 with the embedded SQLite store in ./data/.
 # Settings come from the environment (see README) or ARGS, e.g. make run ARGS="--port 9000".
 run: build
@@ -33,8 +42,9 @@ run: build
 lint:
 	@scripts/lint
 
-test: build build-asan lint
-	$(PY) -m pytest -q tests --build=$(BUILD) --asan-build=$(ASAN_BUILD) $(PYTEST_ARGS)
+test: build build-asan build-tsan lint
+	$(PY) -m pytest -q tests --build=$(BUILD) --asan-build=$(ASAN_BUILD) \
+	    --tsan-build=$(TSAN_BUILD) $(PYTEST_ARGS)
 
 bench: build
 	@scripts/install-deps --bench
@@ -59,4 +69,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)

@@ -24,13 +24,18 @@ GYM_PHOTOS = REPO.parent / "shared" / "data" / "gym-photos"
 _EMPTY_XDG_CACHE = tempfile.mkdtemp(prefix="gh-test-xdg-")
 atexit.register(shutil.rmtree, _EMPTY_XDG_CACHE, True)
 
-SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                     "WARNING: ThreadSanitizer")
 
 # variant id -> (pytest option, make target)
 VARIANTS = {
     "release": ("--build", "build"),
     "asan": ("--asan-build", "build-asan"),
 }
+# ThreadSanitizer: only the threaded unit tests (meson suite "threaded") and the HTTP tests
+# marked tsan run against it, so it is not one of the VARIANTS every CLI test runs in.
+TSAN = {"tsan": ("--tsan-build", "build-tsan")}
+ALL_VARIANTS = {**VARIANTS, **TSAN}
 
 
 def pytest_addoption(parser):
@@ -39,11 +44,13 @@ def pytest_addoption(parser):
                     help="release build directory, relative to the repository root")
     group.addoption("--asan-build", default="build-asan",
                     help="ASan+UBSan build directory, relative to the repository root")
+    group.addoption("--tsan-build", default="build-tsan",
+                    help="ThreadSanitizer build directory, relative to the repository root")
 
 
 def build_dir(config, variant):
-    """Absolute build directory of a variant ("release" or "asan")."""
-    opt, _ = VARIANTS[variant]
+    """Absolute build directory of a variant ("release", "asan" or "tsan")."""
+    opt, _ = ALL_VARIANTS[variant]
     p = Path(config.getoption(opt))
     return p if p.is_absolute() else REPO / p
 
@@ -51,7 +58,7 @@ def build_dir(config, variant):
 def require_build(config, variant):
     """The build directory, or a test failure telling how to make it."""
     d = build_dir(config, variant)
-    opt, target = VARIANTS[variant]
+    opt, target = ALL_VARIANTS[variant]
     if not (d / "build.ninja").is_file():
         pytest.fail("%s build %s does not exist: run 'make %s' (or pass %s=DIR)"
                     % (variant, d, target, opt), pytrace=False)
@@ -80,6 +87,9 @@ def sanitizer_env(variant):
                                % (REPO / "tests" / "lsan.supp"))
         env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
         env["ASAN_OPTIONS"] = "detect_leaks=1"
+    if variant == "tsan":
+        env["TSAN_OPTIONS"] = ("second_deadlock_stack=1:suppressions=%s"
+                               % (REPO / "tests" / "tsan.supp"))
     return env
 
 
@@ -87,7 +97,7 @@ def make_binary(config, variant):
     d = require_build(config, variant)
     exe = d / "gymhelper"
     if not os.access(exe, os.X_OK):
-        pytest.fail("%s has no gymhelper binary: run 'make %s'" % (d, VARIANTS[variant][1]),
+        pytest.fail("%s has no gymhelper binary: run 'make %s'" % (d, ALL_VARIANTS[variant][1]),
                     pytrace=False)
     return Binary(exe, variant, sanitizer_env(variant))
 
@@ -194,8 +204,9 @@ class MesonTests:
     them. The build is brought up to date first, in the foreground, so that nothing relinks a
     binary while a CLI test runs it; `meson test` then runs with --no-rebuild."""
 
-    def __init__(self, build):
+    def __init__(self, build, suite=None):
         self.build = build
+        self.suite = suite  # a meson suite, or None for every test
         self.proc = None
         self.results = None
         self.logbase = "pytest-testlog-%d" % os.getpid()  # ours alone, not testlog.json
@@ -212,7 +223,7 @@ class MesonTests:
         env.update(_postgres_env(self))
         self.proc = subprocess.Popen(
             ["meson", "test", "-C", str(self.build), "--print-errorlogs", "--no-rebuild",
-             "--logbase", self.logbase],
+             "--logbase", self.logbase] + (["--suite", self.suite] if self.suite else []),
             stdout=self.output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
 
     def wait(self):
@@ -313,7 +324,8 @@ def meson_tests(config, variant):
     """The session's MesonTests for a variant's build."""
     runs = config.stash.setdefault(_MESON_KEY, {})
     if variant not in runs:
-        runs[variant] = MesonTests(build_dir(config, variant))
+        runs[variant] = MesonTests(build_dir(config, variant),
+                                   "threaded" if variant in TSAN else None)
     return runs[variant]
 
 
@@ -325,7 +337,7 @@ def pytest_collection_modifyitems(session, config, items):
     variants = {item.callspec.params["variant"] for item in items
                 if item.nodeid.split("::")[0].endswith("test_unit.py")
                 and hasattr(item, "callspec") and "variant" in item.callspec.params}
-    for variant in VARIANTS:
+    for variant in ALL_VARIANTS:
         if variant in variants:
             meson_tests(config, variant).start()
 

@@ -18,6 +18,7 @@ def _suite(config):
 
 
 def _meson_test_names(config, variant):
+    """The meson tests of a variant's build; for ThreadSanitizer only suite "threaded"."""
     d = _suite(config).build_dir(config, variant)
     if not (d / "build.ninja").is_file():
         return ["<missing build>"]  # the case fails and says which make target to run
@@ -25,14 +26,17 @@ def _meson_test_names(config, variant):
                          text=True)
     if out.returncode != 0:
         return ["<meson introspect failed>"]
-    return [t["name"] for t in json.loads(out.stdout)]
+    tests = json.loads(out.stdout)
+    if variant in _suite(config).TSAN:
+        tests = [t for t in tests if "threaded" in t.get("suite", [])]
+    return [t["name"] for t in tests]
 
 
 def pytest_generate_tests(metafunc):
     if "meson_test" not in metafunc.fixturenames:
         return
     params = []
-    for variant in _suite(metafunc.config).VARIANTS:
+    for variant in _suite(metafunc.config).ALL_VARIANTS:
         for name in _meson_test_names(metafunc.config, variant):
             params.append(pytest.param(variant, name, id="%s-%s" % (variant, name)))
     metafunc.parametrize("variant,meson_test", params)

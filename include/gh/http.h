@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* The HTTP API (DESIGN.md, "HTTP API (v1)") on libmicrohttpd: a pool of I/O threads answers
- * cheap requests inline (cache hits, catalogue, health) and hands slow analyses to a pool of
- * workers, suspending the connection meanwhile so one slow provider call blocks nobody. */
+/* The HTTP API (DESIGN.md, "HTTP API (v1)") on libmicrohttpd: a pool of I/O threads parses,
+ * routes and answers what is in memory (LRU hits, catalogue, files); whatever can block (store,
+ * Redis, history, JSON bodies, analyses) runs on worker pools while the connection is
+ * suspended, so one slow call blocks nobody. */
 #ifndef GH_HTTP_H
 #define GH_HTTP_H
 
@@ -41,8 +42,17 @@ struct gh_http_config {
     int port;                 /* PORT, default 8000; 0 picks a free port */
     int io_threads;           /* default 2 */
     int workers;              /* analysis workers, default 4 */
-    int queue_cap;            /* analyses waiting for a worker before 503, default 256 */
+    int light_workers;        /* workers for store, Redis and history reads, default 4 */
+    int queue_cap;            /* requests waiting for a worker (per pool) before 503, default 256 */
     int connection_timeout_s; /* idle/slow clients are dropped after this, default 30 */
+    /* Admission (README "Hostile traffic"): past the first two, 503 server_busy from the
+     * headers; far past them, refused at accept. */
+    int max_connections;            /* MAX_CONNECTIONS, default 1024 */
+    int max_connections_per_client; /* MAX_CONNECTIONS_PER_CLIENT, default 32 */
+    size_t upload_memory;           /* UPLOAD_MEMORY_MB in bytes: upload bytes held at once */
+    int header_timeout_s;           /* HEADER_TIMEOUT_S: whole headers within, default 5 */
+    size_t upload_min_rate;         /* UPLOAD_MIN_RATE_KBPS in bytes/s, default 16 KB/s */
+    int upload_grace_s;             /* UPLOAD_GRACE_S before the rate counts, default 10 */
 };
 
 void gh_http_config_defaults(struct gh_http_config *cfg);

@@ -100,11 +100,17 @@ struct gh_pipeline *gh_pipeline_new(const struct gh_pipeline_config *cfg,
 /* Waits for queued identification records to be written, then frees. NULL is a no-op. */
 void gh_pipeline_free(struct gh_pipeline *p);
 
-/* The fast path, cheap enough for an I/O thread: checks the declared type against the
- * bytes, computes the SHA-256 into req->sha256 and answers from the LRU, Redis or the store's
- * exact key (Redis blocks at most its timeout, and only while it is up: see gh/redis.h). GH_OK with
- * *out filled on a hit; GH_ENOTFOUND on a miss (call gh_pipeline_analyze); other errors as
- * gh_image_validate. With req->nocache it only validates and hashes. */
+/* The in-memory path, for an I/O thread (no I/O, no lock held for long): checks the declared
+ * type against the bytes, computes the SHA-256 into req->sha256 and answers from the LRU. GH_OK
+ * with *out filled on a hit; GH_ENOTFOUND on a miss (then gh_pipeline_lookup on a worker);
+ * other errors as gh_image_validate. With req->nocache it only validates and hashes. */
+int gh_pipeline_lookup_memory(struct gh_pipeline *p, struct gh_analyze_request *req,
+                              struct gh_analysis *out, struct gh_err *err) GH_MUST_CHECK;
+
+/* The shared cache layers, for workers: when req->sha256 is empty, first what
+ * gh_pipeline_lookup_memory does; then Redis and the store's exact key (each may block up to
+ * its timeout: see gh/redis.h and the store's breaker). GH_OK with *out filled on a hit;
+ * GH_ENOTFOUND on a miss (call gh_pipeline_analyze); other errors as gh_image_validate. */
 int gh_pipeline_lookup(struct gh_pipeline *p, struct gh_analyze_request *req,
                        struct gh_analysis *out, struct gh_err *err) GH_MUST_CHECK;
 

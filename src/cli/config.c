@@ -16,6 +16,7 @@ enum kind {
     K_INT,
     K_LONG,
     K_MB,
+    K_KB,
     K_DAYS,
     K_SECONDS,
     K_FRACTION,
@@ -127,6 +128,18 @@ static const struct setting settings[] = {
      "proxies (CIDRs) whose X-Forwarded-For names the client (none)"},
     {"HTTP_THREADS", "threads", K_INT, 1, 256, AT(http.io_threads), "I/O threads (2)"},
     {"WORKERS", "workers", K_INT, 1, 256, AT(http.workers), "analysis workers (4)"},
+    {"MAX_CONNECTIONS", "max-connections", K_INT, 1, 1000000, AT(http.max_connections),
+     "open connections before 503 server_busy (1024)"},
+    {"MAX_CONNECTIONS_PER_CLIENT", "max-connections-per-client", K_INT, 1, 1000000,
+     AT(http.max_connections_per_client), "open connections of one client address (32)"},
+    {"UPLOAD_MEMORY_MB", "upload-memory-mb", K_MB, 1, 1000000, AT(http.upload_memory),
+     "upload bytes held in memory at once, all requests (256)"},
+    {"HEADER_TIMEOUT_S", "header-timeout", K_INT, 1, 300, AT(http.header_timeout_s),
+     "seconds a client has to send the whole request headers (5)"},
+    {"UPLOAD_MIN_RATE_KBPS", "upload-min-rate-kbps", K_KB, 0, 1000000, AT(http.upload_min_rate),
+     "slower uploads are dropped after the grace period, KB/s (16)"},
+    {"UPLOAD_GRACE_S", "upload-grace", K_INT, 0, 3600, AT(http.upload_grace_s),
+     "seconds of an upload before the minimum rate applies (10)"},
     {"LOG_LEVEL", "log-level", K_LEVEL, 0, 0, AT(log_level), "debug, info, warn, error (info)"},
     {"LOG_FORMAT", "log-format", K_FORMAT, 0, 0, AT(log_format), "json or text (json)"},
     {"AUTH_MODE", "auth-mode", K_STR, 0, 0, AT(auth_mode),
@@ -244,6 +257,9 @@ static int set_value(struct gh_config *cfg, const struct setting *s, const char 
         break;
     case K_MB:
         *(size_t *)(void *)p = (size_t)n * 1000 * 1000;
+        break;
+    case K_KB:
+        *(size_t *)(void *)p = (size_t)n * 1000;
         break;
     case K_DAYS:
         *(int64_t *)(void *)p = (int64_t)n * 86400;

@@ -4,13 +4,33 @@
 #ifndef GH_HTTP_INTERNAL_H
 #define GH_HTTP_INTERNAL_H
 
+#include "gh/buf.h"
 #include "gh/http.h"
 #include "gh/identity.h"
 #include "gh/image.h"
 #include "gh/limits.h"
 
 #include <microhttpd.h>
+#include <stdatomic.h>
 #include <stdint.h>
+
+/* The worker pools. Light: store, Redis, history, feedback, statistics, health, hashing big
+ * uploads: work bounded by the store's and Redis's deadlines. Analysis: decoding and the
+ * provider, seconds each; kept apart so that they never hold up the light work. */
+enum gh_http_pool {
+    GH_HTTP_POOL_LIGHT,
+    GH_HTTP_POOL_ANALYSIS,
+};
+
+/* Bodies of the JSON routes (feedback) are capped here; only analyze takes images. */
+#define GH_HTTP_JSON_BODY_MAX (16u << 10)
+
+/* Uploads up to this size are scanned and hashed on the I/O thread (~0.1 ms at 1 GB/s), so a
+ * memory hit costs no hand-off; longer ones are hashed on a light worker. */
+#define GH_HTTP_INLINE_HASH_MAX (256u << 10)
+
+/* A route's return when it handed the request to a worker (gh_http_defer). */
+#define GH_ROUTE_WORK 1
 
 /* A response ready to queue. body is owned (gh_free) unless body_static. */
 struct gh_http_response {
@@ -31,6 +51,7 @@ struct gh_http_response {
     int64_t retry_after_s;      /* Retry-After when > 0 */
     char ratelimit_policy[128]; /* RateLimit-Policy / RateLimit values, "" when none */
     char ratelimit[96];
+    int close; /* Connection: close (framing in doubt, or the server crowded) */
 };
 
 struct gh_http_request {
@@ -44,13 +65,17 @@ struct gh_http_request {
     const char *url;
     char request_id[65];
     double t0;
-    uint8_t *body; /* uploaded bytes */
-    size_t body_len, body_cap;
-    int refused;      /* the body went over the limit; resp holds the answer */
-    size_t discarded; /* body bytes dropped after refusing */
-    int dispatched;   /* the body is in and a route is answering */
-    int suspended;    /* an analysis runs on a worker */
-    int done;         /* the worker finished; resp is ready */
+    struct gh_buf body;       /* uploaded bytes, capped at the route's limit */
+    size_t body_max;          /* the route's body cap */
+    size_t body_declared;     /* Content-Length, or 0 */
+    struct gh_conn *conn_ctx; /* admission's record of the connection (admission.h) */
+    int refused;              /* refused before the body was in; resp holds the answer */
+    size_t discarded;         /* body bytes read and dropped after refusing */
+    int dispatched;           /* the body is in and a route is answering */
+    int suspended;            /* the connection is suspended while a worker runs req->work */
+    atomic_int done;          /* the worker finished; resp is ready (set before the resume) */
+    int (*work)(struct gh_http_request *req); /* what a worker runs next (gh_http_defer) */
+    enum gh_http_pool pool;                   /* on which pool */
     struct gh_http_response resp;
     /* for the access log */
     int cached; /* -1 when not an analysis */
@@ -65,9 +90,35 @@ struct gh_http_request {
     char cookie[256]; /* resp.set_cookie's text */
 };
 
-/* A route answers synchronously by filling req->resp, or returns 1 after handing the request
- * to a worker (analysis) that will fill it and resume the connection. */
+/* A route runs on an I/O thread and answers only from memory: it fills req->resp and returns
+ * 0, or returns gh_http_defer(...) to have a worker run the blocking part. The server suspends
+ * the connection first, then queues it (so no worker can resume a connection that is not yet
+ * suspended). A work function fills req->resp and returns 0, or defers again (to the other
+ * pool) while the connection stays suspended. */
 typedef int (*gh_route_fn)(struct gh_http_request *req);
+
+static inline int gh_http_defer(struct gh_http_request *req, gh_route_fn work,
+                                enum gh_http_pool pool)
+{
+    req->work = work;
+    req->pool = pool;
+    return GH_ROUTE_WORK;
+}
+
+/* Request hygiene and admission at the headers (screen.c), before any body is read. */
+struct gh_admission;
+enum { GH_SCREEN_OK, GH_SCREEN_NOW };
+
+/* GH_SCREEN_OK to read the body and route; GH_SCREEN_NOW: req->resp holds the refusal, to be
+ * sent at once (a body still coming is drained after the close: lingering close).
+ * takes_upload: the route takes images (analyze); json_post: a route that takes a JSON body.
+ * Sets req->body_max and initialises req->body. */
+int gh_http_screen(struct gh_http_request *req, struct gh_admission *adm, int takes_upload,
+                   int json_post);
+
+/* The 413 for req's body cap, and the 503 for a spent upload budget (server.c). */
+void gh_http_too_large(struct gh_http_request *req);
+void gh_http_upload_busy(struct gh_http_request *req);
 
 /* Problem details (RFC 9457) as application/problem+json with a stable code. */
 void gh_http_problem(struct gh_http_request *req, int status, const char *code, const char *fmt,
@@ -157,12 +208,5 @@ int gh_http_feedback_parse(const uint8_t *body, size_t len, struct json_t **doc,
 
 /* Adds the security headers every response carries (security.c). */
 void gh_http_security_headers(struct gh_http_request *req, struct MHD_Response *mr);
-
-/* The worker's part of an analysis: runs the pipeline and fills req->resp. */
-void gh_route_analyze_slow(struct gh_http_request *req);
-
-/* Hands req to the analysis workers. 0 when queued (the connection is suspended), or -1
- * when the queue is full (the caller answers 503). */
-int gh_http_submit(struct gh_http_request *req);
 
 #endif

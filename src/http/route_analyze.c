@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* POST /api/v1/analyze: multipart field `file` or a raw image body. Cache hits are answered
- * on the I/O thread; everything else goes to an analysis worker. */
+/* POST /api/v1/analyze: multipart field `file` or a raw image body. Memory hits of small
+ * uploads are answered on the I/O thread; Redis and the store are asked on a light worker, and
+ * a miss goes on to an analysis worker. */
 #include "internal.h"
 
 #include "gh/multipart.h"
@@ -71,7 +72,7 @@ static int find_image(struct gh_http_request *req)
     struct gh_err err = {0};
     char boundary[128];
 
-    if (req->body_len == 0) {
+    if (req->body.len == 0) {
         gh_http_problem(req, 400, "empty_body",
                         "the request has no body; send the photo as multipart field 'file' "
                         "or as the raw body with Content-Type image/jpeg, image/png or "
@@ -82,7 +83,8 @@ static int find_image(struct gh_http_request *req)
         int rc = gh_multipart_boundary(ct, boundary, sizeof boundary, &err);
 
         if (rc == GH_OK)
-            rc = gh_multipart_find(req->body, req->body_len, boundary, "file", &part, &err);
+            rc = gh_multipart_find((const uint8_t *)req->body.data, req->body.len, boundary, "file",
+                                   &part, &err);
         if (rc == GH_ENOTFOUND) {
             gh_http_problem(req, 400, "missing_file",
                             "the form has no field named 'file'; attach the photo as 'file'");
@@ -103,8 +105,8 @@ static int find_image(struct gh_http_request *req)
         }
         return 0;
     }
-    req->areq.body = req->body;
-    req->areq.len = req->body_len;
+    req->areq.body = (const uint8_t *)req->body.data;
+    req->areq.len = req->body.len;
     if (!ct || strncasecmp(ct, "application/octet-stream", 24) == 0)
         return 0; /* nothing declared: the bytes decide */
     req->areq.declared = gh_image_format_from_mime(ct);
@@ -138,32 +140,8 @@ static void answer(struct gh_http_request *req, int rc, struct gh_analysis *a,
     a->json = NULL;
 }
 
-int gh_route_analyze(struct gh_http_request *req)
-{
-    struct gh_analysis a;
-    struct gh_err err = {0};
-    int rc;
-
-    req->cached = 0;
-    if (read_query(req) != 0 || find_image(req) != 0)
-        return 0;
-    req->areq.request_id = req->request_id;
-    req->areq.client_key = req->ident.key;
-    req->areq.owner = req->owner;
-    rc = gh_pipeline_lookup(req->app->pipeline, &req->areq, &a, &err);
-    if (rc == GH_ENOTFOUND) {
-        if (gh_http_submit(req) == 0)
-            return 1;
-        gh_http_problem(req, 503, "server_busy",
-                        "too many photos are being analysed right now; try again shortly");
-        return 0;
-    }
-    answer(req, rc, &a, &err);
-    gh_analysis_fini(&a);
-    return 0;
-}
-
-void gh_route_analyze_slow(struct gh_http_request *req)
+/* On an analysis worker: decode, pHash, near duplicates, the provider. */
+static int analyze_miss(struct gh_http_request *req)
 {
     struct gh_analysis a;
     struct gh_err err = {0};
@@ -172,4 +150,48 @@ void gh_route_analyze_slow(struct gh_http_request *req)
     answer(req, rc, &a, &err);
     if (rc == GH_OK)
         gh_analysis_fini(&a);
+    return 0;
+}
+
+/* On a light worker: finds the image in a large body and hashes it (when the I/O thread left
+ * that), then asks Redis and the store; a miss goes on to an analysis worker. */
+static int analyze_shared(struct gh_http_request *req)
+{
+    struct gh_analysis a;
+    struct gh_err err = {0};
+    int rc;
+
+    if (!req->areq.body && find_image(req) != 0)
+        return 0;
+    rc = gh_pipeline_lookup(req->app->pipeline, &req->areq, &a, &err);
+    if (rc == GH_ENOTFOUND)
+        return gh_http_defer(req, analyze_miss, GH_HTTP_POOL_ANALYSIS);
+    answer(req, rc, &a, &err);
+    gh_analysis_fini(&a);
+    return 0;
+}
+
+int gh_route_analyze(struct gh_http_request *req)
+{
+    struct gh_analysis a;
+    struct gh_err err = {0};
+    int rc;
+
+    req->cached = 0;
+    if (read_query(req) != 0)
+        return 0;
+    req->areq.request_id = req->request_id;
+    req->areq.client_key = req->ident.key;
+    req->areq.owner = req->owner;
+    if (req->body.len > GH_HTTP_INLINE_HASH_MAX) /* too long to scan and hash here */
+        return gh_http_defer(req, analyze_shared, GH_HTTP_POOL_LIGHT);
+    if (find_image(req) != 0)
+        return 0;
+    rc = gh_pipeline_lookup_memory(req->app->pipeline, &req->areq, &a, &err);
+    if (rc == GH_ENOTFOUND)
+        return req->areq.nocache ? gh_http_defer(req, analyze_miss, GH_HTTP_POOL_ANALYSIS)
+                                 : gh_http_defer(req, analyze_shared, GH_HTTP_POOL_LIGHT);
+    answer(req, rc, &a, &err);
+    gh_analysis_fini(&a);
+    return 0;
 }

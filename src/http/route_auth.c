@@ -111,15 +111,18 @@ static void answer_err(struct gh_http_request *req, int rc, const struct gh_err 
         gh_http_problem_from_store_err(req, err);
 }
 
-/* Hands req to a worker for fn; answers 503 when none can take it. */
+static int run_slow(struct gh_http_request *req)
+{
+    req->slow(req);
+    return 0;
+}
+
+/* Hands req to a worker for fn (the server answers 503 when none can take it). Argon2id is
+ * seconds of CPU under load: the analysis pool, not the light one that health checks use. */
 static int to_worker(struct gh_http_request *req, void (*fn)(struct gh_http_request *))
 {
     req->slow = fn;
-    if (gh_http_submit(req) == 0)
-        return 1;
-    req->slow = NULL;
-    gh_http_problem(req, 503, "server_busy", "the server is busy; try again shortly");
-    return 0;
+    return gh_http_defer(req, run_slow, GH_HTTP_POOL_ANALYSIS);
 }
 
 static void login_slow(struct gh_http_request *req)

@@ -46,7 +46,7 @@ static json_t *redis_layer(struct gh_app *app, const struct gh_pipeline_stats *p
                      (json_int_t)rs.outages);
 }
 
-int gh_route_cache_stats(struct gh_http_request *req)
+static int gh_route_cache_stats_work(struct gh_http_request *req)
 {
     struct gh_app *app = req->app;
     struct gh_store_stats ss;
@@ -83,4 +83,10 @@ int gh_route_cache_stats(struct gh_http_request *req)
         gh_store_backend(app->store));
     gh_http_json_doc(req, 200, doc);
     return 0;
+}
+
+/* The store aggregates whole tables: on a light worker. */
+int gh_route_cache_stats(struct gh_http_request *req)
+{
+    return gh_http_defer(req, gh_route_cache_stats_work, GH_HTTP_POOL_LIGHT);
 }

@@ -31,7 +31,7 @@ static enum health worst(enum health h, int ok, enum health if_failed)
     return !ok && if_failed > h ? if_failed : h;
 }
 
-int gh_route_health(struct gh_http_request *req)
+static int gh_route_health_work(struct gh_http_request *req)
 {
     struct gh_app *app = req->app;
     struct gh_err err = {0};
@@ -68,4 +68,10 @@ int gh_route_health(struct gh_http_request *req)
                             json_string(app->provider->kernels));
     gh_http_json_doc(req, h == HEALTH_UNAVAILABLE ? 503 : 200, doc);
     return 0;
+}
+
+/* The store and Redis checks block: on a light worker. */
+int gh_route_health(struct gh_http_request *req)
+{
+    return gh_http_defer(req, gh_route_health_work, GH_HTTP_POOL_LIGHT);
 }

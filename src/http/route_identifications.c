@@ -102,7 +102,7 @@ static int owner_filter(struct gh_http_request *req, char owner[GH_IDENTITY_KEY_
     return 0;
 }
 
-int gh_route_identifications(struct gh_http_request *req)
+static int gh_route_identifications_work(struct gh_http_request *req)
 {
     struct gh_identification page[PAGE_MAX + 1]; /* one more tells whether a next page exists */
     const char *limit_s = gh_http_arg(req, "limit"), *before_s = gh_http_arg(req, "before");
@@ -167,7 +167,7 @@ static void not_found(struct gh_http_request *req, const char *id)
                     id);
 }
 
-int gh_route_identification_get(struct gh_http_request *req)
+static int gh_route_identification_get_work(struct gh_http_request *req)
 {
     struct gh_identification rec;
     struct gh_err err = {0};
@@ -205,7 +205,7 @@ int gh_http_feedback_parse(const uint8_t *body, size_t len, json_t **doc, const 
 static const char *slug_from_body(struct gh_http_request *req, json_t **doc)
 {
     const char *slug = NULL;
-    int rc = gh_http_feedback_parse(req->body, req->body_len, doc, &slug);
+    int rc = gh_http_feedback_parse((const uint8_t *)req->body.data, req->body.len, doc, &slug);
 
     if (rc == GH_EINVAL)
         gh_http_problem(req, 400, "invalid_json",
@@ -216,7 +216,7 @@ static const char *slug_from_body(struct gh_http_request *req, json_t **doc)
     return slug;
 }
 
-int gh_route_identification_feedback(struct gh_http_request *req)
+static int gh_route_identification_feedback_work(struct gh_http_request *req)
 {
     const struct gh_equipment *q;
     struct gh_identification rec;
@@ -253,4 +253,22 @@ int gh_route_identification_feedback(struct gh_http_request *req)
 out:
     json_decref(body);
     return 0;
+}
+
+/* The recorder flush and the store read block: on a light worker. */
+int gh_route_identifications(struct gh_http_request *req)
+{
+    return gh_http_defer(req, gh_route_identifications_work, GH_HTTP_POOL_LIGHT);
+}
+
+/* A store read: on a light worker. */
+int gh_route_identification_get(struct gh_http_request *req)
+{
+    return gh_http_defer(req, gh_route_identification_get_work, GH_HTTP_POOL_LIGHT);
+}
+
+/* JSON parsing and a store write: on a light worker. */
+int gh_route_identification_feedback(struct gh_http_request *req)
+{
+    return gh_http_defer(req, gh_route_identification_feedback_work, GH_HTTP_POOL_LIGHT);
 }

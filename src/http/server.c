@@ -4,6 +4,8 @@
  * graceful shutdown. Route handlers live in route_*.c. */
 #include "internal.h"
 
+#include "admission.h"
+
 #include "gh/alloc.h"
 #include "gh/clock.h"
 #include "gh/log.h"
@@ -21,15 +23,11 @@
 #include <unistd.h>
 #include <zlib.h>
 
-struct gh_http_server {
-    struct MHD_Daemon *daemon;
-    struct gh_app *app;
-    int port;
-    atomic_int in_flight;  /* requests between their first byte and their completion */
-    atomic_int processing; /* of those, the ones whose body is in (being answered) */
-    /* analysis workers */
-    pthread_t *workers;
-    int n_workers;
+/* Threads taking suspended requests from a bounded queue. */
+struct pool {
+    struct gh_http_server *srv;
+    pthread_t *threads;
+    int n_threads;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     struct gh_http_request **queue;
@@ -37,9 +35,21 @@ struct gh_http_server {
     int stopping;
 };
 
+struct gh_http_server {
+    struct MHD_Daemon *daemon;
+    struct gh_app *app;
+    int port;
+    atomic_int in_flight;  /* requests between their first byte and their completion */
+    atomic_int processing; /* of those, the ones whose body is in (being answered) */
+    struct pool pools[2];  /* by enum gh_http_pool */
+    struct gh_admission *adm;
+};
+
 /* The server of the current process; routes reach the worker queue through it. One server
  * per process is all gymhelper runs. */
 static struct gh_http_server *the_server;
+
+static void hand_off(struct gh_http_server *srv, struct gh_http_request *req);
 
 void gh_http_config_defaults(struct gh_http_config *cfg)
 {
@@ -48,8 +58,15 @@ void gh_http_config_defaults(struct gh_http_config *cfg)
     cfg->port = 8000;
     cfg->io_threads = 2;
     cfg->workers = 4;
+    cfg->light_workers = 4;
     cfg->queue_cap = 256;
     cfg->connection_timeout_s = 30;
+    cfg->max_connections = 1024;
+    cfg->max_connections_per_client = 32;
+    cfg->upload_memory = (size_t)256 * 1000 * 1000;
+    cfg->header_timeout_s = 5;
+    cfg->upload_min_rate = 16 * 1000;
+    cfg->upload_grace_s = 10;
 }
 
 const char *gh_http_arg(struct gh_http_request *req, const char *name)
@@ -164,6 +181,8 @@ static enum MHD_Result queue_with_headers(struct gh_http_request *req, struct MH
         MHD_add_response_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE, r->www_authenticate);
     if (r->set_cookie)
         MHD_add_response_header(mr, MHD_HTTP_HEADER_SET_COOKIE, r->set_cookie);
+    if (r->close || (the_server && gh_admission_crowded(the_server->adm)))
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_CONNECTION, "close");
     ok = MHD_queue_response(req->conn, (unsigned int)r->status, mr);
     MHD_destroy_response(mr);
     return ok;
@@ -215,32 +234,33 @@ struct route {
     gh_route_fn get;
     gh_route_fn post;
     const char *suffix; /* with prefix: what follows the segment ("/feedback"), or NULL */
+    int takes_upload;   /* POST takes an image (analyze); other POSTs take JSON */
 };
 
 static const struct route routes[] = {
-    {"/health", 0, "GET, HEAD", gh_route_health, NULL, NULL},
-    {"/api/v1/health", 0, "GET, HEAD", gh_route_health, NULL, NULL},
-    {"/api/v1/cache/stats", 0, "GET, HEAD", gh_route_cache_stats, NULL, NULL},
-    {"/api/v1/equipment", 0, "GET, HEAD", gh_route_equipment_list, NULL, NULL},
-    {"/api/v1/equipment/", 1, "GET, HEAD", gh_route_equipment_get, NULL, NULL},
-    {"/api/v1/exercises", 0, "GET, HEAD", gh_route_exercises_list, NULL, NULL},
-    {"/api/v1/exercises/", 1, "GET, HEAD", gh_route_exercises_get, NULL, NULL},
-    {"/api/v1/analyze", 0, "POST", NULL, gh_route_analyze, NULL},
-    {"/api/v1/identifications", 0, "GET, HEAD", gh_route_identifications, NULL, NULL},
-    {"/api/v1/identifications/", 1, "GET, HEAD", gh_route_identification_get, NULL, NULL},
-    {"/api/v1/identifications/", 1, "POST", NULL, gh_route_identification_feedback, "/feedback"},
-    {"/api/v1/quality", 0, "GET, HEAD", gh_route_quality, NULL, NULL},
-    {"/metrics", 0, "GET, HEAD", gh_route_metrics, NULL, NULL},
-    {"/api/v1/auth/login", 0, "POST", NULL, gh_route_auth_login, NULL},
-    {"/api/v1/auth/refresh", 0, "POST", NULL, gh_route_auth_refresh, NULL},
-    {"/api/v1/auth/logout", 0, "POST", NULL, gh_route_auth_logout, NULL},
-    {"/api/v1/auth/register", 0, "POST", NULL, gh_route_auth_register, NULL},
-    {"/api/v1/auth/config", 0, "GET, HEAD", gh_route_auth_config, NULL, NULL},
-    {"/api/v1/me", 0, "GET, HEAD", gh_route_me, NULL, NULL},
+    {"/health", 0, "GET, HEAD", gh_route_health, NULL, NULL, 0},
+    {"/api/v1/health", 0, "GET, HEAD", gh_route_health, NULL, NULL, 0},
+    {"/api/v1/cache/stats", 0, "GET, HEAD", gh_route_cache_stats, NULL, NULL, 0},
+    {"/api/v1/equipment", 0, "GET, HEAD", gh_route_equipment_list, NULL, NULL, 0},
+    {"/api/v1/equipment/", 1, "GET, HEAD", gh_route_equipment_get, NULL, NULL, 0},
+    {"/api/v1/exercises", 0, "GET, HEAD", gh_route_exercises_list, NULL, NULL, 0},
+    {"/api/v1/exercises/", 1, "GET, HEAD", gh_route_exercises_get, NULL, NULL, 0},
+    {"/api/v1/analyze", 0, "POST", NULL, gh_route_analyze, NULL, 1},
+    {"/api/v1/identifications", 0, "GET, HEAD", gh_route_identifications, NULL, NULL, 0},
+    {"/api/v1/identifications/", 1, "GET, HEAD", gh_route_identification_get, NULL, NULL, 0},
+    {"/api/v1/identifications/", 1, "POST", NULL, gh_route_identification_feedback, "/feedback", 0},
+    {"/api/v1/quality", 0, "GET, HEAD", gh_route_quality, NULL, NULL, 0},
+    {"/metrics", 0, "GET, HEAD", gh_route_metrics, NULL, NULL, 0},
+    {"/api/v1/auth/login", 0, "POST", NULL, gh_route_auth_login, NULL, 0},
+    {"/api/v1/auth/refresh", 0, "POST", NULL, gh_route_auth_refresh, NULL, 0},
+    {"/api/v1/auth/logout", 0, "POST", NULL, gh_route_auth_logout, NULL, 0},
+    {"/api/v1/auth/register", 0, "POST", NULL, gh_route_auth_register, NULL, 0},
+    {"/api/v1/auth/config", 0, "GET, HEAD", gh_route_auth_config, NULL, NULL, 0},
+    {"/api/v1/me", 0, "GET, HEAD", gh_route_me, NULL, NULL, 0},
 };
 
 /* Files compiled into the binary, for whatever path the API routes do not claim. */
-static const struct route static_route = {"/", 0, "GET, HEAD", gh_route_static, NULL, NULL};
+static const struct route static_route = {"/", 0, "GET, HEAD", gh_route_static, NULL, NULL, 0};
 
 static const struct route *find_route(const char *url)
 {
@@ -315,6 +335,7 @@ static struct gh_http_request *request_new(struct gh_http_server *srv, struct MH
     req->method = method;
     req->t0 = gh_mono_ms();
     req->cached = -1;
+    req->conn_ctx = gh_admission_conn(conn);
     identity_from_socket(&req->ident, conn);
     if (srv->app->proxies) /* behind a trusted proxy the client is the hop it added */
         gh_limits_client_address(srv->app->proxies, req->ident.address,
@@ -325,39 +346,48 @@ static struct gh_http_request *request_new(struct gh_http_server *srv, struct MH
     return req;
 }
 
-/* Appends upload bytes; past the limit the request is answered 413 at once. */
+/* Upload budget is taken in steps this big when the length was not declared. */
+#define BUDGET_STEP ((size_t)1 << 20)
+
+/* Appends upload bytes: -1 past the route's cap, -2 out of memory, -3 over the upload budget. */
 static int take_body(struct gh_http_request *req, const char *data, size_t n)
 {
-    size_t want;
+    struct gh_buf *b = &req->body;
 
-    if (req->body_len + n > req->app->max_body)
+    if (b->len + n > req->body_max)
         return -1;
-    want = req->body_len + n;
-    if (want > req->body_cap) {
-        size_t cap = req->body_cap ? req->body_cap * 2 : 65536;
-        uint8_t *p;
+    if (!req->body_declared && b->len + n + 1 > b->cap) {
+        size_t step = b->cap ? b->cap : BUDGET_STEP; /* what the doubling will allocate */
 
-        while (cap < want)
-            cap *= 2;
-        if (cap > req->app->max_body)
-            cap = req->app->max_body;
-        p = gh_realloc(req->body, cap);
-        if (!p)
-            return -2;
-        req->body = p;
-        req->body_cap = cap;
+        if (gh_admission_reserve(the_server->adm, req->conn_ctx, step) != 0)
+            return -3;
     }
-    memcpy(req->body + req->body_len, data, n);
-    req->body_len += n;
+    if (gh_buf_append(b, data, n) != GH_OK)
+        return -2;
+    gh_admission_progress(req->conn_ctx, n);
     return 0;
 }
 
-static void too_large(struct gh_http_request *req)
+void gh_http_too_large(struct gh_http_request *req)
 {
-    gh_http_problem(req, MHD_HTTP_CONTENT_TOO_LARGE, "payload_too_large",
-                    "the upload is larger than the %zu-byte limit (%zu MB); send a smaller "
-                    "photo",
-                    req->app->max_body, req->app->max_body / 1000000);
+    if (req->body_max < req->app->max_body)
+        gh_http_problem(req, MHD_HTTP_CONTENT_TOO_LARGE, "payload_too_large",
+                        "the body is larger than this endpoint's %zu-byte limit; only "
+                        "/api/v1/analyze takes uploads",
+                        req->body_max);
+    else
+        gh_http_problem(req, MHD_HTTP_CONTENT_TOO_LARGE, "payload_too_large",
+                        "the upload is larger than the %zu-byte limit (%zu MB); send a smaller "
+                        "photo",
+                        req->app->max_body, req->app->max_body / 1000000);
+}
+
+void gh_http_upload_busy(struct gh_http_request *req)
+{
+    gh_http_problem(req, MHD_HTTP_SERVICE_UNAVAILABLE, "server_busy",
+                    "the server holds as many uploads as it can right now; send it again in a "
+                    "few seconds");
+    req->resp.retry_after_s = 5;
 }
 
 /* The route's handler; answers 404/405 itself (into req->resp) and returns NULL. */
@@ -386,26 +416,13 @@ static gh_route_fn dispatch(struct gh_http_request *req)
     return fn;
 }
 
-/* A declared body over the limit is refused from the headers, before any of it is read. */
-static int declared_too_big(struct gh_http_request *req)
-{
-    const char *clen = gh_http_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    char *end = NULL;
-    unsigned long long n;
-
-    if (!clen)
-        return 0;
-    n = strtoull(clen, &end, 10);
-    return end && *end == '\0' && n > req->app->max_body;
-}
-
 /* Bytes of an over-limit body read and dropped before we give up on answering politely. */
 #define DISCARD_CAP (16u << 20)
 
-/* A piece of the body. Past the limit the request is refused, but libmicrohttpd can only
- * send a response once the body is in: the rest is read and dropped (up to DISCARD_CAP, then
- * the connection is closed), and the 413 goes out after it. Uploads that declare their
- * length are refused from the headers instead (see on_request). */
+/* A piece of the body. Past the limit the request is refused, but a client that sends its
+ * whole body before reading (no Expect: 100-continue) only sees an answer once the body is in:
+ * the rest is read and dropped (up to DISCARD_CAP, then the connection is closed: "lingering
+ * close"), and the answer goes out after it. */
 static enum MHD_Result take_upload(struct gh_http_request *req, const char *data, size_t *size)
 {
     size_t n = *size;
@@ -423,11 +440,15 @@ static enum MHD_Result take_upload(struct gh_http_request *req, const char *data
     if (r == 0)
         return MHD_YES;
     req->refused = 1;
+    req->discarded = n;
+    gh_buf_fini(&req->body); /* the bytes go back now, not when the refusal is sent */
     if (r == -2)
         gh_http_problem(req, MHD_HTTP_SERVICE_UNAVAILABLE, "out_of_memory",
                         "the server is out of memory; try again shortly");
+    else if (r == -3)
+        gh_http_upload_busy(req);
     else
-        too_large(req);
+        gh_http_too_large(req);
     return MHD_YES;
 }
 
@@ -444,29 +465,39 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
     (void)version;
     if (!req) {
+        const struct route *r = find_route(url);
+        int post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
+
         req = request_new(srv, conn, url, method);
         if (!req)
             return MHD_NO;
         *con_cls = req;
+        switch (gh_http_screen(req, srv->adm, r && r->takes_upload,
+                               r && post && r->post && !r->takes_upload)) {
+        case GH_SCREEN_NOW:
+            req->refused = 1;
+            return queue(req);
+        default:
+            break;
+        }
         /* Who it is from (a token or key), and whether it may go on: a refusal costs an
-         * HMAC at most, and its body, if any, is read and dropped. */
+         * HMAC at most; a body still coming is drained after the answer (lingering close). */
         if (gh_http_auth_gate(req) != 0) {
             req->refused = 1;
+            if (req->body_declared || gh_http_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING))
+                gh_admission_linger(req->conn_ctx);
             return queue(req);
         }
         /* The identity is final here (authentication goes before this line). */
         if (gh_http_rate_limit(req)) {
             req->refused = 1;
-            return queue(req);
-        }
-        if (strcmp(method, MHD_HTTP_METHOD_POST) == 0 && declared_too_big(req)) {
-            req->refused = 1;
-            too_large(req);
+            if (req->body_declared || gh_http_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING))
+                gh_admission_linger(req->conn_ctx); /* the 429 goes out before the body */
             return queue(req);
         }
         return MHD_YES;
     }
-    if (req->done)
+    if (atomic_load(&req->done))
         return queue(req); /* a worker finished and resumed us */
     if (req->suspended) {
         *upload_data_size = 0;
@@ -477,10 +508,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (req->refused)
         return queue(req);
     req->dispatched = 1;
+    gh_admission_answering(req->conn_ctx);
     atomic_fetch_add(&srv->processing, 1);
     fn = dispatch(req);
-    if (fn && fn(req) != 0) {
-        MHD_suspend_connection(conn);
+    if (fn && fn(req) == GH_ROUTE_WORK) {
+        hand_off(srv, req);
         return MHD_YES;
     }
     return queue(req);
@@ -511,9 +543,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         line.error_code = "connection_closed";
     gh_log_request(&line);
     gh_http_metrics_end(req, &line);
+    gh_admission_end(srv->adm, req->conn_ctx);
     if (!req->resp.body_static)
         gh_free(req->resp.body);
-    gh_free(req->body);
+    gh_buf_fini(&req->body);
     if (req->dispatched)
         atomic_fetch_sub(&srv->processing, 1);
     gh_free(req);
@@ -521,48 +554,76 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     atomic_fetch_sub(&srv->in_flight, 1);
 }
 
-static void *worker_main(void *arg)
+static void busy(struct gh_http_request *req)
 {
-    struct gh_http_server *srv = arg;
+    gh_http_problem(req, 503, "server_busy",
+                    "too many requests are waiting for a worker right now; try again shortly");
+}
 
-    for (;;) {
-        struct gh_http_request *req;
+/* 0 when queued, -1 when the pool is full or stopping. */
+static int pool_submit(struct pool *pl, struct gh_http_request *req)
+{
+    int ok;
 
-        pthread_mutex_lock(&srv->mu);
-        while (srv->queue_len == 0 && !srv->stopping)
-            pthread_cond_wait(&srv->cv, &srv->mu);
-        if (srv->queue_len == 0) {
-            pthread_mutex_unlock(&srv->mu);
-            return NULL;
-        }
-        req = srv->queue[srv->queue_head];
-        srv->queue_head = (srv->queue_head + 1) % srv->queue_cap;
-        srv->queue_len--;
-        pthread_mutex_unlock(&srv->mu);
-        if (req->slow)
-            req->slow(req);
-        else
-            gh_route_analyze_slow(req);
-        req->done = 1;
-        MHD_resume_connection(req->conn);
+    pthread_mutex_lock(&pl->mu);
+    ok = !pl->stopping && pl->queue_len < pl->queue_cap;
+    if (ok) {
+        pl->queue[(pl->queue_head + pl->queue_len) % pl->queue_cap] = req;
+        pl->queue_len++;
+        pthread_cond_signal(&pl->cv);
+    }
+    pthread_mutex_unlock(&pl->mu);
+    return ok ? 0 : -1;
+}
+
+/* The answer is in req->resp: let the I/O thread send it. done is set before the resume, whose
+ * mutex publishes resp to the I/O thread. */
+static void finish(struct gh_http_request *req)
+{
+    atomic_store(&req->done, 1);
+    MHD_resume_connection(req->conn);
+}
+
+/* On the I/O thread, inside the access handler: suspend first, then queue, so the worker can
+ * only ever resume a suspended connection. A full queue answers 503 through the same resume. */
+static void hand_off(struct gh_http_server *srv, struct gh_http_request *req)
+{
+    req->suspended = 1;
+    MHD_suspend_connection(req->conn);
+    if (pool_submit(&srv->pools[req->pool], req) != 0) {
+        busy(req);
+        finish(req);
     }
 }
 
-int gh_http_submit(struct gh_http_request *req)
+static void *worker_main(void *arg)
 {
-    struct gh_http_server *srv = the_server;
-    int ok;
+    struct pool *pl = arg;
 
-    pthread_mutex_lock(&srv->mu);
-    ok = !srv->stopping && srv->queue_len < srv->queue_cap;
-    if (ok) {
-        srv->queue[(srv->queue_head + srv->queue_len) % srv->queue_cap] = req;
-        srv->queue_len++;
-        req->suspended = 1;
-        pthread_cond_signal(&srv->cv);
+    for (;;) {
+        struct gh_http_request *req;
+        gh_route_fn fn;
+
+        pthread_mutex_lock(&pl->mu);
+        while (pl->queue_len == 0 && !pl->stopping)
+            pthread_cond_wait(&pl->cv, &pl->mu);
+        if (pl->queue_len == 0) {
+            pthread_mutex_unlock(&pl->mu);
+            return NULL;
+        }
+        req = pl->queue[pl->queue_head];
+        pl->queue_head = (pl->queue_head + 1) % pl->queue_cap;
+        pl->queue_len--;
+        pthread_mutex_unlock(&pl->mu);
+        fn = req->work;
+        req->work = NULL;
+        if (fn(req) == GH_ROUTE_WORK) {
+            if (pool_submit(&pl->srv->pools[req->pool], req) == 0)
+                continue; /* still suspended; the other pool answers */
+            busy(req);
+        }
+        finish(req);
     }
-    pthread_mutex_unlock(&srv->mu);
-    return ok ? 0 : -1;
 }
 
 static int resolve(const char *host, int port, struct sockaddr_storage *ss, socklen_t *len,
@@ -586,42 +647,69 @@ static int resolve(const char *host, int port, struct sockaddr_storage *ss, sock
     return GH_OK;
 }
 
+static void pool_stop(struct pool *pl)
+{
+    pthread_mutex_lock(&pl->mu);
+    pl->stopping = 1;
+    pthread_cond_broadcast(&pl->cv);
+    pthread_mutex_unlock(&pl->mu);
+    for (int i = 0; i < pl->n_threads; i++)
+        pthread_join(pl->threads[i], NULL);
+    pl->n_threads = 0;
+}
+
+static void pool_fini(struct pool *pl)
+{
+    pthread_cond_destroy(&pl->cv);
+    pthread_mutex_destroy(&pl->mu);
+    gh_free(pl->threads);
+    gh_free(pl->queue);
+}
+
 static void server_free(struct gh_http_server *srv)
 {
     if (!srv)
         return;
-    pthread_mutex_lock(&srv->mu);
-    srv->stopping = 1;
-    pthread_cond_broadcast(&srv->cv);
-    pthread_mutex_unlock(&srv->mu);
-    for (int i = 0; i < srv->n_workers; i++)
-        pthread_join(srv->workers[i], NULL);
+    /* Light work may hand on to the analysis pool, never the reverse: stop in that order. */
+    pool_stop(&srv->pools[GH_HTTP_POOL_LIGHT]);
+    pool_stop(&srv->pools[GH_HTTP_POOL_ANALYSIS]);
     if (srv->daemon)
         MHD_stop_daemon(srv->daemon);
-    pthread_cond_destroy(&srv->cv);
-    pthread_mutex_destroy(&srv->mu);
-    gh_free(srv->workers);
-    gh_free(srv->queue);
+    gh_admission_free(srv->adm);
+    pool_fini(&srv->pools[GH_HTTP_POOL_LIGHT]);
+    pool_fini(&srv->pools[GH_HTTP_POOL_ANALYSIS]);
     if (the_server == srv)
         the_server = NULL;
     gh_free(srv);
 }
 
+static int pool_start(struct gh_http_server *srv, struct pool *pl, int n_threads, int queue_cap,
+                      struct gh_err *err)
+{
+    pl->srv = srv;
+    pl->queue_cap = queue_cap > 0 ? queue_cap : 256;
+    n_threads = n_threads > 0 ? n_threads : 1;
+    pl->queue = gh_malloc_array((size_t)pl->queue_cap, sizeof *pl->queue);
+    pl->threads = gh_malloc_array((size_t)n_threads, sizeof *pl->threads);
+    if (!pl->queue || !pl->threads)
+        return gh_err_set(err, GH_ENOMEM, "out of memory starting the server");
+    for (int i = 0; i < n_threads; i++) {
+        if (pthread_create(&pl->threads[i], NULL, worker_main, pl) != 0)
+            return gh_err_set(err, GH_EBACKEND, "cannot start worker threads");
+        pl->n_threads = i + 1;
+    }
+    return GH_OK;
+}
+
 static int start_workers(struct gh_http_server *srv, const struct gh_http_config *cfg,
                          struct gh_err *err)
 {
-    srv->queue_cap = cfg->queue_cap > 0 ? cfg->queue_cap : 256;
-    srv->queue = gh_malloc_array((size_t)srv->queue_cap, sizeof *srv->queue);
-    srv->workers =
-        gh_malloc_array((size_t)(cfg->workers > 0 ? cfg->workers : 1), sizeof *srv->workers);
-    if (!srv->queue || !srv->workers)
-        return gh_err_set(err, GH_ENOMEM, "out of memory starting the server");
-    for (int i = 0; i < (cfg->workers > 0 ? cfg->workers : 1); i++) {
-        if (pthread_create(&srv->workers[i], NULL, worker_main, srv) != 0)
-            return gh_err_set(err, GH_EBACKEND, "cannot start analysis worker threads");
-        srv->n_workers = i + 1;
-    }
-    return GH_OK;
+    int rc =
+        pool_start(srv, &srv->pools[GH_HTTP_POOL_LIGHT], cfg->light_workers, cfg->queue_cap, err);
+
+    if (rc)
+        return rc;
+    return pool_start(srv, &srv->pools[GH_HTTP_POOL_ANALYSIS], cfg->workers, cfg->queue_cap, err);
 }
 
 int gh_http_start(const struct gh_http_config *cfg, struct gh_app *app, struct gh_http_server **out,
@@ -646,19 +734,29 @@ int gh_http_start(const struct gh_http_config *cfg, struct gh_app *app, struct g
         return gh_err_set(err, GH_ENOMEM, "out of memory starting the server");
     memset(srv, 0, sizeof *srv);
     srv->app = app;
-    pthread_mutex_init(&srv->mu, NULL);
-    pthread_cond_init(&srv->cv, NULL);
+    for (int i = 0; i < 2; i++) {
+        pthread_mutex_init(&srv->pools[i].mu, NULL);
+        pthread_cond_init(&srv->pools[i].cv, NULL);
+    }
     the_server = srv;
     rc = start_workers(srv, cfg, err);
     if (rc)
         goto fail;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    srv->adm = gh_admission_new(cfg);
+    if (!srv->adm) {
+        rc = gh_err_set(err, GH_ENOMEM, "out of memory starting the server");
+        goto fail;
+    }
     srv->daemon = MHD_start_daemon(
-        flags, (uint16_t)cfg->port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
+        flags, (uint16_t)cfg->port, gh_admission_accept, srv->adm, on_request, srv,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned int)(cfg->io_threads > 0 ? cfg->io_threads : 1), MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned int)cfg->connection_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        (unsigned int)cfg->connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned int)(cfg->max_connections + GH_ADMISSION_RESERVE), MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, gh_admission_notify, srv->adm,
+        MHD_OPTION_UNESCAPE_CALLBACK, gh_admission_unescape, srv->adm,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
     if (!srv->daemon) {
         rc = gh_err_set(err, GH_EBACKEND,

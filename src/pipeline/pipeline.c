@@ -340,26 +340,34 @@ static int from_redis(struct gh_pipeline *p, struct gh_analyze_request *req, dou
     return rc;
 }
 
-/* The memory layer, Redis, then the store's exact key. GH_ENOTFOUND on a miss. */
-static int from_cache(struct gh_pipeline *p, struct gh_analyze_request *req, double t0,
-                      struct gh_analysis *out, struct gh_err *err)
+/* The memory layer alone: no I/O. GH_ENOTFOUND on a miss. */
+static int from_memory(struct gh_pipeline *p, struct gh_analyze_request *req, double t0,
+                       int64_t now, struct gh_analysis *out, struct gh_err *err)
 {
     const struct gh_lru_value *v;
-    struct gh_cache_entry e;
-    struct gh_err serr = {0};
-    int64_t now = (int64_t)time(NULL);
     int rc;
 
-    if (p->deps.lru && (v = gh_lru_get(p->deps.lru, req->sha256, now)) != NULL) {
-        atomic_fetch_add(&p->memory_hits, 1);
-        rc = respond(req, v->json, v->json_len, NULL, 0, 1, "memory", 0, 0, t0, out, err);
-        copy_str(out->slug, sizeof out->slug, v->slug);
-        copy_str(out->provider, sizeof out->provider, v->provider);
-        if (rc == GH_OK)
-            record_hit(p, req, out, v->phash);
-        gh_lru_value_release(v);
-        return rc;
-    }
+    if (!p->deps.lru || (v = gh_lru_get(p->deps.lru, req->sha256, now)) == NULL)
+        return gh_err_set(err, GH_ENOTFOUND, "not in memory");
+    atomic_fetch_add(&p->memory_hits, 1);
+    rc = respond(req, v->json, v->json_len, NULL, 0, 1, "memory", 0, 0, t0, out, err);
+    copy_str(out->slug, sizeof out->slug, v->slug);
+    copy_str(out->provider, sizeof out->provider, v->provider);
+    if (rc == GH_OK)
+        record_hit(p, req, out, v->phash);
+    gh_lru_value_release(v);
+    return rc;
+}
+
+/* Redis, then the store's exact key: both may block (up to their timeouts), so only workers
+ * come here. GH_ENOTFOUND on a miss. */
+static int from_shared(struct gh_pipeline *p, struct gh_analyze_request *req, double t0,
+                       int64_t now, struct gh_analysis *out, struct gh_err *err)
+{
+    struct gh_cache_entry e;
+    struct gh_err serr = {0};
+    int rc;
+
     rc = from_redis(p, req, t0, now, out, err);
     if (rc != GH_ENOTFOUND)
         return rc;
@@ -381,8 +389,21 @@ static int from_cache(struct gh_pipeline *p, struct gh_analyze_request *req, dou
     return rc;
 }
 
-int gh_pipeline_lookup(struct gh_pipeline *p, struct gh_analyze_request *req,
-                       struct gh_analysis *out, struct gh_err *err)
+/* The memory layer, Redis, then the store's exact key. GH_ENOTFOUND on a miss. */
+static int from_cache(struct gh_pipeline *p, struct gh_analyze_request *req, double t0,
+                      struct gh_analysis *out, struct gh_err *err)
+{
+    int64_t now = (int64_t)time(NULL);
+    int rc = from_memory(p, req, t0, now, out, err);
+
+    if (rc != GH_ENOTFOUND)
+        return rc;
+    gh_err_clear(err);
+    return from_shared(p, req, t0, now, out, err);
+}
+
+int gh_pipeline_lookup_memory(struct gh_pipeline *p, struct gh_analyze_request *req,
+                              struct gh_analysis *out, struct gh_err *err)
 {
     double t0 = gh_mono_ms();
     enum gh_image_format fmt = gh_image_sniff(req->body, req->len);
@@ -401,7 +422,25 @@ int gh_pipeline_lookup(struct gh_pipeline *p, struct gh_analyze_request *req,
     gh_sha256_to_hex(digest, req->sha256);
     if (req->nocache)
         return gh_err_set(err, GH_ENOTFOUND, "cache bypassed");
-    return from_cache(p, req, t0, out, err);
+    return from_memory(p, req, t0, (int64_t)time(NULL), out, err);
+}
+
+int gh_pipeline_lookup(struct gh_pipeline *p, struct gh_analyze_request *req,
+                       struct gh_analysis *out, struct gh_err *err)
+{
+    double t0 = gh_mono_ms();
+    int rc;
+
+    if (!req->sha256[0]) {
+        rc = gh_pipeline_lookup_memory(p, req, out, err);
+        if (rc != GH_ENOTFOUND || req->nocache)
+            return rc;
+        gh_err_clear(err);
+    } else if (req->nocache) {
+        return gh_err_set(err, GH_ENOTFOUND, "cache bypassed");
+    }
+    memset(out, 0, sizeof *out);
+    return from_shared(p, req, t0, (int64_t)time(NULL), out, err);
 }
 
 /* Saves a fresh or re-keyed answer in both cache layers; failures only cost future hits. */

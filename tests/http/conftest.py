@@ -2,7 +2,8 @@
 """Fixtures of the end-to-end HTTP tests (tests/http).
 
 Every test runs against the release build; tests (or whole modules) marked `asan` also run
-against the ASan+UBSan build as a smoke subset. The builds come from the top-level
+against the ASan+UBSan build as a smoke subset, and those marked `tsan` against the
+ThreadSanitizer build (the I/O threads, worker pools and admission under real traffic). The builds come from the top-level
 conftest's --build / --asan-build options and its make_binary (sanitizer environment
 included). Servers and fake providers are child processes on ephemeral ports with their
 output drained to files under pytest's tmp directories; each one is killed at teardown even
@@ -21,14 +22,19 @@ TOP_CONFTEST = Path(__file__).resolve().parent.parent / "conftest.py"
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "asan: also run this test against the ASan build (the smoke subset)")
+    config.addinivalue_line(
+        "markers", "tsan: also run this test against the ThreadSanitizer build")
 
 
 def pytest_generate_tests(metafunc):
-    """`variant` is release for every test, and asan as well for tests marked asan."""
+    """`variant` is release for every test, asan as well for tests marked asan, tsan for
+    tests marked tsan."""
     if "variant" in metafunc.fixturenames:
         variants = ["release"]
         if metafunc.definition.get_closest_marker("asan"):
             variants.append("asan")
+        if metafunc.definition.get_closest_marker("tsan"):
+            variants.append("tsan")
         metafunc.parametrize("variant", variants, scope="module")
 
 

@@ -30,7 +30,8 @@ FAKE_OPENAI = REPO / "tests" / "fake_openai.py"
 GYM_PHOTOS = REPO.parent / "shared" / "data" / "gym-photos"
 PYTHON = "/usr/bin/python3"
 
-SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer")
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer",
+                     "WARNING: ThreadSanitizer")
 
 # Settings the server reads from the environment: a developer's shell must not change what
 # the tests see (each test passes what it means explicitly).
@@ -44,7 +45,9 @@ SETTINGS_ENV = ("PORT", "HOST", "DATABASE_URL", "REDIS_URL", "AI_PROVIDER", "OPE
                 "RATE_LIMIT_PROVIDER_BURST", "PROVIDER_DAILY_BUDGET_CALLS",
                 "PROVIDER_DAILY_BUDGET_USD", "TRUSTED_PROXIES", "AUTH_MODE", "JWT_SECRET",
                 "JWT_ISSUER", "JWT_AUDIENCE", "ACCESS_TOKEN_TTL_SECONDS", "REFRESH_TOKEN_TTL_DAYS",
-                "ALLOW_SIGNUP", "LOGIN_MAX_FAILURES", "LOGIN_LOCKOUT_SECONDS")
+                "ALLOW_SIGNUP", "LOGIN_MAX_FAILURES", "LOGIN_LOCKOUT_SECONDS", "MAX_CONNECTIONS",
+                "MAX_CONNECTIONS_PER_CLIENT", "UPLOAD_MEMORY_MB", "HEADER_TIMEOUT_S",
+                "UPLOAD_MIN_RATE_KBPS", "UPLOAD_GRACE_S")
 
 # The rate limits are off unless a test turns them on: the suites send hundreds of requests,
 # and dozens of provider calls, from one address (tests/http/test_limits.py tests the limits).
@@ -283,7 +286,7 @@ class Server:
         _PROCS.append(self.proc)
         self.returncode = None
         if timeout is None:
-            timeout = 60 if self.variant == "asan" else 20
+            timeout = 60 if self.variant in ("asan", "tsan") else 20
         try:
             m = _wait_for_line(self.out_path, r"^listening on http://127\.0\.0\.1:(\d+)$",
                                self.proc, timeout, "gymhelper serve")
@@ -358,7 +361,7 @@ class Server:
         """Stops the server with sig (None: it was already signalled, just wait) and returns
         its exit code; kills it after timeout and raises AssertionError."""
         if timeout is None:
-            timeout = 40 if self.variant == "asan" else 20
+            timeout = 40 if self.variant in ("asan", "tsan") else 20
         if self.proc.poll() is None:
             if sig is not None:
                 self.proc.send_signal(sig)

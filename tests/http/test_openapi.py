@@ -128,7 +128,7 @@ def server_routes():
     m = re.search(r"static const struct route routes\[\]\s*=\s*\{(.*?)\n\};", text, re.S)
     assert m, "no routes[] table in %s" % SERVER_C
     rx = re.compile(r'\{\s*"(/[^"]*)"\s*,\s*([01])\s*,\s*"([^"]*)"\s*,\s*(\w+)\s*,\s*(\w+)\s*'
-                    r'(?:,\s*("[^"]*"|NULL)\s*)?\}')
+                    r'(?:,\s*("[^"]*"|NULL)\s*)?(?:,\s*\d\s*)?\}')
     out = set()
     for path, prefix, allow, _get, _post, suffix in rx.findall(m.group(1)):
         if prefix == "1":
@@ -411,6 +411,9 @@ def test_identifications_and_feedback(server, fake, doc, photos):
               404, "identification_not_found")
     doc.check(declared_too_big(server.port, url, 2_000_000), fb, "post", 413,
               "payload_too_large")
+    doc.check(server.request("POST", url, b"slug=barbell",
+                             {"Content-Type": "application/x-www-form-urlencoded"}),
+              fb, "post", 415, "unsupported_media_type")
     fixed = doc.check(post_json(server, url, {"slug": "squat-rack"}), fb, "post", 200)
     assert fixed["identification"]["corrected"] is True
     assert fixed["equipment"]["slug"] == "squat-rack"

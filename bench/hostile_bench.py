@@ -1,0 +1,259 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""gymhelper under hostile load: exact-key cache hits (wrk, 16 connections) and /health from
+other addresses, with the server's RSS, first alone, then while attackers on other loopback
+addresses hold 1,000 slow-header connections (slowloris: a header line per second, reopened
+when dropped) and 150 uploads that declare 9.5 MB, send 9 MB at full speed and never finish.
+
+usage: /usr/bin/python3 bench/hostile_bench.py [--build=build] [--duration=S]
+Loopback only; the attackers, wrk and the server share this machine's CPUs (named in the
+header). Exits non-zero only when a run failed to run.
+"""
+import argparse
+import os
+import selectors
+import socket
+import sys
+import tempfile
+import threading
+import time
+import shutil
+import urllib.request
+
+from benchlib import BenchError, cpu_model, section, source_commit, table, target
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import http_bench as HB  # noqa: E402  (its process, wrk and fake-provider helpers)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SLOW_CONNS, UPLOADS = 1000, 150
+UPLOAD_DECLARED, UPLOAD_SENT = 9_500_000, 9_000_000
+
+
+def rss_mb(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return 0.0
+
+
+def open_fds(pid):
+    try:
+        return len(os.listdir("/proc/%d/fd" % pid))
+    except OSError:
+        return 0
+
+
+class Attack:
+    """One thread drives every attacker socket with a selector: slowloris sockets from
+    127.0.1.x (30 per address) and uploads from 127.0.2.x (30 per address)."""
+
+    def __init__(self, port):
+        self.port = port
+        self.stop = threading.Event()
+        self.opened = 0
+        self.dropped = 0
+        self.body = os.urandom(1 << 18)
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def connect(self, kind, i):
+        src = "127.0.%d.%d" % (1 if kind == "slow" else 2, 1 + i // 30)
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setblocking(False)
+        try:
+            s.bind((src, 0))
+            s.connect_ex(("127.0.0.1", self.port))
+        except OSError:
+            s.close()
+            return None
+        self.opened += 1
+        return {"sock": s, "kind": kind, "i": i, "sent": 0, "next": time.monotonic(),
+                "head": False}
+
+    def run(self):
+        sel = selectors.DefaultSelector()
+        conns = [self.connect("slow", i) for i in range(SLOW_CONNS)]
+        conns += [self.connect("upload", i) for i in range(UPLOADS)]
+        for c in conns:
+            if c:
+                sel.register(c["sock"], selectors.EVENT_READ | selectors.EVENT_WRITE, c)
+        while not self.stop.is_set():
+            for key, ev in sel.select(timeout=0.05):
+                c = key.data
+                if ev & selectors.EVENT_READ:
+                    try:
+                        data = c["sock"].recv(65536)
+                    except (BlockingIOError, InterruptedError):
+                        data = None
+                    except OSError:
+                        data = b""
+                    if data == b"":
+                        self.reopen(sel, c)
+                        continue
+                if ev & selectors.EVENT_WRITE:
+                    self.feed(sel, c)
+            now = time.monotonic()
+            for key in list(sel.get_map().values()):
+                c = key.data
+                if c["kind"] == "slow" and now >= c["next"] and c["head"]:
+                    sel.modify(c["sock"], selectors.EVENT_READ | selectors.EVENT_WRITE, c)
+        for key in list(sel.get_map().values()):
+            key.fileobj.close()
+        sel.close()
+
+    def reopen(self, sel, c):
+        self.dropped += 1
+        sel.unregister(c["sock"])
+        c["sock"].close()
+        n = self.connect(c["kind"], c["i"])
+        if n:
+            sel.register(n["sock"], selectors.EVENT_READ | selectors.EVENT_WRITE, n)
+
+    def feed(self, sel, c):
+        s = c["sock"]
+        try:
+            if not c["head"]:
+                if c["kind"] == "slow":
+                    s.send(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+                else:
+                    s.send(b"POST /api/v1/analyze HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                           b"image/jpeg\r\nContent-Length: %d\r\n\r\n" % UPLOAD_DECLARED)
+                c["head"] = True
+            elif c["kind"] == "slow":
+                s.send(b"X-a: b\r\n")
+            elif c["sent"] < UPLOAD_SENT:
+                c["sent"] += s.send(self.body[:min(len(self.body), UPLOAD_SENT - c["sent"])])
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self.reopen(sel, c)
+            return
+        if c["kind"] == "slow":
+            c["next"] = time.monotonic() + 1.0
+            sel.modify(s, selectors.EVENT_READ, c)
+        elif c["sent"] >= UPLOAD_SENT:
+            sel.modify(s, selectors.EVENT_READ, c)  # unfinished: nothing more, ever
+
+
+class Sampler:
+    """/health from 127.0.0.9 every 50 ms and the server's RSS and descriptors."""
+
+    def __init__(self, port, pid):
+        self.port, self.pid = port, pid
+        self.lat, self.fail, self.rss, self.fds = [], 0, [], []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self):
+        while not self.stop.is_set():
+            t0 = time.monotonic()
+            try:
+                s = socket.create_connection(("127.0.0.1", self.port), timeout=5,
+                                             source_address=("127.0.0.9", 0))
+                s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                data = b""
+                while True:
+                    d = s.recv(65536)
+                    if not d:
+                        break
+                    data += d
+                s.close()
+                if data.startswith(b"HTTP/1.1 200"):
+                    self.lat.append(time.monotonic() - t0)
+                else:
+                    self.fail += 1
+            except OSError:
+                self.fail += 1
+            self.rss.append(rss_mb(self.pid))
+            self.fds.append(open_fds(self.pid))
+            self.stop.wait(0.05)
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(len(xs) * p / 100))] * 1000 if xs else float("nan")
+
+
+def run_hits(bench, base, body_path, duration, label, attack_port=None):
+    srv = bench.srv
+    rss0 = rss_mb(srv.pid)
+    attack = None
+    if attack_port:
+        attack = Attack(attack_port)
+        attack.thread.start()
+        time.sleep(5)  # let the attackers reach their steady state
+    sampler = Sampler(attack_port or int(base.rsplit(":", 1)[1]), srv.pid)
+    sampler.thread.start()
+    try:
+        res = HB.run_wrk(bench.wrk, "exact.lua", base + "/api/v1/analyze", 2, 16, duration,
+                         body_path, label, os.path.join(bench.tmp, "wrk-%s.log" % label),
+                         srv.pid)
+    finally:
+        sampler.stop.set()
+        sampler.thread.join()
+        if attack:
+            attack.stop.set()
+            attack.thread.join()
+    return [label, "%.0f" % res["rps"], "%.2f" % (res["p50_us"] / 1000.0),
+            "%.2f" % (res["p99_us"] / 1000.0), str(res["non2xx"] + res["socket_errors"]),
+            "%.1f / %.1f / %.1f" % (pct(sampler.lat, 50), pct(sampler.lat, 99),
+                                    max(sampler.lat or [0]) * 1000),
+            str(sampler.fail), "%.0f" % rss0, "%.0f" % max(sampler.rss or [0]),
+            str(max(sampler.fds or [0])),
+            "%d / %d" % (attack.opened, attack.dropped) if attack else "-"], sampler
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--duration", type=int, default=8)
+    ap.add_argument("--photos", default=os.path.join(ROOT, "..", "shared", "data", "gym-photos"))
+    args = ap.parse_args()
+    args.build = os.path.abspath(args.build if os.path.isdir(args.build)
+                                 else os.path.join(ROOT, args.build))
+    args.threads16, args.conns16, args.perf = 2, 16, False
+    tmp = tempfile.mkdtemp(prefix="gh-hostile-bench-")
+    bench = HB.Bench(args, tmp)
+    rows = []
+    try:
+        print("# gymhelper under hostile load")
+        print()
+        table(["item", "value"], [["CPU", cpu_model()], ["nproc", str(os.cpu_count())],
+                                  ["source", source_commit()], ["build dir", args.build],
+                                  ["server settings", "defaults, --log-level warn"]], align="ll")
+        body_path, exact, _, _ = HB.make_bodies(bench.gh, args.photos, tmp)
+        base = bench.start_gymhelper()
+        for _ in range(2):  # a miss, then a memory hit
+            st, body = HB.post_jpeg(base, exact)
+            if st != 200:
+                raise BenchError("priming answered %d: %s" % (st, body[:200]))
+        port = int(base.rsplit(":", 1)[1])
+        section("Cache hits and /health, alone and under attack")
+        row, _ = run_hits(bench, base, body_path, args.duration, "no attack")
+        rows.append(row)
+        row, s = run_hits(bench, base, body_path, args.duration,
+                          "1,000 slowloris + 150 unfinished 9.5 MB uploads", port)
+        rows.append(row)
+        table(["load", "hits req/s", "p50 ms", "p99 ms", "hit errors",
+               "/health p50 / p99 / max ms", "/health failures", "RSS before MB",
+               "RSS max MB", "server fds max", "attacker connections opened / dropped"],
+              rows, align="lrrrrrrrrrr")
+        print()
+        print("wrk -t2 -c16 from 127.0.0.1 (exact-key memory hits of a ~100 KB JPEG); /health "
+              "from 127.0.0.9 every 50 ms; attackers from 127.0.1.x and 127.0.2.x, 30 "
+              "connections per address, on the same %d CPUs." % os.cpu_count())
+        target(max(s.lat or [1]) < 0.1 and s.fail == 0,
+               "/health within 100 ms throughout the attack (max %.1f ms, %d failures)"
+               % (max(s.lat or [0]) * 1000, s.fail))
+    finally:
+        bench.procs.stop_all()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,572 @@
+/* SPDX-License-Identifier: MIT */
+/* Admission: counts connections (all, and per socket address) from libmicrohttpd's connection
+ * notifications, refuses at accept what is far past the limits, keeps the global budget of
+ * upload bytes, and runs one reaper thread that enforces what libmicrohttpd's inactivity
+ * timeout cannot: an absolute deadline for the request headers, a minimum upload rate after a
+ * grace period, and idle keep-alive connections going first when the limit is near. A dropped
+ * connection is shut down (the I/O thread then sees it closed and cleans up) and logged. */
+#include "admission.h"
+
+#include "gh/alloc.h"
+#include "gh/clock.h"
+#include "gh/log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+enum phase {
+    PHASE_HEADERS,   /* accepted, or a new request on it; headers not complete */
+    PHASE_BODY,      /* headers in, body arriving */
+    PHASE_ANSWERING, /* routed; a worker or the I/O thread answers */
+    PHASE_IDLE,      /* keep-alive between requests */
+};
+
+#define N_BUCKETS 4096
+#define REAP_MS   200
+
+/* Lingering close (RFC 9112 §9.6): a connection refused while its client may still be sending
+ * a body keeps being read, and what arrives dropped, after libmicrohttpd closed it (its
+ * answer and FIN are out), so that the client finishes sending and reads the answer instead of
+ * a reset. Bounded in sockets, bytes and time. */
+#define LINGER_MAX     256
+#define LINGER_BYTES   ((size_t)16 << 20)
+#define LINGER_MS      5000
+#define LINGER_TICK_MS 20
+
+struct held_sock {
+    int fd;
+    size_t read;
+    long long until_ms;
+};
+
+/* Connections per socket address. */
+struct client {
+    struct client *next;
+    int n;
+    char addr[INET6_ADDRSTRLEN];
+};
+
+struct gh_conn {
+    struct gh_conn *prev, *next;
+    struct client *client;
+    MHD_socket fd;
+    atomic_int phase;
+    atomic_llong phase_ms;    /* monotonic ms when the phase began */
+    atomic_size_t body_bytes; /* of the request being read */
+    size_t reserved;          /* upload budget held (I/O thread only) */
+    atomic_int bad_uri;       /* the unescape callback saw a control byte */
+    atomic_int linger;        /* refused with a body pending: drain after the close */
+    int dropped;              /* shut down by the reaper (under the lock) */
+    /* The reaper's upload-rate window (reaper only): its phase, start and bytes then. */
+    long long win_phase_ms, win_ms;
+    size_t win_bytes;
+};
+
+struct gh_admission {
+    int max_conns, max_per_client;
+    size_t budget;
+    long long header_ms, idle_ms, grace_ms;
+    size_t min_rate; /* bytes per second */
+    pthread_mutex_t mu;
+    struct gh_conn *conns; /* every open connection */
+    int n_conns;
+    struct client *buckets[N_BUCKETS];
+    atomic_size_t used; /* upload bytes reserved */
+    atomic_int crowded;
+    /* refusals and drops, for rate-limited log lines */
+    atomic_ullong refused, dropped_headers, dropped_slow, dropped_idle;
+    struct held_sock lingering[LINGER_MAX]; /* under mu */
+    int n_lingering;
+    pthread_t reaper;
+    int reaper_started;
+    pthread_mutex_t stop_mu;
+    pthread_cond_t stop_cv;
+    int stopping;
+};
+
+static size_t hash_addr(const char *s)
+{
+    size_t h = 1469598103934665603u; /* FNV-1a */
+
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return h % N_BUCKETS;
+}
+
+/* Under mu. */
+static struct client **find_client(struct gh_admission *adm, const char *addr)
+{
+    struct client **pp = &adm->buckets[hash_addr(addr)];
+
+    while (*pp && strcmp((*pp)->addr, addr) != 0)
+        pp = &(*pp)->next;
+    return pp;
+}
+
+static void addr_text(const struct sockaddr *sa, char *out, size_t cap)
+{
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+                  (socklen_t)cap);
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+                  (socklen_t)cap);
+    else
+        snprintf(out, cap, "unknown");
+}
+
+/* One line for the first event of a kind, then one per 1000: an attack must not flood the
+ * log, and one line must say it is going on. */
+static void log_counted(atomic_ullong *counter, const char *what, const char *addr)
+{
+    unsigned long long n = atomic_fetch_add(counter, 1) + 1;
+
+    if (n == 1 || n % 1000 == 0)
+        gh_logf(GH_LOG_WARN, "%s (client %s; %llu so far)", what, addr, n);
+}
+
+enum MHD_Result gh_admission_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    struct gh_admission *adm = cls;
+    char text[INET6_ADDRSTRLEN];
+    struct client *c;
+    int total, mine;
+
+    (void)addrlen;
+    addr_text(addr, text, sizeof text);
+    pthread_mutex_lock(&adm->mu);
+    total = adm->n_conns;
+    c = *find_client(adm, text);
+    mine = c ? c->n : 0;
+    pthread_mutex_unlock(&adm->mu);
+    if (total >= adm->max_conns + GH_ADMISSION_RESERVE) {
+        log_counted(&adm->refused, "connection refused at accept: MAX_CONNECTIONS reached", text);
+        return MHD_NO;
+    }
+    if (mine >= adm->max_per_client + GH_ADMISSION_CLIENT_RESERVE) {
+        log_counted(&adm->refused,
+                    "connection refused at accept: MAX_CONNECTIONS_PER_CLIENT reached", text);
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+static void set_phase(struct gh_conn *c, enum phase p)
+{
+    atomic_store(&c->phase_ms, (long long)gh_mono_ms());
+    atomic_store(&c->phase, (int)p);
+}
+
+static void conn_open(struct gh_admission *adm, struct MHD_Connection *conn, void **ctx)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const union MHD_ConnectionInfo *fi =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    struct gh_conn *c = gh_malloc(sizeof *c);
+    char text[INET6_ADDRSTRLEN];
+    struct client **pp, *cl;
+
+    *ctx = c;
+    if (!c)
+        return; /* not counted; the request path copes with no record */
+    memset(c, 0, sizeof *c);
+    c->fd = fi ? fi->connect_fd : MHD_INVALID_SOCKET;
+    set_phase(c, PHASE_HEADERS);
+    addr_text(ci ? ci->client_addr : NULL, text, sizeof text);
+    pthread_mutex_lock(&adm->mu);
+    pp = find_client(adm, text);
+    cl = *pp;
+    if (!cl && (cl = gh_malloc(sizeof *cl)) != NULL) {
+        memset(cl, 0, sizeof *cl);
+        snprintf(cl->addr, sizeof cl->addr, "%s", text);
+        *pp = cl;
+    }
+    if (cl)
+        cl->n++;
+    c->client = cl;
+    c->next = adm->conns;
+    if (adm->conns)
+        adm->conns->prev = c;
+    adm->conns = c;
+    adm->n_conns++;
+    atomic_store(&adm->crowded, adm->n_conns * 10 >= adm->max_conns * 9);
+    pthread_mutex_unlock(&adm->mu);
+}
+
+static void release_budget(struct gh_admission *adm, struct gh_conn *c)
+{
+    if (c->reserved) {
+        atomic_fetch_sub(&adm->used, c->reserved);
+        c->reserved = 0;
+    }
+}
+
+/* libmicrohttpd notifies CLOSED before it closes the socket, so the reaper (which shuts
+ * sockets down under mu) can never touch a descriptor that was reused. */
+static void conn_close(struct gh_admission *adm, struct gh_conn *c)
+{
+    struct client **pp;
+
+    if (!c)
+        return;
+    release_budget(adm, c);
+    pthread_mutex_lock(&adm->mu);
+    if (atomic_load(&c->linger) && c->fd != MHD_INVALID_SOCKET && adm->n_lingering < LINGER_MAX) {
+        int fd = fcntl(c->fd, F_DUPFD_CLOEXEC, 0);
+
+        if (fd >= 0 && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0) {
+            struct held_sock *l = &adm->lingering[adm->n_lingering++];
+
+            l->fd = fd;
+            l->read = 0;
+            l->until_ms = (long long)gh_mono_ms() + LINGER_MS;
+        } else if (fd >= 0) {
+            close(fd);
+        }
+    }
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        adm->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    adm->n_conns--;
+    if (c->client && --c->client->n == 0) {
+        pp = find_client(adm, c->client->addr);
+        *pp = c->client->next;
+        gh_free(c->client);
+    }
+    atomic_store(&adm->crowded, adm->n_conns * 10 >= adm->max_conns * 9);
+    pthread_mutex_unlock(&adm->mu);
+    gh_free(c);
+}
+
+void gh_admission_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+                         enum MHD_ConnectionNotificationCode toe)
+{
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+        conn_open(cls, conn, socket_context);
+    else
+        conn_close(cls, *socket_context);
+}
+
+struct gh_conn *gh_admission_conn(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+    return ci ? ci->socket_context : NULL;
+}
+
+static int hex(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decoding as libmicrohttpd's own (RFC 3986 §2.1; '+' is left alone), noting a
+ * decoded NUL or other control byte: such a path is refused with 400, never routed. */
+size_t gh_admission_unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+    char *r = s, *w = s;
+    int bad = 0;
+
+    (void)cls;
+    while (*r) {
+        unsigned char ch = (unsigned char)*r;
+        int hi, lo;
+
+        if (ch == '%' && (hi = hex(r[1])) >= 0 && (lo = hex(r[2])) >= 0) {
+            ch = (unsigned char)(hi * 16 + lo);
+            r += 3;
+        } else {
+            r++;
+        }
+        if (ch < 0x20 || ch == 0x7f)
+            bad = 1;
+        *w++ = (char)ch;
+    }
+    *w = '\0';
+    if (bad) {
+        struct gh_conn *c = gh_admission_conn(conn);
+
+        if (c)
+            atomic_store(&c->bad_uri, 1);
+    }
+    return (size_t)(w - s);
+}
+
+enum gh_admit gh_admission_begin(struct gh_admission *adm, struct gh_conn *c, int has_body,
+                                 int *bad_uri)
+{
+    int total, mine;
+
+    *bad_uri = 0;
+    if (!c)
+        return GH_ADMIT_OK;
+    *bad_uri = atomic_exchange(&c->bad_uri, 0);
+    atomic_store(&c->body_bytes, 0);
+    set_phase(c, has_body ? PHASE_BODY : PHASE_ANSWERING);
+    pthread_mutex_lock(&adm->mu);
+    total = adm->n_conns;
+    mine = c->client ? c->client->n : 0;
+    pthread_mutex_unlock(&adm->mu);
+    if (total > adm->max_conns)
+        return GH_ADMIT_BUSY_TOTAL;
+    if (mine > adm->max_per_client)
+        return GH_ADMIT_BUSY_CLIENT;
+    return GH_ADMIT_OK;
+}
+
+int gh_admission_reserve(struct gh_admission *adm, struct gh_conn *c, size_t n)
+{
+    size_t used = atomic_load(&adm->used);
+
+    do {
+        if (used + n > adm->budget || used + n < used)
+            return -1;
+    } while (!atomic_compare_exchange_weak(&adm->used, &used, used + n));
+    if (c)
+        c->reserved += n;
+    else
+        atomic_fetch_sub(&adm->used, n); /* untracked connection: nothing to give back later */
+    return 0;
+}
+
+void gh_admission_progress(struct gh_conn *c, size_t n)
+{
+    if (c)
+        atomic_fetch_add(&c->body_bytes, n);
+}
+
+void gh_admission_answering(struct gh_conn *c)
+{
+    if (c)
+        set_phase(c, PHASE_ANSWERING);
+}
+
+void gh_admission_linger(struct gh_conn *c)
+{
+    if (c)
+        atomic_store(&c->linger, 1);
+}
+
+void gh_admission_end(struct gh_admission *adm, struct gh_conn *c)
+{
+    if (!c)
+        return;
+    release_budget(adm, c);
+    atomic_store(&c->body_bytes, 0);
+    set_phase(c, PHASE_IDLE);
+}
+
+int gh_admission_crowded(struct gh_admission *adm)
+{
+    return atomic_load(&adm->crowded);
+}
+
+/* The rate counts over consecutive windows of UPLOAD_GRACE_S each (the first one is the
+ * grace period), not averaged over the upload: an upload that sent most of its body fast and
+ * then stalls is dropped one or two windows later, not when its average finally sinks. */
+static int slow_upload(struct gh_admission *adm, struct gh_conn *c, long long now)
+{
+    long long phase_ms = atomic_load(&c->phase_ms),
+              window = adm->grace_ms > 1000 ? adm->grace_ms : 1000;
+    size_t bytes = atomic_load(&c->body_bytes);
+    int slow;
+
+    if (c->win_phase_ms != phase_ms) { /* a new request on this connection */
+        c->win_phase_ms = c->win_ms = phase_ms;
+        c->win_bytes = 0;
+    }
+    if (now - c->win_ms < window)
+        return 0;
+    slow =
+        (double)(bytes - c->win_bytes) * 1000.0 / (double)(now - c->win_ms) < (double)adm->min_rate;
+    c->win_ms = now;
+    c->win_bytes = bytes;
+    return slow;
+}
+
+/* Under mu: the reason to drop c now, or NULL. */
+static const char *verdict(struct gh_admission *adm, struct gh_conn *c, long long now,
+                           atomic_ullong **counter)
+{
+    long long age = now - atomic_load(&c->phase_ms);
+
+    switch ((enum phase)atomic_load(&c->phase)) {
+    case PHASE_HEADERS:
+        *counter = &adm->dropped_headers;
+        return age > adm->header_ms ? "dropped a connection: request headers not complete "
+                                      "within the header deadline"
+                                    : NULL;
+    case PHASE_BODY:
+        *counter = &adm->dropped_slow;
+        return slow_upload(adm, c, now) ? "dropped an upload slower than the minimum upload rate"
+                                        : NULL;
+    case PHASE_IDLE:
+        /* An idle keep-alive connection may also be trickling its next request's headers. */
+        *counter = &adm->dropped_idle;
+        if (age > adm->idle_ms)
+            return "dropped an idle keep-alive connection past its deadline";
+        return adm->n_conns * 10 >= adm->max_conns * 9 && age > REAP_MS
+                   ? "dropped an idle keep-alive connection: near MAX_CONNECTIONS"
+                   : NULL;
+    case PHASE_ANSWERING:
+        break;
+    }
+    return NULL;
+}
+
+static void reap(struct gh_admission *adm)
+{
+    long long now = (long long)gh_mono_ms();
+
+    pthread_mutex_lock(&adm->mu);
+    for (struct gh_conn *c = adm->conns; c; c = c->next) {
+        atomic_ullong *counter = NULL;
+        const char *why;
+
+        if (c->dropped || c->fd == MHD_INVALID_SOCKET)
+            continue;
+        why = verdict(adm, c, now, &counter);
+        if (!why)
+            continue;
+        c->dropped = 1;
+        shutdown(c->fd, SHUT_RDWR); /* the I/O thread sees the close and cleans up */
+        log_counted(counter, why, c->client ? c->client->addr : "unknown");
+    }
+    pthread_mutex_unlock(&adm->mu);
+}
+
+/* Under mu: reads and drops what the lingering sockets hold; closes those at EOF, past their
+ * bytes or time, or failing. 1 while any remain. */
+static int drain_lingering(struct gh_admission *adm)
+{
+    static char sink[65536];
+    long long now = (long long)gh_mono_ms();
+
+    for (int i = 0; i < adm->n_lingering;) {
+        struct held_sock *l = &adm->lingering[i];
+        int done = now > l->until_ms;
+
+        while (!done) {
+            ssize_t n = read(l->fd, sink, sizeof sink);
+
+            if (n > 0) {
+                l->read += (size_t)n;
+                done = l->read > LINGER_BYTES;
+            } else {
+                done = n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+                break;
+            }
+        }
+        if (done) {
+            close(l->fd);
+            *l = adm->lingering[--adm->n_lingering];
+        } else {
+            i++;
+        }
+    }
+    return adm->n_lingering > 0;
+}
+
+static void *reaper_main(void *arg)
+{
+    struct gh_admission *adm = arg;
+    long long next_reap = 0;
+    int lingering = 0;
+
+    pthread_mutex_lock(&adm->stop_mu);
+    while (!adm->stopping) {
+        struct timespec ts;
+        long tick = lingering ? LINGER_TICK_MS : REAP_MS;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += tick * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&adm->stop_cv, &adm->stop_mu, &ts);
+        if (adm->stopping)
+            break;
+        pthread_mutex_unlock(&adm->stop_mu);
+        if ((long long)gh_mono_ms() >= next_reap) {
+            reap(adm);
+            next_reap = (long long)gh_mono_ms() + REAP_MS;
+        }
+        pthread_mutex_lock(&adm->mu);
+        lingering = drain_lingering(adm);
+        pthread_mutex_unlock(&adm->mu);
+        pthread_mutex_lock(&adm->stop_mu);
+    }
+    pthread_mutex_unlock(&adm->stop_mu);
+    return NULL;
+}
+
+struct gh_admission *gh_admission_new(const struct gh_http_config *cfg)
+{
+    struct gh_admission *adm = gh_malloc(sizeof *adm);
+
+    if (!adm)
+        return NULL;
+    memset(adm, 0, sizeof *adm);
+    adm->max_conns = cfg->max_connections > 0 ? cfg->max_connections : 1;
+    adm->max_per_client = cfg->max_connections_per_client > 0 ? cfg->max_connections_per_client : 1;
+    adm->budget = cfg->upload_memory;
+    adm->header_ms = (long long)cfg->header_timeout_s * 1000;
+    adm->idle_ms = (long long)cfg->connection_timeout_s * 1000;
+    adm->grace_ms = (long long)cfg->upload_grace_s * 1000;
+    adm->min_rate = cfg->upload_min_rate;
+    pthread_mutex_init(&adm->mu, NULL);
+    pthread_mutex_init(&adm->stop_mu, NULL);
+    pthread_cond_init(&adm->stop_cv, NULL);
+    if (pthread_create(&adm->reaper, NULL, reaper_main, adm) != 0) {
+        gh_admission_free(adm);
+        return NULL;
+    }
+    adm->reaper_started = 1;
+    return adm;
+}
+
+void gh_admission_free(struct gh_admission *adm)
+{
+    if (!adm)
+        return;
+    if (adm->reaper_started) {
+        pthread_mutex_lock(&adm->stop_mu);
+        adm->stopping = 1;
+        pthread_cond_signal(&adm->stop_cv);
+        pthread_mutex_unlock(&adm->stop_mu);
+        pthread_join(adm->reaper, NULL);
+    }
+    for (int i = 0; i < adm->n_lingering; i++)
+        close(adm->lingering[i].fd);
+    for (size_t i = 0; i < N_BUCKETS; i++) /* empty once the daemon closed everything */
+        while (adm->buckets[i]) {
+            struct client *next = adm->buckets[i]->next;
+
+            gh_free(adm->buckets[i]);
+            adm->buckets[i] = next;
+        }
+    pthread_cond_destroy(&adm->stop_cv);
+    pthread_mutex_destroy(&adm->stop_mu);
+    pthread_mutex_destroy(&adm->mu);
+    gh_free(adm);
+}

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/* Admission (issue 10, item 2): who may hold a connection and how many upload bytes, decided
+ * before a body is read; deadlines for slow senders. Inside src/http only. */
+#ifndef GH_HTTP_ADMISSION_H
+#define GH_HTTP_ADMISSION_H
+
+#include "gh/http.h"
+
+#include <microhttpd.h>
+#include <stddef.h>
+
+struct gh_admission;
+struct gh_conn;
+
+/* What a request was told at its headers. */
+enum gh_admit {
+    GH_ADMIT_OK,
+    GH_ADMIT_BUSY_TOTAL,  /* more than MAX_CONNECTIONS connections are open */
+    GH_ADMIT_BUSY_CLIENT, /* this client holds more than MAX_CONNECTIONS_PER_CLIENT */
+};
+
+/* Connections accepted past the soft limits, to be told 503 from their headers; beyond them
+ * new connections are closed at accept without a word. */
+#define GH_ADMISSION_RESERVE        64
+#define GH_ADMISSION_CLIENT_RESERVE 4
+
+/* A watcher (one reaper thread) for cfg's limits. NULL on allocation failure. */
+struct gh_admission *gh_admission_new(const struct gh_http_config *cfg);
+
+/* Stops the reaper and frees. Call after the daemon stopped (every connection closed). */
+void gh_admission_free(struct gh_admission *adm);
+
+/* libmicrohttpd callbacks: MHD_OPTION_ACCEPT_POLICY (cls = adm), MHD_OPTION_NOTIFY_CONNECTION
+ * (cls = adm) and MHD_OPTION_UNESCAPE_CALLBACK (cls = adm; flags control bytes). */
+enum MHD_Result gh_admission_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen);
+void gh_admission_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+                         enum MHD_ConnectionNotificationCode toe);
+size_t gh_admission_unescape(void *cls, struct MHD_Connection *conn, char *s);
+
+/* The connection's record, or NULL (never for a connection this daemon notified). */
+struct gh_conn *gh_admission_conn(struct MHD_Connection *conn);
+
+/* At the headers of a request: its verdict; the connection leaves the header deadline for the
+ * upload rate check (body) or none (answering). Also 1 in *bad_uri when the path or query
+ * decoded to control bytes. */
+enum gh_admit gh_admission_begin(struct gh_admission *adm, struct gh_conn *c, int has_body,
+                                 int *bad_uri);
+
+/* Takes n bytes from the global upload budget for c. 0, or -1 when the budget is spent. */
+int gh_admission_reserve(struct gh_admission *adm, struct gh_conn *c, size_t n);
+
+/* Body bytes arrived (for the rate check). */
+void gh_admission_progress(struct gh_conn *c, size_t n);
+
+/* The body is in: no more rate check. */
+void gh_admission_answering(struct gh_conn *c);
+
+/* The request was refused while its client may still be sending a body: once libmicrohttpd
+ * has sent the answer and closes, keep reading and dropping (bounded) so the client reads it. */
+void gh_admission_linger(struct gh_conn *c);
+
+/* The request is over: its budget goes back; the connection idles (keep-alive). */
+void gh_admission_end(struct gh_admission *adm, struct gh_conn *c);
+
+/* Near MAX_CONNECTIONS: responses should close their connection. */
+int gh_admission_crowded(struct gh_admission *adm);
+
+#endif
