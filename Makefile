@@ -50,6 +50,7 @@ bench: build
 	@scripts/install-deps --bench
 	$(PY) bench/run.py --build=$(BUILD)
 	$(PY) bench/http_bench.py --build=$(BUILD)
+	$(PY) bench/hostile_bench.py --build=$(BUILD)
 	$(PY) bench/pg_bench.py --build=$(BUILD)
 	$(PY) bench/clip_bench.py --build=$(BUILD)
 	$(PY) bench/auth_bench.py --build=$(BUILD)

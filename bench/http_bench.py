@@ -470,15 +470,20 @@ class Bench:
         for k in ("AI_PROVIDER", "OPENAI_BASE_URL", "OPENAI_MODEL", "DATABASE_URL", "REDIS_URL",
                   "LRU_ENTRIES", "LRU_MB", "HTTP_THREADS", "WORKERS", "CACHE_MAX_DISTANCE",
                   "CACHE_TTL_DAYS", "CACHE_TTL_SECONDS", "MAX_UPLOAD_MB", "LOG_LEVEL",
-                  "LOG_FORMAT"):
+                  "LOG_FORMAT", "MAX_CONNECTIONS", "MAX_CONNECTIONS_PER_CLIENT",
+                  "UPLOAD_MEMORY_MB", "HEADER_TIMEOUT_S", "UPLOAD_MIN_RATE_KBPS",
+                  "UPLOAD_GRACE_S"):
             env.pop(k, None)   # the bench runs the defaults, whatever the caller's shell says
+        # one client (wrk) sends everything: the rate limits measure nothing here (a build from
+        # before they existed, for a before/after run, has no such flags)
+        limits_off = ["--rate-limit-requests", "0", "--rate-limit-provider", "0"]
+        if "--rate-limit-requests" not in run_cmd([self.gh, "serve", "--help"]).stdout:
+            limits_off = []
         srv = self.procs.start(
             "gymhelper serve",
             [self.gh, "serve", "--port", "0", "--database-url",
              "sqlite:///%s" % os.path.join(self.tmp, "gh.db"), "--log-level", "warn",
-             "--openai-base-url", "http://127.0.0.1:%d/v1" % fport,
-             # one client (wrk) sends everything: the rate limits measure nothing here
-             "--rate-limit-requests", "0", "--rate-limit-provider", "0"],
+             "--openai-base-url", "http://127.0.0.1:%d/v1" % fport] + limits_off,
             os.path.join(self.tmp, "gymhelper.log"), env=env, cwd=self.tmp)
         port = int(wait_for_line(srv, srv.gh_log, r"listening on http://127\.0\.0\.1:(\d+)",
                                  20).group(1))
