@@ -33,19 +33,19 @@ static json_t *body_object(struct gh_http_request *req, int empty_ok)
 {
     json_t *doc;
 
-    if (req->body_len == 0 && empty_ok)
+    if (req->body.len == 0 && empty_ok)
         return json_object();
     if (!is_json(req)) {
         gh_http_problem(req, 415, "unsupported_media_type",
                         "send the body as JSON with Content-Type: application/json");
         return NULL;
     }
-    if (req->body_len > AUTH_BODY_MAX) {
+    if (req->body.len > AUTH_BODY_MAX) {
         gh_http_problem(req, 413, "payload_too_large", "this body is limited to %d bytes",
                         AUTH_BODY_MAX);
         return NULL;
     }
-    doc = json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES, NULL);
+    doc = json_loadb(req->body.data, req->body.len, JSON_REJECT_DUPLICATES, NULL);
     if (!json_is_object(doc)) {
         json_decref(doc);
         gh_http_problem(req, 400, "invalid_json", "send a JSON object");

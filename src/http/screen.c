@@ -83,7 +83,7 @@ static int check(struct gh_http_request *req, struct gh_admission *adm, int take
         req->body_declared = (size_t)f->length; /* for the message */
         return -1;                              /* 413: the caller words it */
     }
-    if (json_post && !is_json(ct)) {
+    if (json_post && has_body && !is_json(ct)) { /* an empty body (logout by cookie) has none */
         gh_http_problem(req, 415, "unsupported_media_type",
                         "this endpoint takes a JSON body: send it with Content-Type: "
                         "application/json");
