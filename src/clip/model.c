@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #define CONFIG_MAX_BYTES (1u << 20)
@@ -46,6 +47,16 @@ struct attn_ws {
     float *scores; /* [T, T] */
 };
 
+/* One caller of gh_clip_embed_images waiting for its images' embeddings. */
+struct img_req {
+    const float *pixels;
+    float *out;
+    size_t n, taken, finished; /* images: in the request, gathered into passes, embedded */
+    int rc;
+    struct gh_err err;
+    struct img_req *next;
+};
+
 struct gh_clip_model {
     struct gh_clip_config cfg;
     struct gh_safetensors *st;
@@ -70,6 +81,14 @@ struct gh_clip_model {
     void *act;          /* bf16/int8 activations [rows, kp max] */
     float *ascale;      /* [rows] */
     struct attn_ws *ws; /* [n_threads] */
+
+    /* Concurrent image requests, gathered into shared passes (gh_clip_embed_images). */
+    pthread_mutex_t qlock;
+    pthread_cond_t qdone;
+    struct img_req *queue; /* oldest first; a request leaves once all its images are taken */
+    int leading;           /* a caller is gathering or running a pass */
+    int batch_wait_ms;
+    float *batch_px, *batch_out; /* [max_batch, 3 S S], [max_batch, D] */
 
     /* One forward pass at a time (see gh_clip_load): the work buffers below are shared. */
     pthread_mutex_t lock;
@@ -557,6 +576,11 @@ static int alloc_buffers(struct gh_clip_model *m, struct gh_err *err)
     /* bf16/int8 activations: the widest GEMM input is the MLP's (padded to whole groups) */
     m->act = gh_malloc(gh_kern_act_bytes(m->prec, (int)rows, (int)im + 4) + 64);
     m->ascale = gh_malloc_array(rows, sizeof *m->ascale);
+    m->batch_px =
+        buffer((size_t)m->max_batch, 3 * (size_t)c->image_size * (size_t)c->image_size, err);
+    m->batch_out = buffer((size_t)m->max_batch, (size_t)c->projection_dim, err);
+    if (!m->batch_px || !m->batch_out)
+        return GH_ENOMEM;
     m->ws = gh_malloc_array((size_t)m->n_threads, sizeof *m->ws);
     if (!m->act || !m->ascale || !m->ws)
         return gh_err_set(err, GH_ENOMEM, "out of memory for the CLIP work buffers");
@@ -657,6 +681,9 @@ int gh_clip_load(const char *dir, const struct gh_clip_load_opts *opts, struct g
         gh_free(m);
         return gh_err_set(err, GH_EBACKEND, "cannot create the CLIP model's lock");
     }
+    pthread_mutex_init(&m->qlock, NULL);
+    pthread_cond_init(&m->qdone, NULL);
+    m->batch_wait_ms = opts && opts->batch_wait_ms > 0 ? opts->batch_wait_ms : 0;
     m->page = sysconf(_SC_PAGESIZE);
     m->max_batch = max_batch ? max_batch : 8;
     if (threads == 0)
@@ -721,6 +748,10 @@ void gh_clip_free(struct gh_clip_model *m)
     gh_clip_tokenizer_free(m->tok);
     gh_st_close(m->st);
     pthread_mutex_destroy(&m->lock);
+    pthread_mutex_destroy(&m->qlock);
+    pthread_cond_destroy(&m->qdone);
+    gh_free(m->batch_px);
+    gh_free(m->batch_out);
     gh_free(m);
 }
 
@@ -1036,20 +1067,111 @@ static int vision_pass(struct gh_clip_model *m, const float *pixels, int nb, flo
     return project(m, &m->vision, nb, out, err);
 }
 
+/* Batching: callers queue their images; whoever finds no pass running leads: it gathers up to
+ * max_batch queued images (its own and others', oldest first, splitting a large request across
+ * passes), runs one pass on copies of them, hands each caller its rows and wakes them, and leads
+ * again while its own images are not all done. A lone caller starts at once; a leader that
+ * already has company waits up to batch_wait_ms for more to fill the pass. Each caller returns
+ * as soon as the pass holding its last image ends. */
+static size_t gather(struct gh_clip_model *m, struct img_req **from, size_t *first, size_t *cnt,
+                     int *n_from)
+{
+    size_t img = 3 * (size_t)m->cfg.image_size * (size_t)m->cfg.image_size, used = 0;
+    int k = 0;
+
+    while (m->queue && used < (size_t)m->max_batch) {
+        struct img_req *r = m->queue;
+        size_t take = r->n - r->taken;
+        if (take > (size_t)m->max_batch - used)
+            take = (size_t)m->max_batch - used;
+        memcpy(m->batch_px + used * img, r->pixels + r->taken * img, take * img * sizeof(float));
+        from[k] = r;
+        first[k] = r->taken;
+        cnt[k++] = take;
+        r->taken += take;
+        used += take;
+        if (r->taken == r->n)
+            m->queue = r->next;
+    }
+    *n_from = k;
+    return used;
+}
+
+static int queued_images(const struct gh_clip_model *m)
+{
+    size_t n = 0;
+    for (const struct img_req *r = m->queue; r; r = r->next)
+        n += r->n - r->taken;
+    return n > (size_t)m->max_batch ? m->max_batch : (int)n;
+}
+
+static void wait_for_company(struct gh_clip_model *m)
+{
+    struct timespec until;
+
+    if (m->batch_wait_ms <= 0 || !m->queue || !m->queue->next)
+        return; /* alone: never wait */
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += (long)m->batch_wait_ms * 1000000L;
+    until.tv_sec += until.tv_nsec / 1000000000L;
+    until.tv_nsec %= 1000000000L;
+    while (queued_images(m) < m->max_batch &&
+           pthread_cond_timedwait(&m->qdone, &m->qlock, &until) == 0)
+        ;
+}
+
+/* Runs one gathered pass (qlock held on entry and exit, released around the pass). */
+static void lead_pass(struct gh_clip_model *m)
+{
+    struct img_req *from[MAX_BATCH_LIMIT];
+    size_t first[MAX_BATCH_LIMIT], cnt[MAX_BATCH_LIMIT], d = (size_t)m->cfg.projection_dim, used;
+    struct gh_err err = {0};
+    int k, rc;
+
+    wait_for_company(m);
+    used = gather(m, from, first, cnt, &k);
+    pthread_mutex_unlock(&m->qlock);
+    pthread_mutex_lock(&m->lock);
+    rc = vision_pass(m, m->batch_px, (int)used, m->batch_out, &err);
+    pthread_mutex_unlock(&m->lock);
+    pthread_mutex_lock(&m->qlock);
+    for (int i = 0, row = 0; i < k; row += (int)cnt[i], i++) {
+        struct img_req *r = from[i];
+        memcpy(r->out + first[i] * d, m->batch_out + (size_t)row * d, cnt[i] * d * sizeof(float));
+        if (rc != GH_OK && r->rc == GH_OK) {
+            r->rc = rc;
+            r->err = err;
+        }
+        r->finished += cnt[i];
+    }
+    m->leading = 0;
+    pthread_cond_broadcast(&m->qdone);
+}
+
 int gh_clip_embed_images(struct gh_clip_model *m, const float *pixels, size_t n, float *out,
                          struct gh_err *err)
 {
-    size_t img = 3 * (size_t)m->cfg.image_size * (size_t)m->cfg.image_size;
-    size_t d = (size_t)m->cfg.projection_dim;
-    int rc = GH_OK;
+    struct img_req req = {.pixels = pixels, .out = out, .n = n}, **tail;
 
-    pthread_mutex_lock(&m->lock);
-    for (size_t i = 0; rc == GH_OK && i < n; i += (size_t)m->max_batch) {
-        int nb = n - i < (size_t)m->max_batch ? (int)(n - i) : m->max_batch;
-        rc = vision_pass(m, pixels + i * img, nb, out + i * d, err);
+    if (n == 0)
+        return GH_OK;
+    pthread_mutex_lock(&m->qlock);
+    for (tail = &m->queue; *tail; tail = &(*tail)->next)
+        ;
+    *tail = &req;
+    pthread_cond_broadcast(&m->qdone); /* a leader waiting for company counts us */
+    while (req.finished < req.n) {
+        if (!m->leading && req.taken < req.n) {
+            m->leading = 1;
+            lead_pass(m);
+        } else {
+            pthread_cond_wait(&m->qdone, &m->qlock);
+        }
     }
-    pthread_mutex_unlock(&m->lock);
-    return rc;
+    pthread_mutex_unlock(&m->qlock);
+    if (req.rc != GH_OK && err)
+        *err = req.err;
+    return req.rc;
 }
 
 /* Tokenizes texts from *next while a full context still fits in the rows, filling ids,
