@@ -196,6 +196,25 @@ def statuses_of(raw):
 
 # --- child processes -------------------------------------------------------------------------
 
+def run_cli(binary, args, env=None, timeout=120):
+    """Runs a gymhelper command to completion with the settings' variables cleared (env adds
+    to them) and returns the CompletedProcess (bytes). Raises AssertionError on a sanitizer
+    report in stderr or a death by signal: an expected exit status must not hide a leak."""
+    full_env = dict(getattr(binary, "env", os.environ))
+    for k in SETTINGS_ENV:
+        full_env.pop(k, None)
+    full_env.update(env or {})
+    argv = [str(binary)] + [str(a) for a in args]
+    r = subprocess.run(argv, capture_output=True, env=full_env, timeout=timeout,
+                       stdin=subprocess.DEVNULL)
+    err = r.stderr.decode("utf-8", "replace")
+    reports = [m for m in SANITIZER_MARKERS if m in err]
+    if reports or r.returncode < 0:
+        raise AssertionError("%s: exit %s, sanitizer reports %s:\n%s"
+                             % (" ".join(argv), r.returncode, reports, _sanitizer_excerpt(err)))
+    return r
+
+
 class FakeOpenAI:
     """tests/fake_openai.py as a child process."""
 
@@ -236,6 +255,16 @@ class FakeOpenAI:
         r = request(self.port, "GET", "/_calls", timeout=10)
         assert r.status == 200, r
         return r.json()["calls"]
+
+    def held(self):
+        """Calls now waiting in mode "hold" (and those released since the last reset)."""
+        r = request(self.port, "GET", "/_calls", timeout=10)
+        assert r.status == 200, r
+        return r.json()["held"]
+
+    def release(self):
+        """Lets every call held in mode "hold" answer."""
+        return self._post("/_release", {})
 
     def last_request(self):
         return request(self.port, "GET", "/_calls", timeout=10).json()["last_request"]

@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* GH_FAIL_ALLOC sweep over the cache: for each N a child process fails its Nth allocation and
  * must get clean error codes and, under ASan, exit without leaks. The injector reads the
- * variable once per process, hence a child per N (this process itself never allocates). */
+ * variable once per process, hence a child per N. The allocator is compiled in (its counter
+ * is visible) so that each child also reports whether the injector fired: it must for every N
+ * up to the scenario's allocation count, counted in this process, and never past it. */
+#include "../../../src/core/alloc.c" /* for alloc_count and fail_at */
 #include "gh/lru.h"
 #include "../../gh_test.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -37,27 +41,50 @@ static int scenario(void)
     return bad;
 }
 
+enum { CHILD_CLEAN = 0, CHILD_BAD = 1, CHILD_FIRED = 3 };
+
+/* The child's exit status: did every call behave, and did the Nth allocation happen? */
+static int child(void)
+{
+    int bad = scenario();
+    long at = atomic_load(&fail_at);
+
+    if (bad)
+        return CHILD_BAD;
+    return at > 0 && atomic_load(&alloc_count) >= at ? CHILD_FIRED : CHILD_CLEAN;
+}
+
 static void every_allocation_can_fail(void)
 {
-    /* 2 for the cache, 80 puts, 2 for growth: 90 covers them all and a few past. */
-    for (int n = 1; n <= 2 * N_KEYS + 10; n++) {
-        char val[16];
+    long total;
+
+    /* The allocations of one clean run, counted here with an injector that never fires: 2 for
+     * the cache, 80 puts, 2 for growth. */
+    atomic_store(&fail_at, LONG_MAX);
+    CHECK_INT(scenario(), 0);
+    total = atomic_load(&alloc_count);
+    CHECK(total >= 2 * N_KEYS + 2);
+    for (long n = 1; n <= total + 10; n++) {
+        char val[24];
         int status = 0;
         pid_t pid;
 
         fflush(stdout); /* or the child's exit prints our buffered lines again */
         pid = fork();
         if (pid == 0) {
-            snprintf(val, sizeof val, "%d", n);
+            snprintf(val, sizeof val, "%ld", n);
             setenv("GH_FAIL_ALLOC", val, 1);
-            exit(scenario());
+            atomic_store(&alloc_count, 0);
+            atomic_store(&fail_at, -1); /* read the variable again, as a fresh process does */
+            exit(child());
         }
         CHECK(pid > 0);
         if (pid <= 0)
             return;
         CHECK(waitpid(pid, &status, 0) == pid);
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-            fprintf(stderr, "GH_FAIL_ALLOC=%d: child status %d\n", n, status);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != (n <= total ? CHILD_FIRED : CHILD_CLEAN)) {
+            fprintf(stderr, "GH_FAIL_ALLOC=%ld of %ld allocations: child status %d\n", n, total,
+                    status);
             gh_test_failures++;
         }
     }
