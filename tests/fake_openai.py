@@ -7,9 +7,12 @@ JPEG data URL, a strict json_schema response_format over the catalogue slugs) an
 mode. Prints "PORT <n>" as its first stdout line and nothing after it; --verbose logs to stderr.
 
 Control endpoints for end-to-end tests:
-  POST /_control  {"mode": ..., "answer": ..., "script": [modes...], "slow_seconds": ...}
-                  script modes are used one per chat request, then "mode" again
-  GET  /_calls    {"calls": n, "last_request": {...}}
+  POST /_control  {"mode": ..., "answer": ..., "script": [modes...], "slow_seconds": ...,
+                   "confidence": ...}
+                  script modes are used one per chat request, then "mode" again; "hold" keeps
+                  each call waiting (up to 120 s) until POST /_release, then answers "good"
+  GET  /_calls    {"calls": n, "held": n, "last_request": {...}}
+  POST /_release  lets every held call answer
   POST /_reset    back to the command-line settings, counters cleared
 """
 import argparse
@@ -22,7 +25,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 MODES = ("good", "unknown_slug", "malformed", "text", "rate_limit", "server_error", "slow",
-         "auth", "refusal", "messy", "null", "huge")
+         "auth", "refusal", "messy", "null", "huge", "hold")
 CHAT_PATH = "/v1/chat/completions"
 MAX_BODY = 32 * 1024 * 1024
 
@@ -39,7 +42,12 @@ class State:
         self.slow_seconds = self.args.slow_seconds
         self.script = []
         self.calls = 0
+        self.held = 0
+        self.confidence = 0.91
         self.last_request = None
+        if hasattr(self, "release"):
+            self.release.set()  # whoever is still held goes on
+        self.release = threading.Event()
 
     def next_mode(self):
         """Counts the call and picks its mode under the lock, so concurrent calls each get one."""
@@ -196,9 +204,9 @@ def completion(model, content, refusal=None):
     }
 
 
-def answer_json(answer, slugs):
+def answer_json(answer, slugs, confidence=0.91):
     others = [s for s in slugs if s != answer][:2]
-    return {"slug": answer, "confidence": 0.91,
+    return {"slug": answer, "confidence": confidence,
             "alternatives": [{"slug": s, "confidence": c} for s, c in zip(others, (0.05, 0.02))]}
 
 
@@ -247,7 +255,8 @@ class Handler(BaseHTTPRequestHandler):
         state = self.server.state
         if self.path == "/_calls":
             with state.lock:
-                self.send_json(200, {"calls": state.calls, "last_request": state.last_request})
+                self.send_json(200, {"calls": state.calls, "held": state.held,
+                                     "last_request": state.last_request})
             return
         self.send_json(404, error_body("Invalid URL (GET %s)" % self.path))
 
@@ -259,6 +268,10 @@ class Handler(BaseHTTPRequestHandler):
             return
         if self.path == "/_control":
             self.control(body)
+        elif self.path == "/_release":
+            with self.server.state.lock:
+                self.server.state.release.set()
+            self.send_json(200, {"ok": True})
         elif self.path == "/_reset":
             with self.server.state.lock:
                 self.server.state.reset()
@@ -283,6 +296,9 @@ class Handler(BaseHTTPRequestHandler):
             state.mode = c.get("mode", state.mode)
             state.answer = c.get("answer", state.answer)
             state.slow_seconds = float(c.get("slow_seconds", state.slow_seconds))
+            state.confidence = float(c.get("confidence", state.confidence))
+            if "hold" in modes:
+                state.release = threading.Event()
             state.script = list(script)
         self.send_json(200, {"ok": True})
 
@@ -305,8 +321,15 @@ class Handler(BaseHTTPRequestHandler):
         if mode == "slow":
             time.sleep(state.slow_seconds)
             mode = "good"
+        if mode == "hold":
+            with state.lock:
+                state.held += 1
+                release = state.release
+            release.wait(120)
+            mode = "good"
         if mode == "good":
-            self.send_json(200, completion(served, json.dumps(answer_json(answer, slugs))))
+            self.send_json(200, completion(served, json.dumps(
+                answer_json(answer, slugs, state.confidence))))
         elif mode == "messy":
             self.send_json(200, completion(served, json.dumps(messy_json(answer, slugs))))
         elif mode == "null":

@@ -82,6 +82,7 @@ struct gh_pipeline_stats {
     uint64_t exact_hits;        /* store, by SHA-256 */
     uint64_t near_hits;         /* store, by pHash */
     uint64_t coalesced;         /* waited for an identical upload's provider call */
+    uint64_t coalescing;        /* waiting for one now (a gauge) */
     uint64_t visual_hits;       /* answered by a remembered photo, no provider call */
     uint64_t visual_remembered; /* photos added to the visual memory (confirmed labels) */
     uint64_t quality_samples;   /* CLIP's answer recorded beside a paid model's */

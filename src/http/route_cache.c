@@ -67,7 +67,8 @@ static int gh_route_cache_stats_work(struct gh_http_request *req)
     hits = ps.memory_hits + ps.redis_hits + ps.exact_hits + ps.near_hits + ps.coalesced;
     lookups = hits + ps.misses;
     doc = json_pack(
-        "{s:I, s:I, s:I, s:o, s:o, s:f, s:{s:{s:I, s:I, s:I, s:I}, s:o, s:{s:I}, s:{s:I}, s:{s:I}},"
+        "{s:I, s:I, s:I, s:o, s:o, s:f,"
+        " s:{s:{s:I, s:I, s:I, s:I}, s:o, s:{s:I}, s:{s:I}, s:{s:I, s:I}},"
         " s:I, s:I, s:I, s:{s:I, s:I}, s:{s:I, s:I, s:I}, s:s}",
         "entries", (json_int_t)ss.entries, "live_entries", (json_int_t)ss.live_entries, "expired",
         (json_int_t)ss.expired, "oldest", iso_or_null(ss.oldest_created_at), "newest",
@@ -75,12 +76,12 @@ static int gh_route_cache_stats_work(struct gh_http_request *req)
         "hits", (json_int_t)ps.memory_hits, "entries", (json_int_t)ls.entries, "bytes",
         (json_int_t)ls.bytes, "evictions", (json_int_t)ls.evictions, "redis", redis_layer(app, &ps),
         "exact", "hits", (json_int_t)ps.exact_hits, "near", "hits", (json_int_t)ps.near_hits,
-        "coalesced", "hits", (json_int_t)ps.coalesced, "misses", (json_int_t)ps.misses, "requests",
-        (json_int_t)ps.requests, "provider_errors", (json_int_t)ps.provider_errors, "tokens",
-        "prompt", (json_int_t)ss.prompt_tokens, "completion", (json_int_t)ss.completion_tokens,
-        "history", "identifications", (json_int_t)ss.identifications, "provider_calls",
-        (json_int_t)ss.provider_calls, "stored_hits", (json_int_t)ss.total_hits, "backend",
-        gh_store_backend(app->store));
+        "coalesced", "hits", (json_int_t)ps.coalesced, "waiting", (json_int_t)ps.coalescing,
+        "misses", (json_int_t)ps.misses, "requests", (json_int_t)ps.requests, "provider_errors",
+        (json_int_t)ps.provider_errors, "tokens", "prompt", (json_int_t)ss.prompt_tokens,
+        "completion", (json_int_t)ss.completion_tokens, "history", "identifications",
+        (json_int_t)ss.identifications, "provider_calls", (json_int_t)ss.provider_calls,
+        "stored_hits", (json_int_t)ss.total_hits, "backend", gh_store_backend(app->store));
     gh_http_json_doc(req, 200, doc);
     return 0;
 }

@@ -48,6 +48,7 @@ struct gh_pipeline {
         near_hits, coalesced, misses, provider_errors, store_errors, visual_hits, visual_remembered,
         quality_samples, quality_agree,
         bad_answers; /* answers read back that were damaged or not ours (served as misses) */
+    atomic_uint_least64_t coalescing; /* requests waiting for a leader's call now */
     atomic_int_least64_t prompt_tokens, completion_tokens;
     /* The store's breaker (store_admit): 0, or the monotonic ms until which the store is
      * skipped; the current back-off. */
@@ -814,8 +815,10 @@ static int join_or_lead(struct gh_pipeline *p, struct gh_analyze_request *req,
         flight_unlink(p, f);
         pthread_cond_broadcast(&f->cv);
     } else {
+        atomic_fetch_add(&p->coalescing, 1);
         while (!f->done)
             pthread_cond_wait(&f->cv, &p->flights_mu);
+        atomic_fetch_sub(&p->coalescing, 1);
         atomic_fetch_add(&p->coalesced, 1);
     }
     pthread_mutex_unlock(&p->flights_mu);
@@ -893,6 +896,7 @@ void gh_pipeline_stats(struct gh_pipeline *p, struct gh_pipeline_stats *out)
     out->exact_hits = atomic_load(&p->exact_hits);
     out->near_hits = atomic_load(&p->near_hits);
     out->coalesced = atomic_load(&p->coalesced);
+    out->coalescing = atomic_load(&p->coalescing);
     out->misses = atomic_load(&p->misses);
     out->provider_errors = atomic_load(&p->provider_errors);
     out->store_errors = atomic_load(&p->store_errors);

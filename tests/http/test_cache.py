@@ -174,14 +174,14 @@ def test_ttl_expiry(procs, binary, fake, photos):
     assert fake.calls() == calls + 2
 
 
-def _concurrent(server, data, n=10):
+def _concurrent(server, data, n=10, timeout=30):
     results = [None] * n
     barrier = threading.Barrier(n)
 
     def one(i):
         barrier.wait()
         try:
-            results[i] = server.analyze(data, timeout=30)
+            results[i] = server.analyze(data, timeout=timeout)
         except Exception as e:  # reported below
             results[i] = e
 
@@ -189,19 +189,39 @@ def _concurrent(server, data, n=10):
     for t in threads:
         t.start()
     for t in threads:
-        t.join(60)
+        t.join(timeout + 30)
     for r in results:
         assert isinstance(r, G.Response) and r.status == 200, r
     return [r.json() for r in results]
 
 
+def _wait_for(what, check, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "no %s within %ss" % (what, timeout)
+        time.sleep(0.05)
+
+
 @pytest.mark.asan
 def test_concurrent_identical_uploads_coalesce(procs, binary, fake, photos):
-    """With a worker for each, 10 identical uploads in flight make one provider call."""
+    """With a worker for each, 10 identical uploads in flight make one provider call. The fake
+    holds that call until the server shows the 9 others waiting for it, so the test does not
+    depend on how fast the uploads arrive."""
     s = procs.server(binary, provider=fake, args=["--workers", "16"])
-    fake.control(mode="slow", slow_seconds=1.0)
+    fake.control(mode="hold")
     calls = fake.calls()
-    docs = _concurrent(s, photos[9])
+    box = {}
+    t = threading.Thread(target=lambda: box.update(docs=_concurrent(s, photos[9], timeout=120)))
+    t.start()
+    try:
+        _wait_for("held provider call", lambda: fake.held() == 1)
+        _wait_for("9 requests waiting for it",
+                  lambda: s.stats()["layers"]["coalesced"]["waiting"] == 9)
+        assert fake.calls() == calls + 1
+    finally:
+        fake.release()
+        t.join(180)
+    docs = box["docs"]
     assert fake.calls() == calls + 1
     assert {d["equipment"]["slug"] for d in docs} == {G.ANSWER}
     assert len({d["image"]["sha256"] for d in docs}) == 1
@@ -211,6 +231,7 @@ def test_concurrent_identical_uploads_coalesce(procs, binary, fake, photos):
     assert layers == ["coalesced"] * 9, layers
     st = s.stats()
     assert st["layers"]["coalesced"]["hits"] == 9 and st["misses"] == 1
+    assert st["layers"]["coalesced"]["waiting"] == 0
 
 
 def test_concurrent_identical_uploads_queued(server, fake, photos):
