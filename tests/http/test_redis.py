@@ -112,12 +112,17 @@ def test_outage_degrades_and_recovers(procs, binary, redis, photos):
     s = instance(procs, binary, redis, fake, lru=False)
     assert G.cache_layer(s.analyze(photos[0])) is None
 
-    redis.stop()
+    before = s.stats()["layers"]["redis"]
     t0 = time.monotonic()
+    redis.stop()
     answers = [s.analyze(photos[0]) for _ in range(10)]
-    elapsed = time.monotonic() - t0
     assert [G.cache_layer(r) for r in answers] == ["exact"] * 10
-    assert elapsed < 2.0, elapsed  # one refused connection, then skipped
+    # one refused connection, then skipped: a failed command only for one probe per backoff
+    # period (the first is 1 s; counted, not timed, so a loaded machine cannot fail this)
+    st = s.stats()["layers"]["redis"]
+    elapsed = time.monotonic() - t0
+    assert 1 <= st["errors"] - before["errors"] <= 1 + int(elapsed), (before, st, elapsed)
+    assert st["skipped"] - before["skipped"] >= 10 - int(elapsed), (before, st, elapsed)
     # the provider still works
     assert G.cache_layer(s.analyze(photos[1])) is None and fake.calls() == 2
     h = health(s)
@@ -142,17 +147,19 @@ def test_hung_redis_costs_one_timeout(procs, binary, redis, photos):
     assert G.cache_layer(s.analyze(photos[0])) is None
     assert G.cache_layer(s.analyze(photos[0])) == "redis"
 
-    redis.pause()
-    times = []
-    for _ in range(6):
-        t0 = time.monotonic()
-        assert G.cache_layer(s.analyze(photos[0])) == "exact"
-        times.append(time.monotonic() - t0)
-    assert times[0] < 1.0, times  # about one timeout (plus the write-back, skipped)
-    assert max(times[1:]) < 0.5, times  # the breaker skips Redis
+    before = s.stats()["layers"]["redis"]
     t0 = time.monotonic()
+    redis.pause()
+    for _ in range(6):
+        assert G.cache_layer(s.analyze(photos[0])) == "exact"
+    # one timeout, then the breaker skips Redis: failed commands only for one probe per backoff
+    # period (the first is 1 s), whatever the machine's speed; a generous bound against hangs
+    st = s.stats()["layers"]["redis"]
+    elapsed = time.monotonic() - t0
+    assert 1 <= st["errors"] - before["errors"] <= 1 + int(elapsed), (before, st, elapsed)
+    assert st["skipped"] > before["skipped"] and st["outages"] == before["outages"] + 1, st
+    assert elapsed < 30, elapsed
     h = health(s)
-    assert time.monotonic() - t0 < 1.0
     assert h["status"] == "degraded" and h["redis"] == "down", h
     assert "no answer within %d ms" % TIMEOUT_MS in h["redis_detail"], h
 
