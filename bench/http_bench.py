@@ -18,6 +18,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -451,6 +452,7 @@ class Bench:
         self.results = {}       # (who, scenario, conns) -> result
         self.problems = []      # checks that failed: the run is then reported as failed
         self.perf = {}          # label -> perf report summary (--perf)
+        self.peer = None        # the Uvicorn master, while the peer runs
         self.gh = os.path.join(args.build, "gymhelper")
         self.wrk = shutil.which("wrk") or "/usr/bin/wrk"
 
@@ -528,40 +530,29 @@ class Bench:
             note("answer: equipment %r, %d bytes of JSON"
                  % (eq.get("slug") if isinstance(eq, dict) else eq, len(body)))
         url = base + "/api/v1/analyze"
-        runs = [("exact", 1, 1), ("exact", a.threads16, a.conns16),
-                ("near", 1, 1), ("near", a.threads16, a.conns16)]
-        for scen, t, c in runs:
-            label = "gymhelper %s@%d" % (scen, c)
-            nonce = "%s-c%d-%d" % (scen, c, os.getpid())
-            if scen == "exact":
-                st, body = post_jpeg(base, exact)
-                self.check_answer(label + " check", st, body, "memory")
-            else:
-                st, body = post_jpeg(base, with_com(near, "gh-bench check %s" % nonce))
-                self.check_answer(label + " check", st, body, "near")
-            sb = cache_stats(base)
-            before = stat_counts(sb)
-            perf_data = None
-            if a.perf and c > 1:
-                perf_data = os.path.join(self.tmp, "perf-%s.data" % scen)
-            res = run_wrk(self.wrk, scen + ".lua", url, t, c, a.duration,
-                          exact_path if scen == "exact" else near_path, nonce,
-                          os.path.join(self.tmp, "wrk-gh-%s-%d.log" % (scen, c)), self.srv.pid,
-                          perf_data)
-            if perf_data:
-                try:
-                    self.perf[label] = perf_summary(perf_data)
-                except Exception as e:
-                    self.perf[label] = [("perf report failed: %s" % e, [])]
-            sa = cache_stats(base)
-            after = stat_counts(sa)
-            delta = {k: after[k] - before[k] for k in after}
-            layer = "memory" if scen == "exact" else "near"
-            self.verify(label, res, delta, layer, c)
-            self.add_row("gymhelper", scen, c, res, delta, layer)
-            if scen == "near":
-                note("    store entries %d -> %d (every near hit stores an exact entry with the "
-                     "same pHash)" % (sb["entries"], sa["entries"]))
+        peer_url = None
+        if not a.no_peer:
+            try:
+                peer_url = self.start_peer(exact)
+            except Exception as e:
+                self.peer_failed = str(e)
+                note("PEER FAILED TO START: %s" % e)
+        # Exact runs alternate gymhelper and the peer, round by round, so that a burst of other
+        # work on a shared machine does not land on one side only; the table gives every run
+        # and the summary the median of the rounds.
+        for t, c in ((1, 1), (a.threads16, a.conns16)):
+            for rnd in range(1, a.rounds + 1):
+                self.run_gh(base, url, "exact", t, c, rnd, exact_path, exact, near_path, near)
+                if peer_url:
+                    try:
+                        self.run_peer(peer_url, exact_path, t, c, rnd)
+                    except BenchError as e:
+                        self.peer_failed, peer_url = str(e), None
+                        note("PEER RUN FAILED: %s" % e)
+        if self.peer:
+            self.procs.stop(self.peer)
+        for t, c in ((1, 1), (a.threads16, a.conns16)):
+            self.run_gh(base, url, "near", t, c, 1, exact_path, exact, near_path, near)
         if self.srv.poll() is not None:
             self.problem("gymhelper exited during the runs (status %s):\n%s"
                          % (self.srv.returncode, log_tail(self.srv.gh_log)))
@@ -579,6 +570,40 @@ class Bench:
         if logged:
             note("gymhelper logged %d line(s) at warn or above; the last:\n%s"
                  % (len(logged), "\n".join("    " + l[:300] for l in logged[-5:])))
+
+    def run_gh(self, base, url, scen, t, c, rnd, exact_path, exact, near_path, near):
+        a = self.args
+        label = "gymhelper %s@%d" % (scen, c) + (" round %d" % rnd if scen == "exact" else "")
+        nonce = "%s-c%d-r%d-%d" % (scen, c, rnd, os.getpid())
+        if scen == "exact":
+            st, body = post_jpeg(base, exact)
+            self.check_answer(label + " check", st, body, "memory")
+        else:
+            st, body = post_jpeg(base, with_com(near, "gh-bench check %s" % nonce))
+            self.check_answer(label + " check", st, body, "near")
+        sb = cache_stats(base)
+        before = stat_counts(sb)
+        perf_data = None
+        if a.perf and c > 1 and rnd == 1:
+            perf_data = os.path.join(self.tmp, "perf-%s.data" % scen)
+        res = run_wrk(self.wrk, scen + ".lua", url, t, c, a.duration,
+                      exact_path if scen == "exact" else near_path, nonce,
+                      os.path.join(self.tmp, "wrk-gh-%s-%d-%d.log" % (scen, c, rnd)), self.srv.pid,
+                      perf_data)
+        if perf_data:
+            try:
+                self.perf[label] = perf_summary(perf_data)
+            except Exception as e:
+                self.perf[label] = [("perf report failed: %s" % e, [])]
+        sa = cache_stats(base)
+        after = stat_counts(sa)
+        delta = {k: after[k] - before[k] for k in after}
+        layer = "memory" if scen == "exact" else "near"
+        self.verify(label, res, delta, layer, c)
+        self.add_row("gymhelper", scen, c, res, delta, layer, rnd)
+        if scen == "near":
+            note("    store entries %d -> %d (every near hit stores an exact entry with the "
+                 "same pHash)" % (sb["entries"], sa["entries"]))
 
     def verify(self, label, res, delta, layer, conns):
         n = res["requests"]
@@ -607,7 +632,9 @@ class Bench:
 
     # --- peer ---------------------------------------------------------------------------
 
-    def bench_peer(self, exact_path, exact):
+    def start_peer(self, exact):
+        """Starts the FastAPI peer at its best (httptools parser, one worker per CPU, uvloop)
+        and checks it returns gymhelper's answer; returns its analyze URL."""
         a = self.args
         cache_path = os.path.join(self.tmp, "peer-cache.json")
         with open(cache_path, "w", encoding="utf-8") as f:
@@ -617,9 +644,10 @@ class Bench:
         peer = self.procs.start(
             "uvicorn peer",
             [PY, "-m", "uvicorn", "bench.peer_fastapi:app", "--host", "127.0.0.1", "--port",
-             str(port), "--workers", "2", "--loop", "uvloop", "--log-level", "warning",
-             "--no-access-log"],
+             str(port), "--workers", str(a.peer_workers), "--loop", "uvloop", "--http",
+             peer_parser(), "--log-level", "warning", "--no-access-log"],
             os.path.join(self.tmp, "peer.log"), env=env, cwd=ROOT)
+        self.peer = peer
         base = "http://127.0.0.1:%d" % port
         deadline = time.monotonic() + 20
         while True:
@@ -636,33 +664,36 @@ class Bench:
                 raise BenchError("the FastAPI peer did not answer /health within 20 s:\n%s"
                                  % log_tail(peer.gh_log))
             time.sleep(0.1)
-        # Both workers answer: a few requests so that each has served one before timing.
-        for _ in range(8):
+        # Every worker answers: a few requests so that each has served one before timing.
+        for _ in range(4 * a.peer_workers):
             st, body = post_jpeg(base, exact)
             if st != 200 or body.decode("utf-8") != self.answer_text:
                 self.problem("peer check: status %d, answer %s gymhelper's" % (
                     st, "equals" if body.decode("utf-8", "replace") == self.answer_text
                     else "differs from"))
                 break
-        url = base + "/api/v1/analyze"
-        for t, c in ((1, 1), (a.threads16, a.conns16)):
-            label = "peer exact@%d" % c
-            res = run_wrk(self.wrk, "exact.lua", url, t, c, a.duration, exact_path, "peer",
-                          os.path.join(self.tmp, "wrk-peer-%d.log" % c), peer.pid)
-            if res["non2xx"] or res["socket_errors"] or not res["requests"]:
-                self.verify(label, res, {"memory": res["requests"]}, "memory", c)
-            self.add_row("FastAPI peer", "exact", c, res, None, "memory")
-        self.procs.stop(peer)
+        return base + "/api/v1/analyze"
+
+    def run_peer(self, url, exact_path, t, c, rnd):
+        label = "peer exact@%d round %d" % (c, rnd)
+        if self.peer.poll() is not None:
+            raise BenchError("the FastAPI peer exited with status %s:\n%s"
+                             % (self.peer.returncode, log_tail(self.peer.gh_log)))
+        res = run_wrk(self.wrk, "exact.lua", url, t, c, self.args.duration, exact_path, "peer",
+                      os.path.join(self.tmp, "wrk-peer-%d-%d.log" % (c, rnd)), self.peer.pid)
+        if res["non2xx"] or res["socket_errors"] or not res["requests"]:
+            self.verify(label, res, {"memory": res["requests"]}, "memory", c)
+        self.add_row("FastAPI peer", "exact", c, res, None, "memory", rnd)
 
     # --- table ----------------------------------------------------------------------------
 
-    def add_row(self, who, scen, conns, res, delta, layer):
-        self.results[(who, scen, conns)] = res
+    def add_row(self, who, scen, conns, res, delta, layer, rnd):
+        self.results.setdefault((who, scen, conns), []).append(res)
         cap = res["machine_total"] or res["wall"] * self.args.nproc
         busy = (res["server_cpu"] + res["wrk_cpu"]) / cap * 100
         other = max(0.0, res["machine_cpu"] - res["server_cpu"] - res["wrk_cpu"])
         self.rows.append([
-            "%s %s" % (who, scen), str(conns), str(res["requests"]), "%.0f" % res["rps"],
+            "%s %s" % (who, scen), str(conns), str(rnd), str(res["requests"]), "%.0f" % res["rps"],
             "%.3f" % (res["p50_us"] / 1000.0), "%.3f" % (res["p99_us"] / 1000.0),
             str(res["non2xx"]), str(res["socket_errors"]),
             "%.1f" % res["server_cpu"],
@@ -671,9 +702,21 @@ class Bench:
             "%.0f%%" % busy, "%.0f%%" % (100 * res["machine_cpu"] / cap),
             ("%s +%d" % (layer, delta[layer])) if delta else "-",
         ])
-        note("  %-13s %-5s @%-2d %7d requests %9.0f req/s  p50 %.3f ms  p99 %.3f ms"
-             % (who, scen, conns, res["requests"], res["rps"], res["p50_us"] / 1000.0,
+        note("  %-13s %-5s @%-2d r%d %7d requests %9.0f req/s  p50 %.3f ms  p99 %.3f ms"
+             % (who, scen, conns, rnd, res["requests"], res["rps"], res["p50_us"] / 1000.0,
                 res["p99_us"] / 1000.0))
+
+
+def peer_parser():
+    """Uvicorn's fastest HTTP parser that is installed: httptools (python3-httptools), else h11."""
+    return "h11" if module_version("httptools").startswith("missing") else "httptools"
+
+
+def peer_parser_note():
+    if peer_parser() == "httptools":
+        return "httptools %s" % module_version("httptools")
+    return ("h11 %s: python3-httptools is not installed (scripts/install-deps --bench), so the "
+            "peer runs Uvicorn's slower parser" % module_version("h11"))
 
 
 def print_header(args, gh, wrk):
@@ -697,13 +740,13 @@ def print_header(args, gh, wrk):
         ["server settings", "defaults (2 I/O threads, 4 workers, LRU 10000 entries / 64 MB, "
                             "SQLite in a temp dir, near distance 4), --log-level warn"],
         ["Python / Pillow", "%s / %s" % (platform.python_version(), PIL.__version__)],
-        ["peer: FastAPI / Uvicorn / uvloop / HTTP parser",
-         " / ".join(module_version(m) for m in ("fastapi", "uvicorn", "uvloop"))
-         + " / " + ("httptools " + module_version("httptools")
-                    if not module_version("httptools").startswith("missing")
-                    else "h11 %s (httptools is not installed)" % module_version("h11"))],
-        ["wrk runs", "%d s each, -t1 -c1 and -t%d -c%d, --latency, loopback"
-                     % (args.duration, args.threads16, args.conns16)],
+        ["peer: FastAPI / Uvicorn / uvloop", " / ".join(module_version(m) for m in
+                                                       ("fastapi", "uvicorn", "uvloop"))],
+        ["peer setup", "uvicorn --workers %d --loop uvloop --http %s (%s)"
+                       % (args.peer_workers, peer_parser(), peer_parser_note())],
+        ["wrk runs", "%d s each, -t1 -c1 and -t%d -c%d, --latency, loopback; exact-key runs "
+                     "in %d rounds alternating gymhelper and the peer"
+                     % (args.duration, args.threads16, args.conns16, args.rounds)],
     ], align="ll")
 
 
@@ -718,6 +761,10 @@ def main():
     ap.add_argument("--threads", dest="threads16", type=int, default=2,
                     help="wrk threads of the concurrent runs (default 2)")
     ap.add_argument("--no-peer", action="store_true", help="skip the FastAPI peer")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="exact-key runs alternating gymhelper and the peer (default 3)")
+    ap.add_argument("--peer-workers", type=int, default=0,
+                    help="Uvicorn workers of the peer (default: one per CPU)")
     ap.add_argument("--perf", action="store_true",
                     help="sample the server with `perf record` during the concurrent gymhelper "
                          "runs and print where its CPU time goes (perf competes for the CPUs)")
@@ -729,6 +776,9 @@ def main():
     args.build = os.path.abspath(args.build)
     args.photos = os.path.abspath(args.photos)
     args.nproc = len(os.sched_getaffinity(0))
+    if args.rounds < 1:
+        ap.error("--rounds must be at least 1")
+    args.peer_workers = args.peer_workers or args.nproc
     gh = os.path.join(args.build, "gymhelper")
     if args.perf and not shutil.which("perf"):
         print("http_bench: --perf needs perf (linux-perf)", file=sys.stderr)
@@ -766,15 +816,8 @@ def main():
             note("GYMHELPER RUNS FAILED: %s" % e)
             if not isinstance(e, BenchError):
                 traceback.print_exc(file=sys.stdout)
-        bench.procs.stop_all()
-        if not args.no_peer and hasattr(bench, "answer_text"):
-            try:
-                bench.bench_peer(exact_path, exact)
-            except Exception as e:
-                failed.append("peer")
-                note("PEER RUNS FAILED: %s" % e)
-                if not isinstance(e, BenchError):
-                    traceback.print_exc(file=sys.stdout)
+        if getattr(bench, "peer_failed", None):
+            failed.append("peer")
         report(args, bench)
     except KeyboardInterrupt as e:
         failed.append("interrupted (%s)" % (e or "Ctrl-C"))
@@ -797,12 +840,21 @@ def main():
     return 0
 
 
+def median_result(runs):
+    """One run's record (the one of median req/s) with req/s and p50/p99 replaced by the
+    medians over runs: the summary of alternating rounds."""
+    out = dict(sorted(runs, key=lambda r: r["rps"])[len(runs) // 2])
+    for k in ("rps", "p50_us", "p99_us"):
+        out[k] = statistics.median(r[k] for r in runs)
+    return out
+
+
 def report(args, bench):
     section("Results")
-    table(["scenario", "connections", "requests", "req/s", "p50 ms", "p99 ms", "non-2xx",
+    table(["scenario", "connections", "round", "requests", "req/s", "p50 ms", "p99 ms", "non-2xx",
            "errors", "server CPU s", "server CPU us/req", "wrk CPU s", "other CPU s",
            "server+wrk busy", "machine busy", "server hits"],
-          bench.rows, align="lrrrrrrrrrrrrrl")
+          bench.rows, align="lrrrrrrrrrrrrrrl")
     print()
     note("req/s = completed requests / wrk's duration; p50/p99 from wrk's latency histogram. "
          "CPU seconds over the wrk run: server (all its threads/processes), wrk, and other = "
@@ -810,7 +862,7 @@ def report(args, bench):
          "(server+wrk, and the whole machine). server hits = change of the cache layer's "
          "counter in /api/v1/cache/stats over the run (one per request wrk completed, plus up "
          "to one per connection in flight at the end)." % args.nproc)
-    R = bench.results
+    R = {k: median_result(v) for k, v in bench.results.items()}
     print()
     e1, e16 = R.get(("gymhelper", "exact", 1)), R.get(("gymhelper", "exact", args.conns16))
     n1 = R.get(("gymhelper", "near", 1))
@@ -829,9 +881,10 @@ def report(args, bench):
     for c in (1, args.conns16):
         g, p = R.get(("gymhelper", "exact", c)), R.get(("FastAPI peer", "exact", c))
         if g and p and p["rps"]:
-            note("gymhelper / FastAPI peer, exact-key hit @%d: %.1fx req/s (%.0f vs %.0f), "
-                 "p50 %.3f vs %.3f ms" % (c, g["rps"] / p["rps"], g["rps"], p["rps"],
-                                         g["p50_us"] / 1000.0, p["p50_us"] / 1000.0))
+            note("gymhelper / FastAPI peer (%d workers, %s), exact-key hit @%d, medians of %d "
+                 "alternating rounds: %.1fx req/s (%.0f vs %.0f), p50 %.3f vs %.3f ms"
+                 % (args.peer_workers, peer_parser(), c, args.rounds, g["rps"] / p["rps"],
+                    g["rps"], p["rps"], g["p50_us"] / 1000.0, p["p50_us"] / 1000.0))
     if e16 and e16["rps"] < TARGET_EXACT_RPS:
         wall = e16["wall"]
         cap = e16["machine_total"] or wall * args.nproc

@@ -2,10 +2,17 @@
 # SPDX-License-Identifier: MIT
 """PyTorch peer for the CLIP bench: the same CLIPModel architecture written with torch ops by
 hand (no transformers package), loading the same model.safetensors, timed like
-bench/clip_bench.c. Prints one JSON object.
+bench/clip_bench.c: a fresh process per measurement, the model loaded twice with the first
+freed before the second (the second load is reported), one model alive at a time, peak RSS
+from VmHWM. F32 weights are mapped from the file (copy-on-write), as the safetensors package
+loads them on CPU; F16/BF16 are converted. Prints one JSON object with the setup it ran in
+(threads, OpenBLAS core type).
 
 usage: peer_torch_clip.py DIR THREADS RUNS BATCH IDS_JSON
+       peer_torch_clip.py --probe-core     (times batch-1 layer GEMMs on one thread)
 """
+import ctypes
+import gc
 import json
 import os
 import resource
@@ -24,7 +31,7 @@ def load(path):
     with open(path, "rb") as f:
         (n,) = struct.unpack("<Q", f.read(8))
         header = json.loads(f.read(n))
-    mm = np.memmap(path, dtype=np.uint8, mode="r")
+    mm = np.memmap(path, dtype=np.uint8, mode="c")  # private: writable, pages shared until written
     out = {}
     for name, t in header.items():
         if name == "__metadata__" or t["dtype"] not in ("F32", "F16", "BF16"):
@@ -37,7 +44,7 @@ def load(path):
             a = raw.view("<f2").astype(np.float32)
         else:
             a = (raw.view("<u2").astype(np.uint32) << 16).view(np.float32)
-        out[name] = torch.from_numpy(np.array(a).reshape(t["shape"]))
+        out[name] = torch.from_numpy(a.reshape(t["shape"]))
     return out
 
 
@@ -123,11 +130,44 @@ def timed(fn, runs):
     return statistics.median(t)
 
 
+def blas_core():
+    """The kernel set OpenBLAS chose (OPENBLAS_CORETYPE, or its own detection)."""
+    try:
+        lib = ctypes.CDLL("libopenblas.so.0")
+        lib.openblas_get_corename.restype = ctypes.c_char_p
+        return lib.openblas_get_corename().decode()
+    except (OSError, AttributeError):
+        return "unknown"
+
+
+def probe_core():
+    """Median and best ms of the batch-1 vision layer's two MLP GEMMs ([50, 768] x [768, 3072]
+    and back) on one thread: enough to rank OpenBLAS's kernel sets on this CPU."""
+    torch.set_num_threads(1)
+    gen = torch.Generator().manual_seed(1)
+    x = torch.rand((50, 768), generator=gen)
+    w1, w2 = torch.rand((3072, 768), generator=gen), torch.rand((768, 3072), generator=gen)
+    t = []
+    with torch.no_grad():
+        for i in range(33):
+            t0 = time.perf_counter()
+            F.linear(F.linear(x, w1), w2)
+            if i >= 3:
+                t.append((time.perf_counter() - t0) * 1e3)
+    print(json.dumps({"core": blas_core(), "ms": statistics.median(t), "best_ms": min(t)}))
+    return 0
+
+
 def main(argv):
+    if argv == ["--probe-core"]:
+        return probe_core()
     path, threads, runs, batch, ids = argv[0], int(argv[1]), int(argv[2]), int(argv[3]), argv[4]
     torch.set_num_threads(threads)
     load_ms = []
+    model = None
     for _ in range(2):
+        del model  # as clip_bench.c frees its first model before loading again
+        gc.collect()
         t0 = time.perf_counter()
         model = Clip(path)
         load_ms.append((time.perf_counter() - t0) * 1e3)
@@ -142,7 +182,12 @@ def main(argv):
     print(json.dumps({"load_ms": load_ms, "image_ms_b1": b1, "image_ms_per_image_bn": bn / batch,
                       "batch": batch, "text_ms": txt,
                       "maxrss_kb": peak_rss_kb(),
-                      "torch": torch.__version__}))
+                      "torch": torch.__version__, "threads": torch.get_num_threads(),
+                      "blas_core": blas_core(),
+                      "env": {k: os.environ[k] for k in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS",
+                                                         "OPENBLAS_NUM_THREADS",
+                                                         "OPENBLAS_CORETYPE")
+                              if k in os.environ}}))
     return 0
 
 
