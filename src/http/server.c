@@ -452,6 +452,29 @@ static enum MHD_Result take_upload(struct gh_http_request *req, const char *data
     return MHD_YES;
 }
 
+/* The request of a connection whose request could not be allocated (*con_cls points here):
+ * it was answered 503 out_of_memory at once; later calls for its body are ignored. */
+static char no_request;
+
+/* Answers from the stack when there is no memory for a request: a client gets a 503 it can
+ * retry on, not a dropped connection. Not logged: there is no request to log. */
+static enum MHD_Result refuse_no_memory(struct gh_http_server *srv, struct MHD_Connection *conn,
+                                        const char *url, const char *method, void **con_cls)
+{
+    struct gh_http_request tmp;
+
+    memset(&tmp, 0, sizeof tmp);
+    tmp.app = srv->app;
+    tmp.conn = conn;
+    tmp.url = url;
+    tmp.method = method;
+    set_request_id(&tmp);
+    gh_http_problem(&tmp, MHD_HTTP_SERVICE_UNAVAILABLE, "out_of_memory",
+                    "the server is out of memory; try again shortly");
+    *con_cls = &no_request;
+    return queue(&tmp);
+}
+
 /* libmicrohttpd calls this first with the headers, then with each piece of the body, then
  * once more with nothing: we answer on that last call (keep-alive stays possible), except
  * for uploads refused early. */
@@ -464,13 +487,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     gh_route_fn fn;
 
     (void)version;
+    if (*con_cls == &no_request) {
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
     if (!req) {
         const struct route *r = find_route(url);
         int post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
 
         req = request_new(srv, conn, url, method);
         if (!req)
-            return MHD_NO;
+            return refuse_no_memory(srv, conn, url, method, con_cls);
         *con_cls = req;
         switch (gh_http_screen(req, srv->adm, r && r->takes_upload,
                                r && post && r->post && !r->takes_upload)) {
@@ -526,7 +553,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     struct gh_log_request line;
 
     (void)conn;
-    if (!req)
+    if (!req || *con_cls == &no_request)
         return;
     memset(&line, 0, sizeof line);
     line.request_id = req->request_id;

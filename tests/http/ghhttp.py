@@ -40,7 +40,8 @@ SETTINGS_ENV = ("PORT", "HOST", "DATABASE_URL", "REDIS_URL", "AI_PROVIDER", "OPE
                 "PROVIDER_TIMEOUT_MS", "PROVIDER_RETRIES", "CACHE_TTL_DAYS", "CACHE_TTL_SECONDS",
                 "CACHE_MAX_DISTANCE", "CONFIDENCE_THRESHOLD", "MAX_UPLOAD_MB", "IMAGE_MIN_SIDE",
                 "IMAGE_MAX_SIDE", "CATALOGUE_PATH", "LRU_ENTRIES", "LRU_MB", "HTTP_THREADS",
-                "WORKERS", "LOG_LEVEL", "LOG_FORMAT", "RATE_LIMIT_REQUESTS_PER_MINUTE",
+                "WORKERS", "ANALYSIS_QUEUE", "LOG_LEVEL", "LOG_FORMAT",
+                "RATE_LIMIT_REQUESTS_PER_MINUTE",
                 "RATE_LIMIT_REQUESTS_BURST", "RATE_LIMIT_PROVIDER_PER_MINUTE",
                 "RATE_LIMIT_PROVIDER_BURST", "PROVIDER_DAILY_BUDGET_CALLS",
                 "PROVIDER_DAILY_BUDGET_USD", "TRUSTED_PROXIES", "AUTH_MODE", "JWT_SECRET",
@@ -219,7 +220,7 @@ class FakeOpenAI:
     """tests/fake_openai.py as a child process."""
 
     def __init__(self, workdir, mode="good", answer=ANSWER, key=KEY, model=MODEL,
-                 slow_seconds=None, timeout=15):
+                 slow_seconds=None, timeout=15, llava=False):
         workdir = Path(workdir)
         workdir.mkdir(parents=True, exist_ok=True)
         self.out_path = workdir / "fake.stdout"
@@ -228,6 +229,8 @@ class FakeOpenAI:
                 "--answer", answer, "--mode", mode]
         if slow_seconds is not None:
             argv += ["--slow-seconds", str(slow_seconds)]
+        if llava:  # an Ollama-like server: no Authorization, the model name echoed
+            argv.append("--llava")
         with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
             self.proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
         _PROCS.append(self.proc)
