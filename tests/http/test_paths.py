@@ -178,6 +178,10 @@ def test_custom_catalogue_is_served(procs, binary, fake, tmp_path):
     cat = _catalogue()
     cat["equipment"] = [dict(e, confused_with=[]) for e in cat["equipment"]
                         if e["slug"] == G.ANSWER]
+    if "exercises" in cat:  # exercises and equipment name each other: keep both sides whole
+        cat["exercises"] = [dict(x, equipment=[G.ANSWER]) for x in cat["exercises"]
+                            if G.ANSWER in x["equipment"]]
+        cat["equipment"][0]["exercises"] = [x["slug"] for x in cat["exercises"]]
     path = tmp_path / "one.json"
     path.write_text(json.dumps(cat))
     s = procs.server(binary, provider=fake, env={"CATALOGUE_PATH": str(path)})
