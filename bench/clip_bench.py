@@ -342,7 +342,7 @@ def report(conf, ours, peer, a, http_ms):
     if peer:
         print("PyTorch %s on OpenBLAS kernels %s (the fastest core type probed above), "
               "the faster per row of: %s (N = %d). gymhelper runs as `serve` does: "
-              "clip threads = %d, OpenBLAS with its own core choice."
+              "clip threads = %d, its own kernels (`gymhelper clip info` names them)."
               % (peer["torch"], peer["core_desc"], "; ".join(n for n, _ in PEER_SETUPS),
                  a.threads, a.threads))
     missed = []
