@@ -5,6 +5,8 @@
  * key", and any other are refused before the signature is even looked at). */
 #include "internal.h"
 
+#include "gh/alloc.h"
+
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,7 +74,7 @@ int gh_auth_jwt_sign(struct gh_auth *a, const struct gh_auth_claims *c, char *ou
     out[used++] = '.';
     gh_auth_b64_encode(mac, sizeof mac, out + used, cap - used);
 out:
-    free(payload); /* jansson's allocator */
+    gh_free(payload); /* jansson allocates with malloc; gh_free releases it */
     return rc;
 }
 
