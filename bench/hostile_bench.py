@@ -18,7 +18,6 @@ import tempfile
 import threading
 import time
 import shutil
-import urllib.request
 
 from benchlib import BenchError, cpu_model, section, source_commit, table, target
 
