@@ -54,6 +54,7 @@ bench: build
 	$(PY) bench/pg_bench.py --build=$(BUILD)
 	$(PY) bench/clip_bench.py --build=$(BUILD)
 	$(PY) bench/auth_bench.py --build=$(BUILD)
+	$(PY) bench/vmem_bench.py --build=$(BUILD)
 
 # libFuzzer with clang: make fuzz [SECONDS=60]
 SECONDS ?= 60
