@@ -582,9 +582,11 @@ static int alloc_buffers(struct gh_clip_model *m, struct gh_err *err)
     if (!m->batch_px || !m->batch_out)
         return GH_ENOMEM;
     m->ws = gh_malloc_array((size_t)m->n_threads, sizeof *m->ws);
+    /* zeroed before anything can fail: gh_clip_free walks m->ws whenever it is set */
+    if (m->ws)
+        memset(m->ws, 0, (size_t)m->n_threads * sizeof *m->ws);
     if (!m->act || !m->ascale || !m->ws)
         return gh_err_set(err, GH_ENOMEM, "out of memory for the CLIP work buffers");
-    memset(m->ws, 0, (size_t)m->n_threads * sizeof *m->ws);
     for (int t = 0; t < m->n_threads; t++) {
         struct attn_ws *w = &m->ws[t];
         int rc;
