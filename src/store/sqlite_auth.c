@@ -59,10 +59,43 @@ static int sqa_exec(struct sq_conn *c, const char *sql, const struct sqa_arg *a,
     return rc;
 }
 
+/* Runs a statement that yields at most one row: read() fills out from it; no row is
+ * absent_rc with the sentence absent (a taken name, an unknown key). */
+static int sqa_one_row(struct gh_store *st, const char *sql, const struct sqa_arg *a, int n,
+                       const char *what, int absent_rc, const char *absent,
+                       void (*read)(sqlite3_stmt *, void *), void *out, struct gh_err *err)
+{
+    struct sq_store *s = gh_sq_of(st);
+    struct sq_conn *c = gh_sq_acquire(s);
+    sqlite3_stmt *q;
+    int rc, step;
+
+    rc = sqa_prep(c, sql, a, n, &q, what, err);
+    if (rc)
+        goto out;
+    step = gh_sq_step(q);
+    if (step == SQLITE_ROW)
+        read(q, out);
+    else if (step == SQLITE_DONE)
+        rc = gh_err_set(err, absent_rc, "%s", absent);
+    else
+        rc = gh_sq_fail(err, c->db, what);
+    sqlite3_finalize(q);
+out:
+    gh_sq_release(s, c);
+    return rc;
+}
+
+static void sqa_read_id(sqlite3_stmt *q, void *out)
+{
+    *(int64_t *)out = sqlite3_column_int64(q, 0);
+}
+
 #define SQA_USER_COLS "id, username, password_hash, role, created_at, disabled"
 
-static void sqa_read_user(sqlite3_stmt *q, struct gh_user *u)
+static void sqa_read_user(sqlite3_stmt *q, void *out)
 {
+    struct gh_user *u = out;
     char role[16];
 
     memset(u, 0, sizeof *u);
@@ -77,58 +110,26 @@ static void sqa_read_user(sqlite3_stmt *q, struct gh_user *u)
 
 static int sq_user_add(struct gh_store *st, struct gh_user *u, struct gh_err *err)
 {
-    struct sq_store *s = gh_sq_of(st);
-    struct sq_conn *c = gh_sq_acquire(s);
     struct sqa_arg a[] = {SQA_T(u->username), SQA_T(u->password_hash), SQA_T(gh_role_name(u->role)),
                           SQA_I(u->created_at), SQA_I(u->disabled)};
-    sqlite3_stmt *q;
-    int rc, step;
+    char taken[128];
 
-    rc = sqa_prep(c,
-                  "INSERT INTO users (username, password_hash, role, created_at, disabled)"
-                  " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(username) DO NOTHING RETURNING id",
-                  a, 5, &q, "add a user", err);
-    if (rc)
-        goto out;
-    step = gh_sq_step(q);
-    if (step == SQLITE_ROW)
-        u->id = sqlite3_column_int64(q, 0);
-    else if (step == SQLITE_DONE)
-        rc = gh_err_set(err, GH_ECONFLICT, "a user named %s exists already", u->username);
-    else
-        rc = gh_sq_fail(err, c->db, "add a user");
-    sqlite3_finalize(q);
-out:
-    gh_sq_release(s, c);
-    return rc;
+    snprintf(taken, sizeof taken, "a user named %s exists already", u->username);
+    return sqa_one_row(st,
+                       "INSERT INTO users (username, password_hash, role, created_at, disabled)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(username) DO NOTHING RETURNING id",
+                       a, 5, "add a user", GH_ECONFLICT, taken, sqa_read_id, &u->id, err);
 }
 
 static int sq_user_get(struct gh_store *st, int64_t id, const char *username, struct gh_user *out,
                        struct gh_err *err)
 {
-    struct sq_store *s = gh_sq_of(st);
-    struct sq_conn *c = gh_sq_acquire(s);
     struct sqa_arg a[] = {id > 0 ? (struct sqa_arg)SQA_I(id) : (struct sqa_arg)SQA_T(username)};
-    sqlite3_stmt *q;
-    int rc, step;
 
-    rc = sqa_prep(c,
-                  id > 0 ? "SELECT " SQA_USER_COLS " FROM users WHERE id = ?1"
-                         : "SELECT " SQA_USER_COLS " FROM users WHERE username = ?1",
-                  a, 1, &q, "read a user", err);
-    if (rc)
-        goto out;
-    step = gh_sq_step(q);
-    if (step == SQLITE_ROW)
-        sqa_read_user(q, out);
-    else if (step == SQLITE_DONE)
-        rc = gh_err_set(err, GH_ENOTFOUND, "no such user");
-    else
-        rc = gh_sq_fail(err, c->db, "read a user");
-    sqlite3_finalize(q);
-out:
-    gh_sq_release(s, c);
-    return rc;
+    return sqa_one_row(st,
+                       id > 0 ? "SELECT " SQA_USER_COLS " FROM users WHERE id = ?1"
+                              : "SELECT " SQA_USER_COLS " FROM users WHERE username = ?1",
+                       a, 1, "read a user", GH_ENOTFOUND, "no such user", sqa_read_user, out, err);
 }
 
 static int sq_user_list(struct gh_store *st, struct gh_user *out, size_t cap, size_t *n_out,
@@ -177,8 +178,9 @@ static int sq_user_update(struct gh_store *st, int64_t id, const char *password_
 
 #define SQA_KEY_COLS "id, user_id, name, prefix, key_hash, scopes, created_at, revoked_at"
 
-static void sqa_read_key(sqlite3_stmt *q, struct gh_api_key *k)
+static void sqa_read_key(sqlite3_stmt *q, void *out)
 {
+    struct gh_api_key *k = out;
     memset(k, 0, sizeof *k);
     k->id = sqlite3_column_int64(q, 0);
     k->user_id = sqlite3_column_int64(q, 1);
@@ -192,56 +194,25 @@ static void sqa_read_key(sqlite3_stmt *q, struct gh_api_key *k)
 
 static int sq_key_add(struct gh_store *st, struct gh_api_key *k, struct gh_err *err)
 {
-    struct sq_store *s = gh_sq_of(st);
-    struct sq_conn *c = gh_sq_acquire(s);
     struct sqa_arg a[] = {SQA_I(k->user_id),  SQA_T(k->name),   SQA_T(k->prefix),
                           SQA_T(k->key_hash), SQA_I(k->scopes), SQA_I(k->created_at)};
-    sqlite3_stmt *q;
-    int rc, step;
 
-    rc = sqa_prep(c,
-                  "INSERT INTO api_keys (user_id, name, prefix, key_hash, scopes, created_at)"
-                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(key_hash) DO NOTHING RETURNING id",
-                  a, 6, &q, "add an API key", err);
-    if (rc)
-        goto out;
-    step = gh_sq_step(q);
-    if (step == SQLITE_ROW)
-        k->id = sqlite3_column_int64(q, 0);
-    else if (step == SQLITE_DONE)
-        rc = gh_err_set(err, GH_ECONFLICT, "that API key exists already");
-    else
-        rc = gh_sq_fail(err, c->db, "add an API key");
-    sqlite3_finalize(q);
-out:
-    gh_sq_release(s, c);
-    return rc;
+    return sqa_one_row(st,
+                       "INSERT INTO api_keys (user_id, name, prefix, key_hash, scopes, created_at)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(key_hash) DO NOTHING"
+                       " RETURNING id",
+                       a, 6, "add an API key", GH_ECONFLICT, "that API key exists already",
+                       sqa_read_id, &k->id, err);
 }
 
 static int sq_key_find(struct gh_store *st, const char *key_hash, struct gh_api_key *out,
                        struct gh_err *err)
 {
-    struct sq_store *s = gh_sq_of(st);
-    struct sq_conn *c = gh_sq_acquire(s);
     struct sqa_arg a[] = {SQA_T(key_hash)};
-    sqlite3_stmt *q;
-    int rc, step;
 
-    rc = sqa_prep(c, "SELECT " SQA_KEY_COLS " FROM api_keys WHERE key_hash = ?1", a, 1, &q,
-                  "look up an API key", err);
-    if (rc)
-        goto out;
-    step = gh_sq_step(q);
-    if (step == SQLITE_ROW)
-        sqa_read_key(q, out);
-    else if (step == SQLITE_DONE)
-        rc = gh_err_set(err, GH_ENOTFOUND, "no such API key");
-    else
-        rc = gh_sq_fail(err, c->db, "look up an API key");
-    sqlite3_finalize(q);
-out:
-    gh_sq_release(s, c);
-    return rc;
+    return sqa_one_row(st, "SELECT " SQA_KEY_COLS " FROM api_keys WHERE key_hash = ?1", a, 1,
+                       "look up an API key", GH_ENOTFOUND, "no such API key", sqa_read_key, out,
+                       err);
 }
 
 static int sq_key_list(struct gh_store *st, struct gh_api_key *out, size_t cap, size_t *n_out,
