@@ -3,7 +3,7 @@
 native build and the end-to-end test run: every variable the deploy files set is a setting the
 binary knows, the runtime image installs the package of every library the binary links, the
 build image installs what scripts/install-deps does for building, and nginx accepts the
-gateway config. tests/e2e/test_cluster.py runs the same nginx.conf in front of two instances."""
+gateway config. tests/http/test_cluster.py runs the same nginx.conf in front of two instances."""
 import re
 import subprocess
 import sys
@@ -17,7 +17,7 @@ sys.path.insert(0, str(REPO / "tests"))
 DEPLOY = REPO / "deploy"
 
 # Variables read by the postgres/redis/nginx containers or by compose itself, not gymhelper.
-NOT_GYMHELPER = {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB", "HTTP_PORT",
+NOT_GYMHELPER = {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB", "HTTP_PORT", "HTTPS_PORT",
                  "XDG_CACHE_HOME", "DEBIAN_FRONTEND"}
 
 
@@ -156,3 +156,24 @@ def test_gateway_body_limit_is_the_services(release_gymhelper):
     assert "the %d-byte limit (%d MB)" % (mb * 1000 * 1000, mb) in conf
     compose = (DEPLOY / "docker-compose.yml").read_text() + (DEPLOY / ".env.example").read_text()
     assert "MAX_UPLOAD_MB" not in compose, "set it in nginx.conf too, then update this test"
+
+
+def test_gateway_tls_policy():
+    """Issue 10 item 9: TLS 1.2/1.3 only with HTTP/2, HSTS on every answer, plain HTTP only
+    redirects, the client's address replaces any X-Forwarded-For, and compose publishes HTTPS
+    with the certificate mounted. tests/http/test_cluster.py checks the same against nginx."""
+    conf = (DEPLOY / "nginx.conf").read_text()
+    assert re.findall(r"^\s*ssl_protocols\s+([^;]+);", conf, re.M) == ["TLSv1.2 TLSv1.3"]
+    assert re.search(r"^\s*listen 443 ssl http2;", conf, re.M)
+    plain = re.search(r"server \{\s*listen 80;(.*?)\}", conf, re.S).group(1)
+    assert "return 301 https://$host$request_uri;" in plain and "proxy_pass" not in plain
+    hsts = re.findall(r'add_header Strict-Transport-Security "max-age=(\d+)[^"]*" always;', conf)
+    assert len(hsts) == conf.count("add_header X-Request-ID") + 1  # each location repeats it
+    assert min(map(int, hsts)) >= 31536000
+    assert "proxy_set_header X-Forwarded-For $remote_addr;" in conf
+    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    nginx = compose["services"]["nginx"]
+    assert any(p.endswith(":443") for p in nginx["ports"])
+    assert "./tls:/etc/nginx/tls:ro" in nginx["volumes"]
+    for name in ("backend1", "backend2"):
+        assert compose["services"][name]["environment"]["TRUSTED_PROXIES"]

@@ -3,18 +3,23 @@
 and one real Redis behind Debian's nginx running deploy/nginx.conf — and the faults of issue 5:
 PostgreSQL stopped mid-run and back, Redis stopped, and `kill -9` of one instance while it
 writes. Nothing here is mocked but the AI provider (tests/fake_openai.py speaks the real
-protocol).
+protocol). Clients reach nginx over TLS (HTTP/2 offered) with a certificate the tests make
+(tests/servers/tls.py) and verify; the instances list nginx in TRUSTED_PROXIES, as in deploy/.
 
 Instances run with LRU_ENTRIES=0 so that every hit has to come from the shared layers: a hit on
 the other instance can only be Redis's or PostgreSQL's."""
 import concurrent.futures
 import gzip
+import http.client
 import io
 import json
 import random
 import re
+import socket
+import ssl
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -35,12 +40,13 @@ def pg(tmp_path_factory):
 
 
 class Cluster:
-    def __init__(self, procs, binary, pg, redis, db):
+    def __init__(self, procs, binary, pg, redis, db, env=None):
         self.pg, self.redis, self.db = pg, redis, db
         self.fake = procs.fake()
-        env = {"REDIS_URL": redis.url(), "REDIS_TIMEOUT_MS": "200", "LRU_ENTRIES": "0",
-               "DATABASE_POOL_SIZE": "4", "DATABASE_MAX_OVERFLOW": "2"}
-        url = pg.url(db)
+        env = dict({"REDIS_URL": redis.url(), "REDIS_TIMEOUT_MS": "200", "LRU_ENTRIES": "0",
+                    "DATABASE_POOL_SIZE": "4", "DATABASE_MAX_OVERFLOW": "2",
+                    "TRUSTED_PROXIES": "127.0.0.1"}, **(env or {}))
+        url = self.url = pg.url(db)
         # One after the other: the second finds the schema migrated (both would be safe at
         # once too: migrations take an advisory lock; the store tests check that).
         self.a = procs.server(binary, provider=self.fake, args=["--database-url", url],
@@ -50,12 +56,21 @@ class Cluster:
         self.nginx = Nginx(procs.tmp / "nginx", [("127.0.0.1", self.a.port),
                                                  ("127.0.0.1", self.b.port)]).start()
 
-    def via_nginx(self, method, path, body=None, headers=None, timeout=30):
-        return G.request(self.nginx.port, method, path, body, headers, timeout)
+    def via_nginx(self, method, path, body=None, headers=None, timeout=30, source=None):
+        """One request to nginx over HTTPS, verified against the test CA; source: the client's
+        own loopback address (127.0.0.2, ...) to look like another client."""
+        conn = http.client.HTTPSConnection("127.0.0.1", self.nginx.port, timeout=timeout,
+                                           context=self.nginx.ca.client_context(),
+                                           source_address=(source, 0) if source else None)
+        try:
+            return G.request(self.nginx.port, method, path, body, headers, timeout, conn=conn)
+        finally:
+            conn.close()
 
-    def analyze_via_nginx(self, data, timeout=30):
+    def analyze_via_nginx(self, data, timeout=30, headers=None):
         body, ctype = G.multipart([("file", "photo.jpg", "image/jpeg", data)])
-        return self.via_nginx("POST", "/api/v1/analyze", body, {"Content-Type": ctype}, timeout)
+        return self.via_nginx("POST", "/api/v1/analyze", body,
+                              dict({"Content-Type": ctype}, **(headers or {})), timeout)
 
     def sql(self, query):
         return self.pg.psql(query, db=self.db)
@@ -65,18 +80,29 @@ class Cluster:
 
 
 @pytest.fixture
-def cluster(procs, release_binary, pg, redis, request):
-    """Two instances, nginx, a database of the test's own and the session's Redis, empty
-    (the redis fixture: tests/http/conftest.py)."""
-    name = "c_" + re.sub(r"[^a-z0-9]", "_", request.node.name.lower())[:40]
-    pg.create_database(name)
-    c = Cluster(procs, release_binary, pg, redis, name)
+def new_cluster(procs, release_binary, pg, redis, request):
+    """new_cluster(env=None): two instances (env adds settings), nginx, a database of the
+    test's own and the session's Redis, empty (the redis fixture: tests/http/conftest.py)."""
+    made = []
+
+    def make(env=None):
+        name = "c_" + re.sub(r"[^a-z0-9]", "_", request.node.name.lower())[:40]
+        pg.create_database(name)
+        made.append(Cluster(procs, release_binary, pg, redis, name, env))
+        return made[-1]
+
     try:
-        yield c
+        yield make
     finally:
-        c.stop()
+        for c in made:
+            c.stop()
         if not pg.running():
             pg.start()
+
+
+@pytest.fixture
+def cluster(new_cluster):
+    return new_cluster()
 
 
 def noise_jpeg(seed, size=160):
@@ -136,12 +162,121 @@ def test_one_cache_shared_by_two_instances_behind_nginx(cluster, photos):
     big = photos[0] + b"\0" * (11 * 1000 * 1000)
     r = cluster.analyze_via_nginx(big)
     assert G.is_problem(r, 413, "payload_too_large"), r
+    assert r.header("Strict-Transport-Security"), "nginx's own answers carry HSTS too"
 
     # The history of both instances is one table.
     ids = cluster.sql("SELECT count(*) FROM user_identifications").strip()
     wait_for("history rows", lambda: int(cluster.sql(
         "SELECT count(*) FROM user_identifications").strip()) >= 5)
     assert int(ids) >= 1
+
+
+HSTS_MIN_S = 365 * 24 * 3600  # a year at least (deploy/nginx.conf sends two)
+
+
+def hsts_max_age(r):
+    m = re.search(r"max-age=(\d+)", r.header("Strict-Transport-Security") or "")
+    return int(m.group(1)) if m else 0
+
+
+def handshake(nginx, context, alpn=None):
+    """(TLS version, ALPN protocol) nginx agrees to with context; raises ssl.SSLError."""
+    if alpn:
+        context.set_alpn_protocols(alpn)
+    with socket.create_connection(("127.0.0.1", nginx.port), timeout=10) as raw:
+        with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+            return tls.version(), tls.selected_alpn_protocol()
+
+
+def test_gateway_tls_redirect_hsts_and_the_client_address(new_cluster):
+    """Issue 10 item 9: nginx terminates TLS 1.2/1.3 with HTTP/2, plain HTTP only redirects,
+    every answer carries HSTS, and the instances see the client's address (not nginx's, not a
+    forged X-Forwarded-For): a client's rate limit leaves another client's untouched."""
+    cluster = new_cluster({"RATE_LIMIT_REQUESTS_PER_MINUTE": "6",
+                           "RATE_LIMIT_REQUESTS_BURST": "3"})
+    nginx, ca = cluster.nginx, cluster.nginx.ca
+
+    # Plain HTTP: a redirect to the same path and query over HTTPS, nothing proxied.
+    for method in ("GET", "POST"):
+        r = G.request(nginx.http_port, method, "/api/v1/equipment?category=cable", b"",
+                      {"Content-Type": "application/json"})
+        assert r.status == 301, r
+        assert r.header("Location") == "https://127.0.0.1/api/v1/equipment?category=cable"
+    assert not any(x.get("path") == "/api/v1/equipment"
+                   for s in (cluster.a, cluster.b) for x in s.log_lines())
+
+    # TLS: verified against the test CA (a client that does not trust it refuses), TLS 1.3 by
+    # default, 1.2 allowed, 1.1 refused; HTTP/2 is offered by ALPN.
+    assert handshake(nginx, ca.client_context(), ["h2", "http/1.1"]) == ("TLSv1.3", "h2")
+    assert handshake(nginx, ca.client_context(maximum_version=ssl.TLSVersion.TLSv1_2),
+                     ["http/1.1"]) == ("TLSv1.2", "http/1.1")
+    old = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    old.load_verify_locations(str(ca.ca))
+    old.set_ciphers("DEFAULT:@SECLEVEL=0")  # let this client offer 1.1; the server must refuse
+    with warnings.catch_warnings():  # TLSv1_1 is deprecated: that is the point
+        warnings.simplefilter("ignore", DeprecationWarning)
+        old.minimum_version = old.maximum_version = ssl.TLSVersion.TLSv1_1
+    with pytest.raises(ssl.SSLError):
+        handshake(nginx, old)
+    with pytest.raises(ssl.SSLCertVerificationError):
+        handshake(nginx, ssl.create_default_context())
+
+    r = cluster.via_nginx("GET", "/api/v1/health")
+    assert r.status == 200 and r.json()["status"] == "ok", r
+    assert hsts_max_age(r) >= HSTS_MIN_S, r.header("Strict-Transport-Security")
+    r = cluster.via_nginx("GET", "/api/v1/equipment/no-such-thing")
+    assert r.status == 404 and hsts_max_age(r) >= HSTS_MIN_S, "errors carry HSTS too"
+
+    # The client address: 127.0.0.2 spends its burst (the buckets are shared through Redis,
+    # whichever instance nginx picks); a forged X-Forwarded-For does not give it a new one;
+    # 127.0.0.3 still has its own. Were the instances keying on nginx's address, 127.0.0.3
+    # would be limited too.
+    path = "/api/v1/equipment/lat-pulldown-machine"
+    first = [cluster.via_nginx("GET", path, source="127.0.0.2").status for _ in range(6)]
+    assert first[0] == 200 and 429 in first, first
+    forged = cluster.via_nginx("GET", path, headers={"X-Forwarded-For": "198.51.100.7"},
+                               source="127.0.0.2")
+    assert forged.status == 429, forged
+    assert forged.header("Retry-After"), forged
+    assert cluster.via_nginx("GET", path, source="127.0.0.3").status == 200
+
+
+def test_required_accounts_through_the_gateway(new_cluster, run_gymhelper, photos):
+    """Issue 11 item 9: AUTH_MODE=required behind nginx over TLS — a user made with the CLI
+    signs in through the gateway, analyses a photo and finds it in their history."""
+    cluster = new_cluster({"AUTH_MODE": "required"})
+    r = run_gymhelper(cluster.a.binary, "user", "add", "gina", "--password-stdin",
+                      "--database-url", cluster.url, input=b"gina's long passphrase\n")
+    assert r.returncode == 0, r
+
+    r = cluster.analyze_via_nginx(photos[5])
+    assert r.status == 401 and r.json()["code"] == "unauthorized", r
+    login = json.dumps({"username": "gina", "password": "gina's long passphrase"}).encode()
+    r = cluster.via_nginx("POST", "/api/v1/auth/login", login,
+                          {"Content-Type": "application/json"})
+    assert r.status == 200, r
+    assert hsts_max_age(r) >= HSTS_MIN_S
+    auth = {"Authorization": "Bearer " + r.json()["access_token"]}
+
+    r = cluster.analyze_via_nginx(photos[5], headers=auth)
+    assert r.status == 200, r
+    request_id = r.json()["request_id"]
+    # Whichever instance answered, the history is PostgreSQL's; the record may be written a
+    # moment after the answer.
+    wait_for("the analysis in gina's history", lambda: any(
+        item.get("request_id") == request_id
+        for item in cluster.via_nginx("GET", "/api/v1/identifications",
+                                      headers=auth).json()["items"]))
+    r = cluster.via_nginx("GET", "/api/v1/identifications")
+    assert r.status == 401, r
+
+    # The same sign-in over plain HTTP is only redirected: no instance sees the password.
+    r = G.request(cluster.nginx.http_port, "POST", "/api/v1/auth/login", login,
+                  {"Content-Type": "application/json"})
+    assert r.status == 301 and r.header("Location").startswith("https://"), r
+    logins = [x for s in (cluster.a, cluster.b) for x in s.log_lines()
+              if x.get("path") == "/api/v1/auth/login"]
+    assert len(logins) == 1, logins
 
 
 def test_postgres_stopped_mid_run_then_back(cluster, photos):
