@@ -4,7 +4,8 @@
  * application/json, so a cross-site form cannot post them). Sign-in and sign-up cost an
  * Argon2id computation and run on a worker. The web app asks for its refresh token in an
  * HttpOnly; Secure; SameSite=Strict cookie scoped to /api/v1/auth ("use_cookie": true) and
- * then never sees it; API clients get it in the body. */
+ * then never sees it; API clients get it in the body. Refresh and sign-out by cookie answer
+ * only JSON requests from this origin (cookie_use_refused). */
 #include "internal.h"
 
 #include "gh/auth.h"
@@ -74,12 +75,48 @@ static void set_cookie(struct gh_http_request *req, const char *token, int64_t m
     req->resp.set_cookie = req->cookie;
 }
 
-/* The refresh token from the body, else from our cookie. */
-static const char *refresh_token_of(struct gh_http_request *req, json_t *doc)
+static const char *cookie_of(struct gh_http_request *req)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, COOKIE_NAME);
+}
+
+/* Spending the cookie (refresh, logout) is refused unless the request comes from a page of
+ * this origin. SameSite=Strict keeps the cookie off cross-site requests, but a sibling
+ * subdomain counts as the same site; so a browser's Sec-Fetch-Site must say same-origin, and
+ * the Content-Type must be JSON, which no HTML form can send and which a script of another
+ * origin can send only after a CORS preflight this server never grants. 0, or 1 with the
+ * answer set. */
+static int cookie_use_refused(struct gh_http_request *req)
+{
+    const char *site = gh_http_header(req, "Sec-Fetch-Site");
+
+    if (site && strcmp(site, "same-origin") != 0) {
+        gh_http_forbidden(req, "the sign-in cookie is spent only by this site's own pages");
+        return 1;
+    }
+    if (!is_json(req)) {
+        gh_http_problem(req, 415, "unsupported_media_type",
+                        "to use the sign-in cookie, POST {} with Content-Type: "
+                        "application/json");
+        return 1;
+    }
+    return 0;
+}
+
+/* The refresh token from the body, else from our cookie (*from_cookie set); NULL with the
+ * answer set when the cookie may not be used here, or with no answer when there is none. */
+static const char *refresh_token_of(struct gh_http_request *req, json_t *doc, int *from_cookie)
 {
     const char *t = str_field(doc, "refresh_token");
 
-    return t ? t : MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, COOKIE_NAME);
+    *from_cookie = 0;
+    if (t)
+        return t;
+    t = cookie_of(req);
+    if (!t)
+        return NULL;
+    *from_cookie = 1;
+    return cookie_use_refused(req) ? NULL : t;
 }
 
 static json_t *user_json(const struct gh_user *u)
@@ -214,8 +251,9 @@ int gh_route_auth_refresh(struct gh_http_request *req)
 
     if (!doc)
         return 0;
-    from_cookie = !str_field(doc, "refresh_token");
-    tok = refresh_token_of(req, doc);
+    tok = refresh_token_of(req, doc, &from_cookie);
+    if (!tok && from_cookie)
+        goto out; /* refused */
     if (!tok) {
         gh_http_problem(req, 400, "invalid_json",
                         "send {\"refresh_token\": \"ghr_...\"} (or the sign-in cookie)");
@@ -240,11 +278,15 @@ int gh_route_auth_logout(struct gh_http_request *req)
     struct gh_err err = {0};
     json_t *doc = body_object(req, 1);
     const char *tok;
-    int rc;
+    int rc, from_cookie;
 
     if (!doc)
         return 0;
-    tok = refresh_token_of(req, doc);
+    tok = refresh_token_of(req, doc, &from_cookie);
+    if (!tok && from_cookie) {
+        json_decref(doc);
+        return 0; /* refused */
+    }
     rc = tok ? gh_auth_logout(req->app->auth, tok, (int64_t)time(NULL), &err) : GH_OK;
     if (rc && rc != GH_EINVAL) {
         gh_http_problem_from_store_err(req, &err);
@@ -263,11 +305,14 @@ int gh_route_auth_config(struct gh_http_request *req)
 {
     const struct gh_auth_config *cfg = req->app->auth ? gh_auth_config(req->app->auth) : NULL;
 
+    /* session_cookie: the web app tries a refresh on load only when there is a cookie to
+     * spend (it cannot see an HttpOnly one), so a signed-out visit makes no failing call. */
     gh_http_json_doc(req, 200,
-                     json_pack("{s:s, s:b, s:I}", "mode",
+                     json_pack("{s:s, s:b, s:I, s:b}", "mode",
                                req->app->auth_required ? "required" : "open", "signup",
                                cfg && cfg->allow_signup, "access_token_ttl",
-                               (json_int_t)(cfg ? cfg->access_ttl_s : 0)));
+                               (json_int_t)(cfg ? cfg->access_ttl_s : 0), "session_cookie",
+                               cookie_of(req) != NULL && cookie_of(req)[0] != '\0'));
     return 0;
 }
 

@@ -323,3 +323,58 @@ def test_sign_up_only_when_allowed(procs, binary, tmp_path):
                  {"username": "Bad Name", "password": "frank-pass-1"}).status == 422
     assert jpost(on, "/api/v1/auth/register",
                  {"username": "gina", "password": "short"}).status == 422
+
+
+def cookie_of(r):
+    """(value, attributes) of the gh_refresh cookie a response sets."""
+    sc = r.header("Set-Cookie") or ""
+    assert sc.startswith("gh_refresh="), sc
+    parts = [p.strip() for p in sc.split(";")]
+    return parts[0][len("gh_refresh="):], parts[1:]
+
+
+def test_the_web_apps_refresh_cookie(procs, binary, tmp_path, cli):
+    """use_cookie: the refresh token only in an HttpOnly; Secure; SameSite=Strict cookie;
+    refresh and sign-out spend it (rotating, then clearing it) only from JSON requests of this
+    origin; a spent cookie revokes the session; auth/config says whether one was sent."""
+    url = "sqlite:///%s" % (tmp_path / "gh.db")
+    assert cli(binary, url, "user", "add", "cara", "--password-stdin",
+               input=b"cara-password-1\n").returncode == 0
+    s = procs.server(binary, args=["--database-url", url, "--auth-mode", "required"])
+    assert s.get("/api/v1/auth/config").json()["session_cookie"] is False
+    r = jpost(s, "/api/v1/auth/login",
+              {"username": "cara", "password": "cara-password-1", "use_cookie": True})
+    assert r.status == 200, r
+    assert "refresh_token" not in r.json()
+    first, attrs = cookie_of(r)
+    assert first.startswith("ghr_")
+    assert set(attrs) >= {"Path=/api/v1/auth", "HttpOnly", "Secure", "SameSite=Strict"}, attrs
+    jar = {"Cookie": "gh_refresh=" + first}
+    assert s.get("/api/v1/auth/config", jar).json()["session_cookie"] is True
+    # another site's form (no JSON), or a fetch a browser marks cross-origin: refused, unspent
+    r = s.request("POST", "/api/v1/auth/refresh", b"", jar)
+    assert r.status == 415 and r.header("Set-Cookie") is None, r
+    r = jpost(s, "/api/v1/auth/refresh", {}, dict(jar, **{"Sec-Fetch-Site": "same-site"}))
+    assert r.status == 403 and r.json()["code"] == "forbidden", r
+    # this origin's page: a new pair, the token rotated in the cookie, none in the body
+    r = jpost(s, "/api/v1/auth/refresh", {}, dict(jar, **{"Sec-Fetch-Site": "same-origin"}))
+    assert r.status == 200, r
+    assert "refresh_token" not in r.json()
+    second, attrs = cookie_of(r)
+    assert second != first and "HttpOnly" in attrs
+    assert s.get("/api/v1/me", bearer(r.json()["access_token"])).status == 200
+    # the spent cookie again: 401, the cookie cleared, and the session (second too) is over
+    r = jpost(s, "/api/v1/auth/refresh", {}, jar)
+    assert r.status == 401, r
+    assert cookie_of(r)[0] == "" and "Max-Age=0" in cookie_of(r)[1]
+    assert jpost(s, "/api/v1/auth/refresh", {}, {"Cookie": "gh_refresh=" + second}).status == 401
+    # sign-out by cookie ends a fresh session and clears the cookie
+    r = jpost(s, "/api/v1/auth/login",
+              {"username": "cara", "password": "cara-password-1", "use_cookie": True})
+    third = cookie_of(r)[0]
+    r = jpost(s, "/api/v1/auth/logout", {}, {"Cookie": "gh_refresh=" + third})
+    assert r.status == 204 and cookie_of(r)[0] == "" and "Max-Age=0" in cookie_of(r)[1]
+    assert jpost(s, "/api/v1/auth/refresh", {}, {"Cookie": "gh_refresh=" + third}).status == 401
+    # API clients are unchanged: the refresh token in the body, no cookie
+    r = jpost(s, "/api/v1/auth/login", {"username": "cara", "password": "cara-password-1"})
+    assert r.json()["refresh_token"].startswith("ghr_") and r.header("Set-Cookie") is None

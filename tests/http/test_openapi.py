@@ -528,14 +528,20 @@ def test_accounts(procs, binary, doc, run_gymhelper, tmp_path):
     doc.check(post_json(s, refresh, {"refresh_token": signed["refresh_token"]}), refresh, "post",
               401, "unauthorized")
     reg = AUTH + "register"
-    doc.check(post_json(s, reg, {"username": "ob", "password": "ob-password-1",
-                                 "use_cookie": True}), reg, "post", 201)
+    r = post_json(s, reg, {"username": "ob", "password": "ob-password-1", "use_cookie": True})
+    doc.check(r, reg, "post", 201)
+    jar = {"Cookie": r.header("Set-Cookie").split(";")[0]}
+    cross = dict(jar, **{"Content-Type": "application/json", "Sec-Fetch-Site": "same-site"})
+    for path in (refresh, logout):  # the cookie only from this origin's JSON requests
+        doc.check(s.request("POST", path, b"", jar), path, "post", 415, "unsupported_media_type")
+        doc.check(s.request("POST", path, b"{}", cross), path, "post", 403, "forbidden")
     doc.check(post_json(s, reg, {"username": "ob", "password": "ob-password-1"}), reg, "post",
               409, "username_taken")
     doc.check(post_json(s, reg, {"username": "o b", "password": "ob-password-1"}), reg, "post",
               422, "invalid_account")
     cfg = doc.check(s.get(AUTH + "config"), AUTH + "config", "get", 200)
-    assert cfg == {"mode": "required", "signup": True, "access_token_ttl": 900}
+    assert cfg == {"mode": "required", "signup": True, "access_token_ttl": 900,
+                   "session_cookie": False}
     off = procs.server(binary, args=["--database-url", url, "--auth-mode", "required"])
     doc.check(post_json(off, reg, {"username": "oc", "password": "oc-password-1"}), reg, "post",
               403, "forbidden")
