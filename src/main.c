@@ -34,6 +34,8 @@ static const char usage[] =
     "                      classify and clip tokenize (see 'gymhelper clip --help')\n"
     "  model pull [NAME]   download a CLIP model from the Hugging Face Hub (resumable,\n"
     "                      checksummed); model list shows the pulled ones\n"
+    "  plan --goal G ...   a weekly workout plan for a gym's equipment (see\n"
+    "                      'gymhelper plan --help')\n"
     "  version             print the version and library versions\n"
     "  help                this text\n"
     "\n"
@@ -67,7 +69,7 @@ static const struct command commands[] = {
     {"prep", gh_cli_prep, 0},   {"version", print_version, 1},  {"--version", print_version, 1},
     {"help", print_usage, 1},   {"--help", print_usage, 1},     {"-h", print_usage, 1},
     {"model", gh_cli_model, 0}, {"clip", gh_cli_clip, 0},       {"user", gh_cli_user, 1},
-    {"key", gh_cli_key, 1},     {"quality", gh_cli_quality, 1},
+    {"key", gh_cli_key, 1},     {"quality", gh_cli_quality, 1}, {"plan", gh_cli_plan, 1},
 };
 
 int main(int argc, char **argv)

@@ -26,6 +26,7 @@ int gh_cli_clip(int argc, char **argv); /* clip_cmds.c */
 int gh_cli_model(int argc, char **argv);
 int gh_cli_user(int argc, char **argv); /* auth_cmds.c */
 int gh_cli_key(int argc, char **argv);
+int gh_cli_plan(int argc, char **argv); /* plan_cmds.c */
 
 /* Parses a whole decimal integer in [min, max]; 0 on success, -1 otherwise. */
 int gh_cli_parse_long(const char *s, long min, long max, long *out);
