@@ -52,23 +52,46 @@ async function parse(res) {
   return body;
 }
 
-/** GET or POST JSON; resolves with the parsed body, rejects with ApiError. */
-export async function api(path, { method = 'GET', json, signal } = {}) {
-  const init = { method, headers: { Accept: 'application/json, application/problem+json' }, signal };
-  if (json !== undefined) {
-    init.headers['Content-Type'] = 'application/json';
-    init.body = JSON.stringify(json);
+// Accounts (account.js) plug in here: ready settles once the session is known on page load,
+// header() is the Authorization value (or null), renew() spends the refresh cookie once (true
+// when a new access token came), ended() says the session is over (back to sign-in).
+let auth = { ready: Promise.resolve(), header: () => null, renew: async () => false, ended: () => {} };
+
+/** account.js installs its session hooks (any subset of ready, header, renew, ended). */
+export function setAuth(hooks) {
+  auth = { ...auth, ...hooks };
+}
+
+/**
+ * GET or POST JSON; resolves with the parsed body, rejects with ApiError. A 401 is answered by
+ * one refresh of the access token and one retry; bare: none of that (the /api/v1/auth/ calls),
+ * the Authorization value given as token if any.
+ */
+export async function api(path, { method = 'GET', json, signal, bare = false, token: given = null } = {}) {
+  if (!bare) await auth.ready;
+  for (let attempt = 0; ; attempt++) {
+    const init = { method, headers: { Accept: 'application/json, application/problem+json' }, signal };
+    const token = bare ? given : auth.header();
+    if (token) init.headers.Authorization = token;
+    if (json !== undefined) {
+      init.headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(json);
+    }
+    let res;
+    try {
+      res = await fetch(path, init);
+    } catch (e) {
+      if (e && e.name === 'AbortError') throw e;
+      throw new ApiError(0, null, 'network error');
+    }
+    const body = await parse(res);
+    if (res.status === 401 && !bare) {
+      if (attempt === 0 && (await auth.renew())) continue;
+      auth.ended();
+    }
+    if (!res.ok) throw new ApiError(res.status, body && typeof body === 'object' ? body : null);
+    return body;
   }
-  let res;
-  try {
-    res = await fetch(path, init);
-  } catch (e) {
-    if (e && e.name === 'AbortError') throw e;
-    throw new ApiError(0, null, 'network error');
-  }
-  const body = await parse(res);
-  if (!res.ok) throw new ApiError(res.status, body && typeof body === 'object' ? body : null);
-  return body;
 }
 
 /**
@@ -76,28 +99,45 @@ export async function api(path, { method = 'GET', json, signal } = {}) {
  * once they are all sent (the server is identifying then). Returns {promise, abort}.
  */
 export function analyze(blob, { onProgress, onUploaded, timeoutMs = 120000 } = {}) {
-  const xhr = new XMLHttpRequest();
-  const promise = new Promise((resolve, reject) => {
+  let xhr = null;
+  let aborted = false;
+  const abortError = () => { const e = new Error('aborted'); e.name = 'AbortError'; return e; };
+  const send = (attempt, resolve, reject) => {
+    if (aborted) { reject(abortError()); return; }
+    xhr = new XMLHttpRequest();
     xhr.open('POST', '/api/v1/analyze');
     xhr.responseType = 'text';
     xhr.timeout = timeoutMs;
     xhr.setRequestHeader('Accept', 'application/json, application/problem+json');
+    const token = auth.header();
+    if (token) xhr.setRequestHeader('Authorization', token);
     xhr.upload.onprogress = (e) => { if (e.lengthComputable && onProgress) onProgress(e.loaded / e.total); };
     xhr.upload.onload = () => { if (onUploaded) onUploaded(); };
     xhr.onload = () => {
       let body = null;
       try { body = JSON.parse(xhr.responseText); } catch { body = null; }
-      if (xhr.status >= 200 && xhr.status < 300 && body) resolve(body);
-      else reject(new ApiError(xhr.status, body, body ? undefined : `HTTP ${xhr.status}`));
+      if (xhr.status >= 200 && xhr.status < 300 && body) { resolve(body); return; }
+      if (xhr.status === 401) { // one refresh of the access token, one more upload
+        auth.renew().then((ok) => {
+          if (ok && attempt === 0) { send(1, resolve, reject); return; }
+          auth.ended();
+          reject(new ApiError(401, body));
+        }, () => reject(new ApiError(401, body)));
+        return;
+      }
+      reject(new ApiError(xhr.status, body, body ? undefined : `HTTP ${xhr.status}`));
     };
     xhr.onerror = () => reject(new ApiError(0, null, 'network error'));
     xhr.ontimeout = () => reject(new ApiError(504, { detail: 'the server took too long to answer' }));
-    xhr.onabort = () => { const e = new Error('aborted'); e.name = 'AbortError'; reject(e); };
+    xhr.onabort = () => reject(abortError());
     const form = new FormData();
     form.append('file', blob, blob.name || 'photo.jpg');
     xhr.send(form);
+  };
+  const promise = new Promise((resolve, reject) => {
+    Promise.resolve(auth.ready).then(() => send(0, resolve, reject), () => send(0, resolve, reject));
   });
-  return { promise, abort: () => xhr.abort() };
+  return { promise, abort: () => { aborted = true; if (xhr) xhr.abort(); } };
 }
 
 let cataloguePromise = null;

@@ -1,11 +1,14 @@
-// GymHelper web app: hash routes (#/identify, #/catalogue[/slug], #/history, #/status), the
-// online/offline indicator and the service worker. Views other than Identify load on first use.
+// GymHelper web app: hash routes (#/identify, #/catalogue[/slug], #/history, #/status,
+// #/account, #/review), the online/offline indicator and the service worker. Views other than
+// Identify load on first use; account.js puts a sign-in page in front of views that need one.
 import { initIdentify } from './identify.js';
+import { initAccount, gate, showAccount } from './account.js';
 
-const VIEWS = { identify: 'Identify', catalogue: 'Catalogue', history: 'History', status: 'Status' };
+const VIEWS = { identify: 'Identify', catalogue: 'Catalogue', history: 'History', status: 'Status', account: 'Account', review: 'Review corrections' };
 const root = document.documentElement;
 let firstRoute = true;
 let statusMod = null;
+let wanted = null; // the view a sign-in page stands in front of, shown once signed in
 
 function parse() {
   const m = /^#\/([a-z]+)(?:\/([^?#]*))?/.exec(location.hash);
@@ -16,7 +19,10 @@ function parse() {
 }
 
 async function route(ev) {
-  const { view, sub } = parse();
+  const asked = parse();
+  const { sub } = asked;
+  const view = gate(asked.view);
+  if (view !== asked.view) wanted = `#/${asked.view}`;
   const focus = !firstRoute && !(ev && ev.quiet); // on page load the focus stays at the top, as usual
   firstRoute = false;
   root.dataset.view = view;
@@ -40,6 +46,12 @@ async function route(ev) {
       statusMod = await import('./status.js');
       statusMod.showStatus({ focus });
       break;
+    case 'account':
+      showAccount({ focus });
+      break;
+    case 'review':
+      (await import('./review.js')).showReview({ focus });
+      break;
   }
 }
 
@@ -60,10 +72,22 @@ window.addEventListener('offline', net);
 document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'visible' && root.dataset.view === 'status' && statusMod) statusMod.showStatus();
 });
+/** The session changed (signed in: go where the sign-in page stood in front of). */
+function accountChanged(signedIn) {
+  if (signedIn && wanted && wanted !== location.hash) {
+    location.hash = wanted;
+    wanted = null;
+  } else {
+    wanted = signedIn ? null : wanted;
+    route({ quiet: !signedIn });
+  }
+}
+
 initIdentify({ go });
 net();
-route();
-root.dataset.app = 'ready'; // browser tests wait for <html data-app="ready">
+initAccount({ changed: accountChanged }).then(route).finally(() => {
+  root.dataset.app = 'ready'; // browser tests wait for <html data-app="ready">
+});
 
 if ('serviceWorker' in navigator && window.isSecureContext) {
   const register = () => navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch((e) => {

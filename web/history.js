@@ -2,6 +2,7 @@
 // next_before). Rows carry no thumbnails: the server keeps hashes, not photos.
 import { api, catalogue, humanError, ApiError } from './api.js';
 import { h, $, replace, announce, pct, pretty, timeEl } from './ui.js';
+import { required, isAdmin, username } from './account.js';
 
 const PAGE = 20;
 let gen = 0; // a newer load makes an older one's answer moot
@@ -43,7 +44,7 @@ export async function showHistory({ focus } = {}) {
     h('span', { class: 'small muted' }, 'Equipment'), h('span', { class: 'small muted' }, 'Confidence'),
     h('span', { class: 'meta' }, h('span', null, 'Cache'), h('span', null, 'Provider'), h('span', null, 'When')));
   replace(root, h('div', { class: 'row', style: 'justify-content:space-between' },
-    h('p', { class: 'lead', style: 'margin:0' }, 'Photos identified on this server, newest first.'), refresh), msg, head, list, more);
+    h('p', { class: 'lead', style: 'margin:0' }, required() ? 'Your photos, newest first.' : 'Photos identified on this server, newest first.'), refresh), msg, head, list, more);
   if (focus) $('#h-history').focus();
   let cat = null;
   catalogue().then((c) => { cat = c; }, () => {});
@@ -57,7 +58,9 @@ export async function showHistory({ focus } = {}) {
     more.disabled = true;
     more.setAttribute('aria-busy', 'true');
     try {
-      const q = `/api/v1/identifications?limit=${PAGE}` + (before !== null ? `&before=${encodeURIComponent(before)}` : '');
+      // an account's own history (the server keeps users to theirs; an admin asks for theirs)
+      const mine = isAdmin() && username() ? `&user=${encodeURIComponent(username())}` : '';
+      const q = `/api/v1/identifications?limit=${PAGE}${mine}` + (before !== null ? `&before=${encodeURIComponent(before)}` : '');
       const page = await api(q);
       if (my !== gen) return;
       try { cat = cat || (await catalogue()); } catch { /* names from the answer itself */ }
