@@ -49,13 +49,19 @@ async function whoAmI() {
   state.me = await api('/api/v1/me', { bare: true, token: `Bearer ${state.token}` });
 }
 
-/** Spends the refresh cookie once; true when a new access token came. Concurrent callers share one. */
+const spend = () => api('/api/v1/auth/refresh', { method: 'POST', json: {}, bare: true });
+
+/**
+ * Spends the refresh cookie once; true when a new access token came. Concurrent callers share
+ * one; tabs take turns (Web Locks), since two tabs spending the same cookie at once would look
+ * like a stolen token to the server, which then ends the session.
+ */
 function renew() {
   if (!required()) return Promise.resolve(false);
   if (!renewing) {
     renewing = (async () => {
       try {
-        take(await api('/api/v1/auth/refresh', { method: 'POST', json: {}, bare: true }));
+        take(await (navigator.locks ? navigator.locks.request('gymhelper-refresh', spend) : spend()));
         if (!state.me) await whoAmI();
         return true;
       } catch (e) {

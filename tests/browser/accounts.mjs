@@ -70,6 +70,8 @@ async function poll(fn, what, timeout = T) {
     await sleep(50);
   }
 }
+/** A promise awaited later: a scenario that fails before awaiting it must not crash the run. */
+const later = (p) => { p.catch(() => {}); return p; };
 const tid = (id) => `[data-testid="${id}"]`;
 const text = async (loc) => ((await loc.textContent()) || '').replace(/\s+/g, ' ').trim();
 
@@ -253,7 +255,7 @@ try {
     await poll(async () => (await ann.evaluate(() => document.documentElement.dataset.view)) === 'identify', 'the identify view after sign-in');
     eq(await text(ann.locator(tid('account-name'))), ADMIN.name, 'the name in the header');
     check(signinToken && signinToken.split('.').length === 3, 'the sign-in answer held a JWT');
-    const sent = ann.waitForRequest((r) => new URL(r.url()).pathname === '/api/v1/analyze');
+    const sent = later(ann.waitForRequest((r) => new URL(r.url()).pathname === '/api/v1/analyze'));
     await ann.locator(tid('file-input')).setInputFiles(opt.photo);
     const req = await sent;
     eq(req.headers().authorization, `Bearer ${signinToken}`, 'Authorization of the upload');
@@ -294,9 +296,33 @@ try {
     const renewed = await ann.waitForResponse((r) => new URL(r.url()).pathname === '/api/v1/auth/refresh', { timeout: 40000 });
     eq(renewed.status(), 200, 'the unasked refresh');
     const fresh = (await renewed.json()).access_token;
-    const next = ann.waitForRequest((r) => new URL(r.url()).pathname === '/api/v1/identifications');
+    const next = later(ann.waitForRequest((r) => new URL(r.url()).pathname === '/api/v1/identifications'));
     await ann.locator(tid('history-refresh')).click();
     eq((await next).headers().authorization, `Bearer ${fresh}`, 'the next call carries the renewed token');
+  });
+
+  await scenario('two_tabs', 'Two tabs loading at once both sign back in (they take turns with the cookie)', ann, async (d) => {
+    const second = await annCtx.newPage();
+    second.setDefaultTimeout(T);
+    try {
+      await second.goto(REQ + '/#/history', { waitUntil: 'load' });
+      await poll(() => viewIs(second, 'history'), 'the second tab signed in');
+      await ann.waitForLoadState('networkidle');
+      await second.waitForLoadState('networkidle');
+      const refreshes = [];
+      const onResp = (r) => { if (new URL(r.url()).pathname === '/api/v1/auth/refresh') refreshes.push(r.status()); };
+      ann.on('response', onResp);
+      second.on('response', onResp);
+      await Promise.all([ann.reload({ waitUntil: 'load' }), second.reload({ waitUntil: 'load' })]);
+      await poll(async () => (await viewIs(ann, 'history')) && (await viewIs(second, 'history')) && refreshes.length >= 2, 'both tabs signed in on History');
+      d.refresh_statuses = refreshes;
+      check(refreshes.every((st) => st === 200), `every refresh of the two tabs answered 200: ${refreshes}`);
+      eq(await text(second.locator(tid('account-name'))), ADMIN.name, 'the second tab\'s account');
+      ann.off('response', onResp);
+      second.off('response', onResp);
+    } finally {
+      await second.close();
+    }
   });
 
   await scenario('history', 'History lists the account\'s own analyses only', ann, async (d) => {
@@ -327,7 +353,7 @@ try {
       if (n === 1) await route.fulfill({ status: 401, contentType: 'application/problem+json', body: JSON.stringify({ title: 'Unauthorized', status: 401, code: 'unauthorized', detail: 'token expired' }) });
       else await route.continue();
     });
-    const refreshed = ann.waitForResponse((r) => new URL(r.url()).pathname === '/api/v1/auth/refresh');
+    const refreshed = later(ann.waitForResponse((r) => new URL(r.url()).pathname === '/api/v1/auth/refresh'));
     await ann.locator(tid('history-refresh')).click();
     eq((await refreshed).status(), 200, 'the refresh after the 401');
     await poll(async () => (await ann.locator(tid('history-row')).count()) === 1, 'history again after the retry');
@@ -398,7 +424,7 @@ try {
     const op = docs.locator('#operations-Accounts-me');
     await op.locator('.opblock-summary').click();
     await op.locator('.try-out__btn').click();
-    const sent = docs.waitForRequest((r) => new URL(r.url()).pathname === '/api/v1/me');
+    const sent = later(docs.waitForRequest((r) => new URL(r.url()).pathname === '/api/v1/me'));
     await op.locator('.execute').click();
     eq((await sent).headers().authorization, `Bearer ${token}`, 'Authorization sent by Swagger UI');
     const status = op.locator('.live-responses-table tr.response .response-col_status').first();

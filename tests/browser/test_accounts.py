@@ -33,6 +33,7 @@ SCENARIOS = [
     "signin",             # sign in (CLI-made admin), identify with the token
     "token_storage",      # no token in storage or document.cookie; the cookie's flags
     "refresh",            # reload signs back in from the cookie; renewal before expiry
+    "two_tabs",           # two tabs reloading at once both stay signed in
     "history",            # the account's own history only
     "session_end",        # 401: one refresh and a retry; then back to sign-in
     "signout",            # sign-out clears the cookie; a reload stays signed out
