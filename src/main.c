@@ -30,6 +30,8 @@ static const char usage[] =
     "  key create|list|... API keys for scripts: create, list, revoke\n"
     "  quality             how often CLIP agrees with the paid model, by confidence, and the\n"
     "                      threshold for a precision (--precision 0.95)\n"
+    "  eval DIR|TSV        measure recognition on labelled photos: accuracy, confusion,\n"
+    "                      calibration, cost; Markdown and HTML reports (see 'eval --help')\n"
     "  clip embed ...      embed images and texts with a local CLIP model; also clip\n"
     "                      classify and clip tokenize (see 'gymhelper clip --help')\n"
     "  model pull [NAME]   download a CLIP model from the Hugging Face Hub (resumable,\n"
@@ -70,6 +72,7 @@ static const struct command commands[] = {
     {"help", print_usage, 1},   {"--help", print_usage, 1},     {"-h", print_usage, 1},
     {"model", gh_cli_model, 0}, {"clip", gh_cli_clip, 0},       {"user", gh_cli_user, 1},
     {"key", gh_cli_key, 1},     {"quality", gh_cli_quality, 1}, {"plan", gh_cli_plan, 1},
+    {"eval", gh_cli_eval, 0},
 };
 
 int main(int argc, char **argv)
