@@ -333,6 +333,7 @@ def cookie_of(r):
     return parts[0][len("gh_refresh="):], parts[1:]
 
 
+@pytest.mark.asan
 def test_the_web_apps_refresh_cookie(procs, binary, tmp_path, cli):
     """use_cookie: the refresh token only in an HttpOnly; Secure; SameSite=Strict cookie;
     refresh and sign-out spend it (rotating, then clearing it) only from JSON requests of this
