@@ -19,6 +19,7 @@
 #include "gh/recognition.h"
 #include "gh/redis.h"
 #include "gh/store.h"
+#include "gh/store_corrections.h"
 
 struct gh_pipeline_config {
     struct gh_image_limits lim;
@@ -29,6 +30,10 @@ struct gh_pipeline_config {
     double visual_threshold;     /* VISUAL_MATCH_THRESHOLD: a remembered photo at least this
                                   * similar answers without a provider call, default 0.92 */
     int visual_k;                /* neighbours that sharpen CLIP's scores, default 8 */
+    int correction_quorum;       /* CORRECTION_QUORUM: users agreeing on a photo's equipment
+                                  * that change its shared answer, default 3 */
+    int64_t personal_refresh_ms; /* how often people's corrections made on other instances are
+                                  * pulled from the store, default 1000 */
 };
 
 void gh_pipeline_config_defaults(struct gh_pipeline_config *cfg);
@@ -137,13 +142,29 @@ int gh_pipeline_find_identification(struct gh_pipeline *p, const char *id,
                                     struct gh_identification *out,
                                     struct gh_err *err) GH_MUST_CHECK;
 
-/* A person's correction of an earlier analysis (id as above): from now on the cache answers
- * for that image, and near duplicates of it, with slug's equipment and "corrected": true, and
- * no provider answer overwrites it. *out gets the updated history record. Errors:
- * GH_ENOTFOUND (no such analysis), GH_EINVAL (slug not in the catalogue), GH_ECONFLICT (no
- * image to correct, or its cached answer expired: upload again), GH_EBACKEND, GH_ENOMEM. */
-int gh_pipeline_correct(struct gh_pipeline *p, const char *id, const char *slug,
-                        struct gh_identification *out, struct gh_err *err) GH_MUST_CHECK;
+/* A person's correction of an earlier analysis (id as above; the caller has checked that owner
+ * may correct it): stored as owner's vote for that photo, and from now on that person (owner
+ * not "") is answered with slug for the photo and its near duplicates (layer "personal"). The
+ * shared answer (store, Redis: every instance and person) changes only when trusted is set
+ * (a trusted or admin person; also open mode's local user, owner ""), or when
+ * correction_quorum distinct owners voted for slug: then the photo's cached answer is
+ * rewritten with slug's equipment and "corrected": true, keeping its expiry, and no provider
+ * answer overwrites it. *out gets the updated history record, *vote the correction as stored
+ * (status applied when it changed the shared answer, else pending). Errors: GH_ENOTFOUND (no
+ * such analysis), GH_EINVAL (slug not in the catalogue), GH_ECONFLICT (no image to correct;
+ * for a trusted correction, its cached answer expired: upload again), GH_EBACKEND,
+ * GH_ENOMEM. */
+int gh_pipeline_correct(struct gh_pipeline *p, const char *id, const char *slug, const char *owner,
+                        int trusted, struct gh_identification *out, struct gh_correction *vote,
+                        struct gh_err *err) GH_MUST_CHECK;
+
+/* An admin's review of correction id: accept makes it the photo's shared answer as a trusted
+ * correction would (status accepted; accepting one already shared changes nothing); reject
+ * stops it counting as a vote (status rejected; the person still sees it). *out gets it
+ * afterwards. Errors: GH_ENOTFOUND, GH_ECONFLICT (rejecting one that is the shared answer
+ * already, or accepting one whose photo is no longer cached), the store's. */
+int gh_pipeline_review(struct gh_pipeline *p, int64_t id, int accept, struct gh_correction *out,
+                       struct gh_err *err) GH_MUST_CHECK;
 
 void gh_pipeline_stats(struct gh_pipeline *p, struct gh_pipeline_stats *out);
 

@@ -206,8 +206,8 @@ struct gh_quality_sample {
     int shadow;         /* 1: shadow sample, 0: escalated */
 };
 
-/* Counts per confidence bucket; ground truth is a person's correction of the photo where one
- * exists, else the paid model's answer. */
+/* Counts per confidence bucket; ground truth is the photo's shared correction (applied or
+ * accepted, gh/store_corrections.h) where one exists, else the paid model's answer. */
 struct gh_quality_bucket {
     int64_t escalated, shadow; /* samples */
     int64_t agree_escalated, agree_shadow;

@@ -163,6 +163,8 @@ static const struct setting settings[] = {
      "failed sign-ins per username and per address before a lockout (5)"},
     {"LOGIN_LOCKOUT_SECONDS", "login-lockout", K_SECONDS, 1, 86400, AT(auth.login_window_s),
      "window of those failures and length of the lockout (900)"},
+    {"CORRECTION_QUORUM", "correction-quorum", K_INT, 1, 1000, AT(pipeline.correction_quorum),
+     "distinct users agreeing on a photo's equipment that change its shared answer (3)"},
 };
 
 #define N_SETTINGS (sizeof settings / sizeof settings[0])

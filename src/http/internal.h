@@ -164,6 +164,12 @@ int gh_route_auth_logout(struct gh_http_request *req);
 int gh_route_auth_register(struct gh_http_request *req);
 int gh_route_auth_config(struct gh_http_request *req);
 int gh_route_me(struct gh_http_request *req);
+int gh_route_corrections(struct gh_http_request *req);
+int gh_route_correction_accept(struct gh_http_request *req);
+int gh_route_correction_reject(struct gh_http_request *req);
+/* A correction as the review API and feedback answer it (route_corrections.c). */
+struct gh_correction;
+struct json_t *gh_http_correction_json(const struct gh_correction *c);
 
 /* Who the request is from, and whether it may go on (auth_gate.c). Called once the headers
  * are in: authenticates a token or API key, then applies the route-independent policy

@@ -7,6 +7,7 @@
 #include "gh/alloc.h"
 #include "gh/phash.h"
 #include "gh/store_auth.h"
+#include "gh/store_corrections.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -220,6 +221,7 @@ static int gh_route_identification_feedback_work(struct gh_http_request *req)
 {
     const struct gh_equipment *q;
     struct gh_identification rec;
+    struct gh_correction vote;
     struct gh_err err = {0};
     const char *slug;
     json_t *body = NULL;
@@ -240,16 +242,23 @@ static int gh_route_identification_feedback_work(struct gh_http_request *req)
     rc = gh_pipeline_find_identification(req->app->pipeline, id, &rec, &err);
     if (rc == GH_OK && !gh_http_may_see(req, rec.owner))
         rc = GH_ENOTFOUND; /* feedback only on one's own analyses */
+    /* a trusted person's or an admin's correction is the shared answer at once; anyone
+     * else's is theirs and one vote (open mode's local user is an admin) */
     if (rc == GH_OK)
-        rc = gh_pipeline_correct(req->app->pipeline, id, slug, &rec, &err);
+        rc = gh_pipeline_correct(req->app->pipeline, id, slug, req->owner,
+                                 req->ident.role >= GH_ROLE_TRUSTED, &rec, &vote, &err);
     if (rc == GH_ENOTFOUND)
         not_found(req, id);
     else if (rc)
         gh_http_problem_from_store_err(req, &err);
     else
         gh_http_json_doc(req, 200,
-                         json_pack("{s:o, s:o}", "identification", item(req->app->cat, &rec),
-                                   "equipment", json_loads(q->json, 0, NULL)));
+                         json_pack("{s:o, s:o, s:o, s:b}", "identification",
+                                   item(req->app->cat, &rec), "equipment",
+                                   json_loads(q->json, 0, NULL), "correction",
+                                   gh_http_correction_json(&vote), "shared",
+                                   vote.status == GH_CORRECTION_APPLIED ||
+                                       vote.status == GH_CORRECTION_ACCEPTED));
 out:
     json_decref(body);
     return 0;

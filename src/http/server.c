@@ -257,6 +257,9 @@ static const struct route routes[] = {
     {"/api/v1/auth/register", 0, "POST", NULL, gh_route_auth_register, NULL, 0},
     {"/api/v1/auth/config", 0, "GET, HEAD", gh_route_auth_config, NULL, NULL, 0},
     {"/api/v1/me", 0, "GET, HEAD", gh_route_me, NULL, NULL, 0},
+    {"/api/v1/corrections", 0, "GET, HEAD", gh_route_corrections, NULL, NULL, 0},
+    {"/api/v1/corrections/", 1, "POST", NULL, gh_route_correction_accept, "/accept", 0},
+    {"/api/v1/corrections/", 1, "POST", NULL, gh_route_correction_reject, "/reject", 0},
 };
 
 /* Files compiled into the binary, for whatever path the API routes do not claim. */

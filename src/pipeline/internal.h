@@ -35,6 +35,33 @@ int gh_answer_check(const struct gh_catalogue *cat, const char *stored, const ch
 
 char *gh_answer_correct(const struct gh_catalogue *cat, const char *stored, const char *slug);
 
+/* Each person's own corrections (personal.c): owner -> photos they corrected, to answer them
+ * with their correction. Thread-safe. gh_personal_new returns NULL when out of memory. */
+struct gh_correction;
+struct gh_personal;
+struct gh_personal *gh_personal_new(struct gh_store *st, int64_t refresh_ms);
+void gh_personal_free(struct gh_personal *pi);
+/* Adds c (owner, sha256, phash, slug), replacing that owner's earlier entry for the photo;
+ * owner "" is ignored (open mode's corrections are shared). */
+void gh_personal_put(struct gh_personal *pi, const struct gh_correction *c);
+/* 1 when refresh_ms has passed since the last pull: I/O threads then hand a signed-in person's
+ * request to a worker, which pulls first. */
+int gh_personal_stale(struct gh_personal *pi);
+/* Pulls newer corrections from the store when stale (blocks on the store: workers only). */
+void gh_personal_refresh(struct gh_personal *pi);
+/* 1 with slug and *distance when owner corrected this photo (sha256) or one within
+ * max_distance of phash (0: unknown, exact only); the nearest wins. No I/O. */
+int gh_personal_find(struct gh_personal *pi, const char *owner, const char *sha256, uint64_t phash,
+                     int max_distance, char slug[64], int *distance);
+
+/* What correct.c needs of the pipeline (pipeline.c), borrowed for its life. */
+struct gh_pipeline_parts {
+    const struct gh_pipeline_config *cfg;
+    const struct gh_pipeline_deps *deps;
+    struct gh_personal *personal;
+};
+void gh_pipeline_parts(struct gh_pipeline *p, struct gh_pipeline_parts *out);
+
 struct gh_recorder;
 
 /* Writes identification records on a background thread so requests never wait for the

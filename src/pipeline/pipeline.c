@@ -42,6 +42,7 @@ struct gh_pipeline {
     struct gh_pipeline_config cfg;
     struct gh_pipeline_deps deps;
     struct gh_recorder *recorder;
+    struct gh_personal *personal; /* each person's own corrections */
     pthread_mutex_t flights_mu;
     struct flight *flights;
     atomic_uint_least64_t requests, memory_hits, redis_hits, redis_phash_hits, exact_hits,
@@ -65,6 +66,8 @@ void gh_pipeline_config_defaults(struct gh_pipeline_config *cfg)
     cfg->confidence_threshold = 0.5;
     cfg->visual_threshold = 0.92;
     cfg->visual_k = 8;
+    cfg->correction_quorum = 3;
+    cfg->personal_refresh_ms = 1000;
 }
 
 struct gh_pipeline *gh_pipeline_new(const struct gh_pipeline_config *cfg,
@@ -75,10 +78,10 @@ struct gh_pipeline *gh_pipeline_new(const struct gh_pipeline_config *cfg,
     if (cfg->max_distance < 0 || cfg->max_distance > 4 || cfg->cache_ttl_s <= 0 ||
         cfg->confidence_threshold < 0 || cfg->confidence_threshold > 1 ||
         cfg->visual_threshold < 0 || cfg->visual_threshold > 1 || cfg->visual_k < 0 ||
-        cfg->visual_k > GH_VMEM_K_MAX) {
+        cfg->visual_k > GH_VMEM_K_MAX || cfg->correction_quorum < 1) {
         gh_err_set(err, GH_EINVAL,
                    "cache distance must be 0..4, TTL positive, confidence and visual match "
-                   "thresholds 0..1, visual neighbours 0..16");
+                   "thresholds 0..1, visual neighbours 0..16, correction quorum at least 1");
         return NULL;
     }
     if (!deps->store || !deps->provider || !deps->cat) {
@@ -94,7 +97,10 @@ struct gh_pipeline *gh_pipeline_new(const struct gh_pipeline_config *cfg,
     p->cfg = *cfg;
     p->deps = *deps;
     p->recorder = gh_recorder_new(deps->store, RECORDER_QUEUE);
-    if (!p->recorder) {
+    p->personal = gh_personal_new(deps->store, cfg->personal_refresh_ms);
+    if (!p->recorder || !p->personal) {
+        gh_recorder_free(p->recorder);
+        gh_personal_free(p->personal);
         gh_free(p);
         gh_err_set(err, GH_ENOMEM, "cannot start the identification recorder");
         return NULL;
@@ -108,6 +114,7 @@ void gh_pipeline_free(struct gh_pipeline *p)
     if (!p)
         return;
     gh_recorder_free(p->recorder);
+    gh_personal_free(p->personal);
     pthread_mutex_destroy(&p->flights_mu);
     gh_free(p);
 }
@@ -125,14 +132,33 @@ static void copy_str(char *dst, size_t cap, const char *src)
     snprintf(dst, cap, "%s", src ? src : "");
 }
 
-/* Fills *out from a stored answer: the per-request wrapper, and a rewrite when the image
- * differs (near hits) or fewer alternatives are wanted. */
-static int respond(const struct gh_analyze_request *req, const char *stored, size_t stored_len,
-                   const struct gh_image_info *new_info, uint64_t new_phash, int cached,
-                   const char *layer, int distance, double similarity, double t0,
-                   struct gh_analysis *out, struct gh_err *err)
+/* A person's own correction of this photo (or of one within CACHE_MAX_DISTANCE) replaces the
+ * equipment in what they are served, whatever layer answered: *personal gets the corrected
+ * answer (gh_free) and out->slug its slug. 0 when there is none. */
+static int personal_answer(struct gh_pipeline *p, const struct gh_analyze_request *req,
+                           const char *stored, uint64_t phash, char **personal, int *distance,
+                           struct gh_analysis *out)
 {
-    char *rewritten = NULL;
+    char slug[64];
+
+    if (!req->owner || !gh_personal_find(p->personal, req->owner, req->sha256, phash,
+                                         p->cfg.max_distance, slug, distance))
+        return 0;
+    *personal = gh_answer_correct(p->deps.cat, stored, slug);
+    if (*personal)
+        copy_str(out->slug, sizeof out->slug, slug);
+    return 1;
+}
+
+/* Fills *out from a stored answer: the per-request wrapper, and a rewrite when the image
+ * differs (near hits) or fewer alternatives are wanted; then the person's own correction, if
+ * any (layer "personal"). phash is this upload's (0: unknown). */
+static int respond(struct gh_pipeline *p, const struct gh_analyze_request *req, const char *stored,
+                   size_t stored_len, const struct gh_image_info *new_info, uint64_t new_phash,
+                   uint64_t phash, int cached, const char *layer, int distance, double similarity,
+                   double t0, struct gh_analysis *out, struct gh_err *err)
+{
+    char *rewritten = NULL, *personal = NULL;
     int rc;
 
     if (new_info || req->top_k < GH_PROVIDER_MAX_ALTS) {
@@ -142,14 +168,28 @@ static int respond(const struct gh_analyze_request *req, const char *stored, siz
         stored = rewritten;
         stored_len = strlen(rewritten);
     }
+    if (personal_answer(p, req, stored, phash, &personal, &distance, out)) {
+        if (!personal) {
+            gh_free(rewritten);
+            return gh_err_set(err, GH_ENOMEM, "out of memory building the answer");
+        }
+        stored = personal;
+        stored_len = strlen(personal);
+        gh_metrics_analysis(layer, (gh_mono_ms() - t0) / 1e3);
+        layer = "personal"; /* not a metrics label: counted under the layer that answered */
+        cached = 1;
+        similarity = 0;
+    }
     out->cached = cached;
     copy_str(out->layer, sizeof out->layer, layer);
     out->distance = distance;
     out->similarity = similarity;
     out->processing_ms = gh_mono_ms() - t0;
-    gh_metrics_analysis(layer, out->processing_ms / 1e3);
+    if (!personal)
+        gh_metrics_analysis(layer, out->processing_ms / 1e3);
     rc = gh_answer_wrap(stored, stored_len, req->request_id, cached, layer, distance, similarity,
                         out->processing_ms, &out->json, &out->json_len);
+    gh_free(personal);
     gh_free(rewritten);
     if (rc == GH_ENOMEM)
         return gh_err_set(err, rc, "out of memory building the answer");
@@ -309,9 +349,10 @@ static int serve_entry(struct gh_pipeline *p, const struct gh_analyze_request *r
             return gh_err_set(err, GH_ENOMEM, "out of memory building the answer");
         answer = rewritten;
     }
-    rc = respond(req, answer, strlen(answer), NULL, 0, 1, layer, distance, 0, t0, out, err);
     copy_str(out->slug, sizeof out->slug, e->equipment_slug);
     copy_str(out->provider, sizeof out->provider, e->provider);
+    rc = respond(p, req, answer, strlen(answer), NULL, 0, info ? phash : e->phash, 1, layer,
+                 distance, 0, t0, out, err);
     if (rc == GH_OK) {
         lru_remember(p, req->sha256, answer, e->equipment_slug, e->provider, phash, e->expires_at);
         if (redis_keys)
@@ -351,9 +392,9 @@ static int from_memory(struct gh_pipeline *p, struct gh_analyze_request *req, do
     if (!p->deps.lru || (v = gh_lru_get(p->deps.lru, req->sha256, now)) == NULL)
         return gh_err_set(err, GH_ENOTFOUND, "not in memory");
     atomic_fetch_add(&p->memory_hits, 1);
-    rc = respond(req, v->json, v->json_len, NULL, 0, 1, "memory", 0, 0, t0, out, err);
     copy_str(out->slug, sizeof out->slug, v->slug);
     copy_str(out->provider, sizeof out->provider, v->provider);
+    rc = respond(p, req, v->json, v->json_len, NULL, 0, v->phash, 1, "memory", 0, 0, t0, out, err);
     if (rc == GH_OK)
         record_hit(p, req, out, v->phash);
     gh_lru_value_release(v);
@@ -423,6 +464,9 @@ int gh_pipeline_lookup_memory(struct gh_pipeline *p, struct gh_analyze_request *
     gh_sha256_to_hex(digest, req->sha256);
     if (req->nocache)
         return gh_err_set(err, GH_ENOTFOUND, "cache bypassed");
+    /* a signed-in person's own corrections made on other instances: a worker pulls them */
+    if (req->owner && req->owner[0] && gh_personal_stale(p->personal))
+        return gh_err_set(err, GH_ENOTFOUND, "people's corrections due for a pull");
     return from_memory(p, req, t0, (int64_t)time(NULL), out, err);
 }
 
@@ -441,6 +485,13 @@ int gh_pipeline_lookup(struct gh_pipeline *p, struct gh_analyze_request *req,
         return gh_err_set(err, GH_ENOTFOUND, "cache bypassed");
     }
     memset(out, 0, sizeof *out);
+    if (req->owner && req->owner[0]) {
+        gh_personal_refresh(p->personal);
+        rc = from_memory(p, req, t0, (int64_t)time(NULL), out, err); /* skipped when stale */
+        if (rc != GH_ENOTFOUND)
+            return rc;
+        gh_err_clear(err);
+    }
     return from_shared(p, req, t0, (int64_t)time(NULL), out, err);
 }
 
@@ -826,11 +877,11 @@ static int join_or_lead(struct gh_pipeline *p, struct gh_analyze_request *req,
     if (f->rc) {
         rc = gh_err_set(err, f->rc, "%s", f->err.msg);
     } else {
-        rc = respond(req, f->answer, f->answer_len, leader ? NULL : info, phash,
-                     !leader || f->layer[0], leader ? f->layer : "coalesced", 0, f->similarity, t0,
-                     out, err);
         copy_str(out->slug, sizeof out->slug, f->slug);
         copy_str(out->provider, sizeof out->provider, f->provider);
+        rc = respond(p, req, f->answer, f->answer_len, leader ? NULL : info, phash, phash,
+                     !leader || f->layer[0], leader ? f->layer : "coalesced", 0, f->similarity, t0,
+                     out, err);
         if (rc == GH_OK && leader)
             record(p, req, out, phash, f->confidence, f->slug[0] != 0, f->model, f->prompt_tokens,
                    f->completion_tokens);
@@ -852,6 +903,8 @@ int gh_pipeline_analyze(struct gh_pipeline *p, struct gh_analyze_request *req,
     uint64_t phash;
     int rc;
 
+    if (req->owner && req->owner[0])
+        gh_personal_refresh(p->personal);
     if (!req->sha256[0]) {
         rc = gh_pipeline_lookup(p, req, out, err);
         if (rc != GH_ENOTFOUND)
@@ -925,63 +978,9 @@ int gh_pipeline_find_identification(struct gh_pipeline *p, const char *id,
                                        out, err);
 }
 
-int gh_pipeline_correct(struct gh_pipeline *p, const char *id, const char *slug,
-                        struct gh_identification *out, struct gh_err *err)
+void gh_pipeline_parts(struct gh_pipeline *p, struct gh_pipeline_parts *out)
 {
-    struct gh_identification rec;
-    struct gh_cache_entry cached, fix;
-    struct gh_err serr = {0};
-    int64_t now = (int64_t)time(NULL);
-    int have_cached, rc;
-    char *answer;
-
-    if (!gh_catalogue_find(p->deps.cat, slug))
-        return gh_err_set(err, GH_EINVAL, "'%.64s' is not in the catalogue", slug);
-    rc = gh_pipeline_find_identification(p, id, &rec, err);
-    if (rc)
-        return rc;
-    if (!rec.sha256[0])
-        return gh_err_set(err, GH_ECONFLICT, "that analysis has no image to correct");
-    have_cached = gh_store_get_exact(p->deps.store, rec.sha256, now, &cached, &serr) == GH_OK;
-    /* An answer this instance served from Redis was never in its own store. */
-    if (!have_cached && p->deps.redis)
-        have_cached = gh_redis_get_sha(p->deps.redis, rec.sha256, now, &cached) == GH_OK;
-    /* The corrected answer is the cached one with the equipment replaced: without it there
-     * is no record of the image's details to build a whole answer from. */
-    if (!have_cached)
-        return gh_err_set(err, GH_ECONFLICT,
-                          "the answer for that photo is no longer cached; upload the photo again "
-                          "and correct the new answer");
-    answer = gh_answer_correct(p->deps.cat, cached.answer_json, slug);
-    if (!answer) {
-        rc = gh_err_set(err, GH_ENOMEM, "out of memory building the corrected answer");
-        goto out;
-    }
-    memset(&fix, 0, sizeof fix);
-    copy_str(fix.sha256, sizeof fix.sha256, rec.sha256);
-    fix.phash = rec.phash;
-    fix.answer_json = answer;
-    copy_str(fix.equipment_slug, sizeof fix.equipment_slug, slug);
-    copy_str(fix.provider, sizeof fix.provider, cached.provider);
-    copy_str(fix.model, sizeof fix.model, cached.model);
-    fix.created_at = now;
-    fix.expires_at = now + p->cfg.cache_ttl_s;
-    rc = gh_store_correct(p->deps.store, rec.id, &fix, now, err);
-    if (rc == GH_OK && p->deps.lru)
-        gh_lru_remove(p->deps.lru, rec.sha256); /* the next hit reads the correction */
-    fix.corrected = 1;
-    /* Other instances read Redis before their own store: overwrite the image's entries there,
-     * or they keep serving the old answer until the TTL ends. */
-    if (rc == GH_OK && p->deps.redis &&
-        gh_redis_put(p->deps.redis, &fix, GH_REDIS_KEY_SHA | GH_REDIS_KEY_PHASH) != GH_OK)
-        gh_logf(GH_LOG_WARN,
-                "the correction of %.16s... could not be written to redis; other "
-                "instances may serve the old answer until it expires there",
-                rec.sha256);
-    if (rc == GH_OK)
-        rc = gh_store_get_identification(p->deps.store, rec.id, NULL, out, err);
-out:
-    gh_free(answer);
-    gh_cache_entry_fini(&cached);
-    return rc;
+    out->cfg = &p->cfg;
+    out->deps = &p->deps;
+    out->personal = p->personal;
 }

@@ -10,6 +10,7 @@
 
 #include "gh/store.h"
 #include "gh/store_auth.h"
+#include "gh/store_corrections.h"
 
 #define GH_STORE_POOL_MAX     64
 #define GH_STORE_OVERFLOW_MAX 1000
@@ -61,6 +62,21 @@ struct gh_store_ops {
     /* Accounts (issue 11): gh/store_auth.h's operations, in their own table and files
      * (sqlite_auth.c, pg_auth.c). */
     const struct gh_store_auth_ops *auth;
+    /* Corrections (issue 11): gh/store_corrections.h's operations (sqlite_corrections.c,
+     * pg_corrections.c). */
+    const struct gh_store_corrections_ops *corrections;
+};
+
+/* gh/store_corrections.h's operations; store_corrections.c has checked the arguments (list
+ * gets before_id INT64_MAX for "the newest"). */
+struct gh_store_corrections_ops {
+    int (*add)(struct gh_store *st, struct gh_correction *c, struct gh_err *err);
+    int (*get)(struct gh_store *st, int64_t id, struct gh_correction *out, struct gh_err *err);
+    int (*list)(struct gh_store *st, int status, int64_t before_id, size_t limit,
+                struct gh_correction *out, size_t *n_out, struct gh_err *err);
+    int (*since)(struct gh_store *st, int64_t after_id, size_t limit, struct gh_correction *out,
+                 size_t *n_out, struct gh_err *err);
+    int (*set_status)(struct gh_store *st, int64_t id, int status, int64_t now, struct gh_err *err);
 };
 
 /* gh/store_auth.h's operations; store_auth.c has checked the arguments. */
@@ -102,6 +118,8 @@ extern const struct gh_store_ops gh_store_sqlite_ops;
 extern const struct gh_store_ops gh_store_pg_ops;
 extern const struct gh_store_auth_ops gh_store_sqlite_auth_ops;
 extern const struct gh_store_auth_ops gh_store_pg_auth_ops;
+extern const struct gh_store_corrections_ops gh_store_sqlite_corrections_ops;
+extern const struct gh_store_corrections_ops gh_store_pg_corrections_ops;
 
 /* A gh_malloc'd copy of s; NULL when out of memory. */
 char *gh_store_strdup(const char *s);

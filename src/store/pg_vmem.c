@@ -14,9 +14,10 @@
 #define GH_PG_QUALITY_SQL                                                                          \
     "SELECT bucket, shadow, count(*), sum(CASE WHEN clip_slug = CASE WHEN corr <> '' THEN corr"    \
     " ELSE paid_slug END THEN 1 ELSE 0 END), sum(CASE WHEN corr <> '' THEN 1 ELSE 0 END) FROM"     \
-    " (SELECT q.bucket, q.shadow, q.clip_slug, q.paid_slug, coalesce((SELECT u.corrected_slug"     \
-    " FROM user_identifications u WHERE u.sha256 = q.sha256 AND u.corrected_slug <> ''"            \
-    " ORDER BY u.id DESC LIMIT 1), '') AS corr FROM quality_samples q WHERE q.created_at >= $1"    \
+    " (SELECT q.bucket, q.shadow, q.clip_slug, q.paid_slug, coalesce((SELECT c.slug"               \
+    " FROM corrections c WHERE c.sha256 = q.sha256 AND c.status IN ('applied', 'accepted')"        \
+    " ORDER BY c.decided_at DESC, c.id DESC LIMIT 1), '') AS corr FROM quality_samples q WHERE "   \
+    "q.created_at >= $1"                                                                           \
     ") s GROUP BY bucket, shadow"
 
 #define PG_VMEM_COLS "id, created_at, sha256, slug, source, model, dim, scale, vec"

@@ -147,6 +147,22 @@ static const char *const sq_migrations[] = {
     " shadow INTEGER NOT NULL);"
     "CREATE INDEX quality_samples_created_idx ON quality_samples(created_at);"
     "CREATE INDEX user_identifications_sha256_idx ON user_identifications(sha256);",
+    /* 6: corrections as votes (issue 11): one per owner and photo; a person's own answer until
+     * a trusted person, a quorum or an admin makes it the shared one (status). */
+    "CREATE TABLE corrections ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " identification_id INTEGER NOT NULL,"
+    " sha256 TEXT NOT NULL,"
+    " phash INTEGER NOT NULL,"
+    " owner TEXT NOT NULL,"
+    " slug TEXT NOT NULL,"
+    " previous_slug TEXT NOT NULL,"
+    " status TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " decided_at INTEGER NOT NULL DEFAULT 0,"
+    " UNIQUE (owner, sha256));"
+    "CREATE INDEX corrections_photo_idx ON corrections(sha256, slug);"
+    "CREATE INDEX corrections_status_idx ON corrections(status, id);",
 };
 
 #define SQ_SCHEMA_VERSION ((int)(sizeof sq_migrations / sizeof sq_migrations[0]))
@@ -1103,6 +1119,7 @@ const struct gh_store_ops gh_store_sqlite_ops = {
     .vmem_list = gh_sq_vmem_list,
     .vmem_prune = gh_sq_vmem_prune,
     .auth = &gh_store_sqlite_auth_ops,
+    .corrections = &gh_store_sqlite_corrections_ops,
     .quality_add = gh_sq_quality_add,
     .quality_buckets = gh_sq_quality_buckets,
 };

@@ -150,10 +150,10 @@ int gh_sq_vmem_prune(struct gh_store *st, int64_t before_created_at, int64_t kee
 #define GH_QUALITY_SQL(P)                                                                          \
     "SELECT bucket, shadow, count(*), sum(CASE WHEN clip_slug = CASE WHEN corr <> '' THEN corr"    \
     " ELSE paid_slug END THEN 1 ELSE 0 END), sum(CASE WHEN corr <> '' THEN 1 ELSE 0 END) FROM"     \
-    " (SELECT q.bucket, q.shadow, q.clip_slug, q.paid_slug, coalesce((SELECT u.corrected_slug"     \
-    " FROM user_identifications u WHERE u.sha256 = q.sha256 AND u.corrected_slug <> ''"            \
-    " ORDER BY u.id DESC LIMIT 1), '') AS corr FROM quality_samples q WHERE q.created_at >= " P    \
-    ") s GROUP BY bucket, shadow"
+    " (SELECT q.bucket, q.shadow, q.clip_slug, q.paid_slug, coalesce((SELECT c.slug"               \
+    " FROM corrections c WHERE c.sha256 = q.sha256 AND c.status IN ('applied', 'accepted')"        \
+    " ORDER BY c.decided_at DESC, c.id DESC LIMIT 1), '') AS corr FROM quality_samples q WHERE "   \
+    "q.created_at >= " P ") s GROUP BY bucket, shadow"
 
 int gh_sq_quality_add(struct gh_store *st, const struct gh_quality_sample *qs, struct gh_err *err)
 {

@@ -551,6 +551,64 @@ def test_accounts(procs, binary, doc, run_gymhelper, tmp_path):
               "rate_limited")
 
 
+CORR = "/api/v1/corrections"
+
+
+def test_corrections_review(procs, binary, fake, doc, photos, run_gymhelper, tmp_path):
+    """The review routes on a server with AUTH_MODE=required: a user's correction, listed and
+    judged by an admin."""
+    url = "sqlite:///%s" % (tmp_path / "review.db")
+    for name, role in (("ou", "user"), ("oadm", "admin")):
+        r = run_gymhelper(binary, "user", "add", name, "--role", role, "--password-stdin",
+                          "--database-url", url, input=(name + "-password-1\n").encode())
+        assert r.returncode == 0, r
+    s = procs.server(binary, provider=fake, args=["--database-url", url, "--auth-mode",
+                                                  "required", "--cache-ttl-seconds", "6",
+                                                  "--lru-entries", "0"])
+    tok = {}
+    for name in ("ou", "oadm"):
+        r = post_json(s, AUTH + "login", {"username": name, "password": name + "-password-1"})
+        tok[name] = {"Authorization": "Bearer " + r.json()["access_token"]}
+    votes = []
+    for photo in photos[7:9]:
+        a = s.analyze(photo, headers=tok["ou"]).json()
+        r = s.request("POST", IDENTS + "/%s/feedback" % a["identification_id"],
+                      json.dumps({"slug": "squat-rack"}).encode(),
+                      dict(tok["ou"], **{"Content-Type": "application/json"}))
+        votes.append(doc.check(r, IDENTS + "/{id}/feedback", "post", 200)["correction"])
+    assert [v["status"] for v in votes] == ["pending", "pending"]
+    doc.check(s.get(CORR), CORR, "get", 401, "unauthorized")
+    doc.check(s.get(CORR, tok["ou"]), CORR, "get", 403, "forbidden")
+    page = doc.check(s.get(CORR + "?status=pending&limit=1", tok["oadm"]), CORR, "get", 200)
+    assert page["items"][0]["id"] == votes[1]["id"] and page["next"] == votes[1]["id"]
+    doc.check(s.get(CORR + "?status=maybe", tok["oadm"]), CORR, "get", 400, "invalid_parameter")
+    for verb in ("accept", "reject"):
+        path = CORR + "/{id}/" + verb
+        url1 = "%s/%d/%s" % (CORR, votes[0]["id"], verb)
+        doc.check(s.request("POST", url1, None), path, "post", 401, "unauthorized")
+        doc.check(s.request("POST", url1, None, tok["ou"]), path, "post", 403, "forbidden")
+        doc.check(s.request("POST", "%s/999999/%s" % (CORR, verb), None, tok["oadm"]), path,
+                  "post", 404, "correction_not_found")
+    # judged while the photos' answers are cached (6 s)
+    acc = CORR + "/{id}/accept"
+    rej = CORR + "/{id}/reject"
+    done = doc.check(s.request("POST", "%s/%d/accept" % (CORR, votes[0]["id"]), None,
+                               tok["oadm"]), acc, "post", 200)
+    assert done["status"] == "accepted", done
+    doc.check(s.request("POST", "%s/%d/reject" % (CORR, votes[0]["id"]), None, tok["oadm"]),
+              rej, "post", 409, "conflict")
+    done = doc.check(s.request("POST", "%s/%d/reject" % (CORR, votes[1]["id"]), None,
+                               tok["oadm"]), rej, "post", 200)
+    assert done["status"] == "rejected", done
+    # once the photo's answer expired, accepting cannot build the shared answer
+    deadline = time.monotonic() + 60
+    while s.get("/api/v1/cache/stats", tok["oadm"]).json()["live_entries"] > 0:
+        assert time.monotonic() < deadline, "the entries did not expire"
+        time.sleep(0.2)
+    doc.check(s.request("POST", "%s/%d/accept" % (CORR, votes[1]["id"]), None, tok["oadm"]),
+              acc, "post", 409, "conflict")
+
+
 def test_every_path_answers_405_with_its_methods(server, doc):
     failures = []
     for path, ops in doc.doc["paths"].items():
