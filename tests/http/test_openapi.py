@@ -609,6 +609,66 @@ def test_corrections_review(procs, binary, fake, doc, photos, run_gymhelper, tmp
               acc, "post", 409, "conflict")
 
 
+def test_security_is_documented_and_enforced(procs, binary, fake, doc, photos, run_gymhelper,
+                                            tmp_path):
+    """With AUTH_MODE=required an operation answers a request without credentials 401 exactly
+    when the document gives it a security requirement (bearer JWT or API key, and {} for open
+    mode), and every documented 403 is brought about. The requests come through a trusted proxy
+    for a client off loopback, which /metrics does not answer anonymously."""
+    url = "sqlite:///%s" % (tmp_path / "security.db")
+    for name, role in (("su", "user"), ("sadm", "admin")):
+        r = run_gymhelper(binary, "user", "add", name, "--role", role, "--password-stdin",
+                          "--database-url", url, input=(name + "-password-1\n").encode())
+        assert r.returncode == 0, r
+    r = run_gymhelper(binary, "key", "create", "--name", "scripts", "--scope", "analyze",
+                      "--user", "su", "--database-url", url)
+    assert r.returncode == 0, r
+    key = re.search(r"\bgh_[A-Za-z0-9_-]{43}\b", r.stdout).group(0)
+    s = procs.server(binary, provider=fake, args=["--database-url", url, "--auth-mode", "required"],
+                     env={"TRUSTED_PROXIES": "127.0.0.1"})
+    away = {"X-Forwarded-For": "203.0.113.9"}
+    tok = {}
+    for name in ("su", "sadm"):
+        r = post_json(s, AUTH + "login", {"username": name, "password": name + "-password-1"})
+        tok[name] = dict(away, Authorization="Bearer " + r.json()["access_token"])
+    schemes = doc.doc["components"]["securitySchemes"]
+    assert schemes["bearerAuth"] == dict(schemes["bearerAuth"], type="http", scheme="bearer",
+                                         bearerFormat="JWT")
+    assert schemes["apiKey"] == dict(schemes["apiKey"], type="apiKey", name="X-API-Key")
+    for path, ops in doc.doc["paths"].items():
+        for method, op in ops.items():
+            sec = op.get("security")
+            headers, body = dict(away), None
+            if method == "post":
+                headers["Content-Type"], body = "application/json", b"{}"
+            if path == ANALYZE:
+                headers["Content-Type"], body = "image/jpeg", photos[0]
+            r = s.request(method.upper(), path.replace("{id}", "1").replace("{slug}", "barbell"),
+                          body, headers)
+            if sec is None:
+                assert r.status != 401, (path, method, r)
+                continue
+            assert sec == [{"bearerAuth": []}, {"apiKey": []}, {}], (path, method, sec)
+            doc.check(r, path, method, 401, "unauthorized")
+            bad = dict(headers, Authorization="Bearer not-a-token")
+            r = s.request(method.upper(), path.replace("{id}", "1"), body, bad)
+            doc.check(r, path, method, 401, "unauthorized")
+    # the 403s: a user's nocache, a key without the scope, another user's history, /metrics
+    doc.check(s.analyze(photos[1], query="nocache=true", headers=tok["su"]), ANALYZE, "post", 403,
+              "forbidden")
+    a = s.analyze(photos[1], headers=dict(away, **{"X-API-Key": key}))
+    assert a.status == 200, a
+    fb = IDENTS + "/{id}/feedback"
+    doc.check(s.request("POST", "%s/%s/feedback" % (IDENTS, a.json()["identification_id"]),
+                        b'{"slug": "squat-rack"}',
+                        dict(away, **{"X-API-Key": key, "Content-Type": "application/json"})),
+              fb, "post", 403, "forbidden")
+    doc.check(s.get(IDENTS + "?user=sadm", tok["su"]), IDENTS, "get", 403, "forbidden")
+    doc.check(s.get(IDENTS + "?user=nobody", tok["sadm"]), IDENTS, "get", 404, "user_not_found")
+    doc.check(s.get("/metrics", tok["su"]), "/metrics", "get", 403, "forbidden")
+    assert s.get("/metrics", tok["sadm"]).status == 200
+
+
 def test_every_path_answers_405_with_its_methods(server, doc):
     failures = []
     for path, ops in doc.doc["paths"].items():
