@@ -5,7 +5,8 @@
 // and open mode.
 //
 // usage: node tests/browser/accounts.mjs --required URL --nosignup URL --open URL
-//            --admin NAME:PASSWORD --user NAME:PASSWORD --photo A.jpg --out result.json
+//            --admin NAME:PASSWORD --user NAME:PASSWORD --photo A.jpg --photo2 B.jpg
+//            --out result.json
 //            [--artifacts DIR]
 //
 // tests/browser/test_accounts.py starts the servers and reports each scenario as a pytest
@@ -22,11 +23,11 @@ import { parseArgs } from 'node:util';
 const { values: opt } = parseArgs({
   options: {
     required: { type: 'string' }, nosignup: { type: 'string' }, open: { type: 'string' },
-    admin: { type: 'string' }, user: { type: 'string' }, photo: { type: 'string' },
+    admin: { type: 'string' }, user: { type: 'string' }, photo: { type: 'string' }, photo2: { type: 'string' },
     out: { type: 'string' }, artifacts: { type: 'string' },
   },
 });
-for (const k of ['required', 'nosignup', 'open', 'admin', 'user', 'photo', 'out']) {
+for (const k of ['required', 'nosignup', 'open', 'admin', 'user', 'photo', 'photo2', 'out']) {
   if (!opt[k]) { console.error(`accounts.mjs: --${k} is required`); process.exit(2); }
 }
 const REQ = opt.required.replace(/\/$/, '');
@@ -326,10 +327,10 @@ try {
   });
 
   await scenario('history', 'History lists the account\'s own analyses only', ann, async (d) => {
-    // bo identifies the same photo through the API; ann's page still shows ann's one row
+    // bo identifies another photo through the API; ann's page still shows ann's one row
     const bo = await apiLogin(REQ, USER);
     const form = new FormData();
-    form.append('file', new Blob([fs.readFileSync(opt.photo)], { type: 'image/jpeg' }), 'p.jpg');
+    form.append('file', new Blob([fs.readFileSync(opt.photo2)], { type: 'image/jpeg' }), 'p.jpg');
     const r = await fetch(REQ + '/api/v1/analyze', { method: 'POST', body: form, headers: { Authorization: `Bearer ${bo.access_token}` } });
     check(r.ok, `bo's analysis: HTTP ${r.status}`);
     await ann.locator(tid('nav-history')).click();
@@ -354,7 +355,8 @@ try {
       else await route.continue();
     });
     const refreshed = later(ann.waitForResponse((r) => new URL(r.url()).pathname === '/api/v1/auth/refresh'));
-    await ann.locator(tid('history-refresh')).click();
+    if (!(await viewIs(ann, 'history'))) await ann.locator(tid('nav-history')).click();
+    else await ann.locator(tid('history-refresh')).click();
     eq((await refreshed).status(), 200, 'the refresh after the 401');
     await poll(async () => (await ann.locator(tid('history-row')).count()) === 1, 'history again after the retry');
     eq(n, 2, 'history requests (the 401, then the retry)');

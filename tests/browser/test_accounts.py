@@ -63,7 +63,7 @@ def accounts_run(request, tmp_path_factory):
     node = TB._ensure_node_modules()
     binary = TB._top_conftest(request.config).make_binary(request.config, "release")
     tmp = tmp_path_factory.mktemp("accounts")
-    photo = TB._photos()[0]
+    photo, photo2 = TB._photos()
     fake = G.FakeOpenAI(tmp / "fake", answer="lat-pulldown-machine")
     servers = []
     try:
@@ -83,6 +83,7 @@ def accounts_run(request, tmp_path_factory):
         argv = [node, str(HERE / "accounts.mjs"), "--required", base % required.port,
                 "--nosignup", base % nosignup.port, "--open", base % opened.port,
                 "--admin", "%s:%s" % ADMIN, "--user", "%s:%s" % USER, "--photo", str(photo),
+                "--photo2", str(photo2),
                 "--out", str(out), "--artifacts", str(tmp / "artifacts")]
         env = dict(os.environ)
         for k in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
