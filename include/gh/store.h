@@ -221,6 +221,41 @@ int gh_store_quality_add(struct gh_store *st, const struct gh_quality_sample *s,
 int gh_store_quality_buckets(struct gh_store *st, int64_t since, struct gh_quality_bucket *out,
                              struct gh_err *err) GH_MUST_CHECK;
 
+/* ---- bounded storage (issue 10; store_hits.c) ---- */
+
+/* Hits are counted in memory: gh_store_get_exact and gh_store_get_near return the entry with
+ * this lookup (and any pending) counted, and the counts reach the table in one statement per
+ * batch when gh_store_flush_hits runs (the service every GH_STORE_HIT_FLUSH_S seconds; also
+ * gh_store_stats, gh_store_purge_expired and gh_store_close, and a lookup once 2048 distinct
+ * photos are pending). gh_store_put forgets what is pending for its key (it sets hits).
+ * Counts of a failed flush are dropped (counters, not records) and counted in `dropped`.
+ * Thread-safe. */
+#define GH_STORE_HIT_FLUSH_S 10
+
+struct gh_store_hit_counters {
+    int64_t hits;         /* counted since open */
+    int64_t flushes;      /* batches written */
+    int64_t rows_written; /* rows those batches updated: the writes hits cost */
+    int64_t pending;      /* counted, not yet written */
+    int64_t dropped;      /* lost to failed flushes */
+};
+
+int gh_store_flush_hits(struct gh_store *st, struct gh_err *err);
+void gh_store_hit_counters(struct gh_store *st, struct gh_store_hit_counters *out);
+
+/* What gh_store_prune_history deleted. */
+struct gh_store_pruned {
+    int64_t identifications;
+    int64_t feedback;
+    int64_t quality_samples;
+};
+
+/* HISTORY_RETENTION_DAYS: deletes identifications, feedback and quality samples created
+ * before before_created_at (feedback on a deleted identification goes with it), in batches of
+ * at most 10,000 rows so no writer waits long; out may be NULL. */
+int gh_store_prune_history(struct gh_store *st, int64_t before_created_at,
+                           struct gh_store_pruned *out, struct gh_err *err) GH_MUST_CHECK;
+
 /* Frees out->answer_json and zeroes *e. NULL is a no-op. */
 void gh_cache_entry_fini(struct gh_cache_entry *e);
 

@@ -99,6 +99,8 @@ static const struct setting settings[] = {
      "remembered photos kept, 0 = no visual memory (1000000)"},
     {"VISUAL_MEMORY_DAYS", "visual-memory-days", K_DAYS, 1, 36500, AT(vmem_retention_s),
      "days a photo is remembered (365)"},
+    {"HISTORY_RETENTION_DAYS", "history-retention-days", K_DAYS, 0, 36500, AT(history_retention_s),
+     "days analyses, corrections and quality samples are kept, 0 = for ever (90)"},
     {"VISUAL_MEMORY_REFRESH_MS", "visual-memory-refresh-ms", K_LONG, 0, 3600000,
      AT(vmem_refresh_ms), "how often other instances' photos are pulled (1000)"},
     {"MAX_UPLOAD_MB", "max-upload-mb", K_MB, 1, 1000, AT(pipeline.lim.max_bytes),
@@ -181,6 +183,7 @@ static void defaults(struct gh_config *cfg)
     cfg->vmem_max = 1000000;
     cfg->vmem_retention_s = 365L * 24 * 3600;
     cfg->vmem_refresh_ms = 1000;
+    cfg->history_retention_s = 90L * 24 * 3600;
     cfg->lru_entries = 10000;
     cfg->clip_max_batch = 8;
     cfg->clip_batch_wait_ms = 2;

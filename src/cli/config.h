@@ -27,10 +27,11 @@ struct gh_config {
     int clip_threads;       /* CLIP_THREADS: threads, 0 = one per core */
     enum gh_clip_precision clip_precision; /* CLIP_PRECISION (f32) */
     int clip_max_batch;                    /* CLIP_MAX_BATCH: images per forward pass (8) */
-    int clip_batch_wait_ms;   /* CLIP_BATCH_WAIT_MS: wait for company while others arrive (2) */
-    long vmem_max;            /* VISUAL_MEMORY_MAX: remembered photos, 0 = no visual memory */
-    int64_t vmem_retention_s; /* VISUAL_MEMORY_DAYS, in seconds */
-    long vmem_refresh_ms;     /* VISUAL_MEMORY_REFRESH_MS */
+    int clip_batch_wait_ms;      /* CLIP_BATCH_WAIT_MS: wait for company while others arrive (2) */
+    long vmem_max;               /* VISUAL_MEMORY_MAX: remembered photos, 0 = no visual memory */
+    int64_t vmem_retention_s;    /* VISUAL_MEMORY_DAYS, in seconds */
+    long vmem_refresh_ms;        /* VISUAL_MEMORY_REFRESH_MS */
+    int64_t history_retention_s; /* HISTORY_RETENTION_DAYS in seconds, 0 = keep for ever */
     struct gh_limits_config limits;
     const char *trusted_proxies; /* TRUSTED_PROXIES: CIDRs whose X-Forwarded-For is believed */
     long lru_entries;

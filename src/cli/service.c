@@ -132,8 +132,27 @@ static const char serve_usage[] =
 /* Room for the multipart envelope around an image of the maximum size. */
 #define MULTIPART_OVERHEAD 16384
 
-/* Expired cache entries are purged at start and then hourly. */
+/* Expired cache entries and history past HISTORY_RETENTION_DAYS are purged at start and then
+ * hourly; batched hit counters are written every GH_STORE_HIT_FLUSH_S between. */
 #define PURGE_INTERVAL_S 3600
+
+/* HISTORY_RETENTION_DAYS: analyses, corrections and quality samples older than it go. */
+static void prune_history(struct gh_store *store, int64_t retention_s, int64_t now)
+{
+    struct gh_store_pruned n;
+    struct gh_err err = {0};
+
+    if (retention_s <= 0)
+        return;
+    if (gh_store_prune_history(store, now - retention_s, &n, &err) != GH_OK)
+        gh_logf(GH_LOG_WARN, "pruning the history failed: %s", err.msg);
+    else if (n.identifications + n.feedback + n.quality_samples > 0)
+        gh_logf(GH_LOG_INFO,
+                "forgot %lld analyses, %lld corrections and %lld quality samples older than "
+                "%lld days (HISTORY_RETENTION_DAYS)",
+                (long long)n.identifications, (long long)n.feedback, (long long)n.quality_samples,
+                (long long)(retention_s / 86400));
+}
 
 static void purge(struct service *s)
 {
@@ -144,6 +163,7 @@ static void purge(struct service *s)
         gh_logf(GH_LOG_WARN, "purging expired cache entries failed: %s", err.msg);
     else if (n > 0)
         gh_logf(GH_LOG_INFO, "purged %lld expired cache entries", (long long)n);
+    prune_history(s->store, s->cfg.history_retention_s, (int64_t)time(NULL));
     if (gh_store_vmem_prune(s->store, (int64_t)time(NULL) - s->cfg.vmem_retention_s,
                             s->cfg.vmem_max, &n, &err) != GH_OK)
         gh_logf(GH_LOG_WARN, "pruning the visual memory failed: %s", err.msg);
@@ -154,7 +174,8 @@ static void purge(struct service *s)
 static int wait_for_stop(struct service *s)
 {
     sigset_t set;
-    struct timespec every = {PURGE_INTERVAL_S, 0};
+    struct timespec every = {GH_STORE_HIT_FLUSH_S, 0};
+    int64_t last_purge = (int64_t)time(NULL);
     int sig;
 
     sigemptyset(&set);
@@ -164,8 +185,17 @@ static int wait_for_stop(struct service *s)
         sig = sigtimedwait(&set, NULL, &every);
         if (sig == SIGINT || sig == SIGTERM)
             return sig;
-        if (sig < 0 && errno == EAGAIN)
-            purge(s);
+        if (sig >= 0 || errno != EAGAIN)
+            continue;
+        if ((int64_t)time(NULL) - last_purge >= PURGE_INTERVAL_S) {
+            purge(s); /* flushes the hit counters first */
+            last_purge = (int64_t)time(NULL);
+        } else {
+            struct gh_err err = {0};
+
+            if (gh_store_flush_hits(s->store, &err) != GH_OK)
+                gh_logf(GH_LOG_WARN, "writing cache hit counters failed: %s", err.msg);
+        }
     }
 }
 
@@ -395,7 +425,8 @@ int gh_cli_analyze(int argc, char **argv)
 
 static const char cache_usage[] =
     "usage: gymhelper cache stats|purge [SETTINGS]\n"
-    "stats: what the cache and history hold, as JSON. purge: delete expired entries.\n";
+    "stats: what the cache and history hold, as JSON. purge: delete expired entries, and\n"
+    "history older than HISTORY_RETENTION_DAYS.\n";
 
 static const char db_usage[] = "usage: gymhelper db migrate [SETTINGS]\n"
                                "Creates or upgrades the database schema and loads the "
@@ -448,9 +479,21 @@ static int maintenance(int argc, char **argv, const char *usage, const char *con
     if (service_open(&s, 0) != GH_OK)
         return 1;
     if (strcmp(verb, "purge") == 0) {
-        rc = gh_store_purge_expired(s.store, (int64_t)time(NULL), &n, &err);
+        struct gh_store_pruned pr = {0};
+        int64_t now = (int64_t)time(NULL);
+
+        rc = gh_store_purge_expired(s.store, now, &n, &err);
         if (rc == GH_OK)
             printf("purged %lld expired entries\n", (long long)n);
+        if (rc == GH_OK && s.cfg.history_retention_s > 0) {
+            rc = gh_store_prune_history(s.store, now - s.cfg.history_retention_s, &pr, &err);
+            if (rc == GH_OK && pr.identifications + pr.feedback + pr.quality_samples > 0)
+                printf("forgot %lld analyses, %lld corrections and %lld quality samples older "
+                       "than %lld days\n",
+                       (long long)pr.identifications, (long long)pr.feedback,
+                       (long long)pr.quality_samples,
+                       (long long)(s.cfg.history_retention_s / 86400));
+        }
     } else if (strcmp(verb, "stats") == 0) {
         rc = gh_store_stats(s.store, (int64_t)time(NULL), &st, &err);
         redis_stats_json(s.redis, redis_json, sizeof redis_json);

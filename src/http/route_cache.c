@@ -52,6 +52,7 @@ static int gh_route_cache_stats_work(struct gh_http_request *req)
     struct gh_store_stats ss;
     struct gh_pipeline_stats ps;
     struct gh_lru_stats ls;
+    struct gh_store_hit_counters hc;
     struct gh_err err = {0};
     uint64_t hits, lookups;
     json_t *doc;
@@ -82,6 +83,12 @@ static int gh_route_cache_stats_work(struct gh_http_request *req)
         "completion", (json_int_t)ss.completion_tokens, "history", "identifications",
         (json_int_t)ss.identifications, "provider_calls", (json_int_t)ss.provider_calls,
         "stored_hits", (json_int_t)ss.total_hits, "backend", gh_store_backend(app->store));
+    gh_store_hit_counters(app->store, &hc); /* gh_store_stats has just flushed them */
+    if (doc)
+        json_object_set_new(doc, "hit_writes",
+                            json_pack("{s:I, s:I, s:I, s:I}", "hits", (json_int_t)hc.hits,
+                                      "rows_written", (json_int_t)hc.rows_written, "flushes",
+                                      (json_int_t)hc.flushes, "dropped", (json_int_t)hc.dropped));
     gh_http_json_doc(req, 200, doc);
     return 0;
 }

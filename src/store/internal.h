@@ -16,6 +16,22 @@
 #define GH_STORE_OVERFLOW_MAX 1000
 #define GH_STORE_MAX_DISTANCE 4 /* the segment index finds every hash within this distance */
 
+/* Hits counted in memory for one cache key (store_hits.c). */
+struct gh_store_hit {
+    char sha256[GH_STORE_SHA_HEX_CAP]; /* "" marks a free slot */
+    int64_t n;
+    int64_t last_at;
+};
+
+/* The pending hits of one store. gh_store_hits_add counts a hit on sha at now, returns the
+ * key's pending count and sets *full when a flush is due; gh_store_hits_forget drops the key's
+ * pending count. All thread-safe. */
+struct gh_store_hits;
+struct gh_store_hits *gh_store_hits_new(void);
+void gh_store_hits_free(struct gh_store_hits *h);
+int64_t gh_store_hits_add(struct gh_store_hits *h, const char *sha, int64_t now, int *full);
+void gh_store_hits_forget(struct gh_store_hits *h, const char *sha);
+
 /* One backend. Each operation returns GH_OK or a negative gh_err code and explains failures
  * in err; output structs arrive zeroed. */
 struct gh_store_ops {
@@ -55,6 +71,13 @@ struct gh_store_ops {
     int (*quality_add)(struct gh_store *st, const struct gh_quality_sample *s, struct gh_err *err);
     int (*quality_buckets)(struct gh_store *st, int64_t since, struct gh_quality_bucket *out,
                            struct gh_err *err);
+    /* Bounded storage (issue 10; sqlite_retention.c, pg_retention.c). add_hits adds each
+     * hit's n to its row's hits and raises last_hit_at to last_at, all in one transaction;
+     * *rows gets the rows changed. */
+    int (*prune_history)(struct gh_store *st, int64_t before_created_at,
+                         struct gh_store_pruned *out, struct gh_err *err);
+    int (*add_hits)(struct gh_store *st, const struct gh_store_hit *hits, size_t n, int64_t *rows,
+                    struct gh_err *err);
     /* Introspection for the contract tests, see gh_store_equipment_name below. */
     int (*equipment_name)(struct gh_store *st, const char *slug, char *name, size_t name_cap,
                           struct gh_err *err);
@@ -111,7 +134,8 @@ struct gh_store_auth_ops {
 
 struct gh_store {
     const struct gh_store_ops *ops;
-    void *be; /* the backend's own state */
+    void *be;                   /* the backend's own state */
+    struct gh_store_hits *hits; /* counted, not yet written */
 };
 
 extern const struct gh_store_ops gh_store_sqlite_ops;
@@ -120,6 +144,16 @@ extern const struct gh_store_auth_ops gh_store_sqlite_auth_ops;
 extern const struct gh_store_auth_ops gh_store_pg_auth_ops;
 extern const struct gh_store_corrections_ops gh_store_sqlite_corrections_ops;
 extern const struct gh_store_corrections_ops gh_store_pg_corrections_ops;
+
+/* The bounded-storage operations (sqlite_retention.c, pg_retention.c). */
+int gh_sq_prune_history(struct gh_store *st, int64_t before_created_at, struct gh_store_pruned *out,
+                        struct gh_err *err);
+int gh_sq_add_hits(struct gh_store *st, const struct gh_store_hit *hits, size_t n, int64_t *rows,
+                   struct gh_err *err);
+int gh_pg_prune_history(struct gh_store *st, int64_t before_created_at, struct gh_store_pruned *out,
+                        struct gh_err *err);
+int gh_pg_add_hits(struct gh_store *st, const struct gh_store_hit *hits, size_t n, int64_t *rows,
+                   struct gh_err *err);
 
 /* A gh_malloc'd copy of s; NULL when out of memory. */
 char *gh_store_strdup(const char *s);

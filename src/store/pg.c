@@ -203,13 +203,14 @@ static const char *const pg_sql[PG_N_STMT] = {
         " excluded.data)",
     [PG_STMT_SET_META] = "INSERT INTO store_meta (key, value) VALUES ($1, $2)"
                          " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-    /* Finding and counting a hit is one statement: one round trip, and a miss writes nothing. */
-    [PG_STMT_GET_EXACT] = "UPDATE equipment_cache SET hits = hits + 1, last_hit_at = $2"
-                          " WHERE sha256 = $1 AND expires_at > $2 RETURNING " PG_ENTRY_COLS,
+    /* Lookups are read-only: hits are counted in memory and written in batches
+     * (store_hits.c, pg_retention.c). */
+    [PG_STMT_GET_EXACT] = "SELECT " PG_ENTRY_COLS " FROM equipment_cache"
+                          " WHERE sha256 = $1 AND expires_at > $2",
     /* expires_at is checked again: the row may have changed since the search found it. */
-    [PG_STMT_GET_NEAR] = "UPDATE equipment_cache SET hits = hits + 1, last_hit_at = $6"
-                         " WHERE id = (" GH_PG_NEAR_SQL ") AND expires_at > $6"
-                         " RETURNING " PG_ENTRY_COLS ", bit_count((phash # $7)::bit(64))",
+    [PG_STMT_GET_NEAR] = "SELECT " PG_ENTRY_COLS ", bit_count((phash # $7)::bit(64))"
+                         " FROM equipment_cache WHERE id = (" GH_PG_NEAR_SQL ")"
+                         " AND expires_at > $6",
     /* An upsert keeps the row id. Its WHERE leaves a person's correction as it is, in the
      * same statement: no row changed means a correction won (GH_ECONFLICT). */
     [PG_STMT_PUT] = PG_ENTRY_INSERT
@@ -1066,4 +1067,7 @@ const struct gh_store_ops gh_store_pg_ops = {
     .corrections = &gh_store_pg_corrections_ops,
     .quality_add = gh_pg_quality_add,
     .quality_buckets = gh_pg_quality_buckets,
+    /* Bounded storage (issue 10; pg_retention.c). */
+    .prune_history = gh_pg_prune_history,
+    .add_hits = gh_pg_add_hits,
 };

@@ -196,9 +196,10 @@ static const char *const sq_sql[SQ_N_STMT] = {
     [SQ_STMT_GET_META] = "SELECT value FROM store_meta WHERE key = ?1",
     [SQ_STMT_FIND_EXACT] = "SELECT id FROM equipment_cache WHERE sha256 = ?1 AND expires_at > ?2",
     [SQ_STMT_FIND_NEAR] = SQ_NEAR_SQL,
-    /* expires_at is checked again: the row may have changed since it was found. */
-    [SQ_STMT_HIT] = "UPDATE equipment_cache SET hits = hits + 1, last_hit_at = ?2"
-                    " WHERE id = ?1 AND expires_at > ?2 RETURNING " SQ_ENTRY_COLS,
+    /* expires_at is checked again: the row may have changed since it was found. Hits are
+     * counted in memory and written in batches (store_hits.c): a hit is read-only here. */
+    [SQ_STMT_HIT] = "SELECT " SQ_ENTRY_COLS " FROM equipment_cache"
+                    " WHERE id = ?1 AND expires_at > ?2",
     /* An upsert rather than INSERT OR REPLACE keeps the row id, so nothing pointing at it
      * breaks. */
     [SQ_STMT_PUT] =
@@ -743,8 +744,8 @@ static int sq_read_entry(sqlite3_stmt *q, struct gh_cache_entry *out, struct gh_
     return GH_OK;
 }
 
-/* Counts a hit on row id and reads the row as it is after the hit. GH_ENOTFOUND when the row
- * expired or went away since it was found. */
+/* Reads row id for a hit (store.c counts it). GH_ENOTFOUND when the row expired or went away
+ * since it was found. */
 static int sq_hit(struct sq_conn *c, sqlite3_int64 id, int64_t now, struct gh_cache_entry *out,
                   struct gh_err *err)
 {
@@ -755,7 +756,7 @@ static int sq_hit(struct sq_conn *c, sqlite3_int64 id, int64_t now, struct gh_ca
     if (rc)
         return rc;
     if (sqlite3_bind_int64(q, 1, id) || sqlite3_bind_int64(q, 2, now)) {
-        rc = gh_sq_fail(err, c->db, "count a cache hit");
+        rc = gh_sq_fail(err, c->db, "read a cache hit");
         goto out;
     }
     step = gh_sq_step(q);
@@ -764,13 +765,10 @@ static int sq_hit(struct sq_conn *c, sqlite3_int64 id, int64_t now, struct gh_ca
         goto out;
     }
     if (step != SQLITE_ROW) {
-        rc = gh_sq_fail(err, c->db, "count a cache hit");
+        rc = gh_sq_fail(err, c->db, "read a cache hit");
         goto out;
     }
     rc = sq_read_entry(q, out, err);
-    /* Stepping to the end finishes the statement, which commits the update. */
-    if (rc == GH_OK && gh_sq_step(q) != SQLITE_DONE)
-        rc = gh_sq_fail(err, c->db, "count a cache hit");
 out:
     if (rc)
         gh_cache_entry_fini(out);
@@ -787,8 +785,8 @@ static int sq_get_exact(struct gh_store *st, const char *sha256_hex, int64_t now
     sqlite3_int64 id = 0;
     int rc, step;
 
-    /* Read first and write only on a hit: misses are common and stay read-only, so they
-     * never queue behind the writer. */
+    /* Lookups are read-only (hits are counted in memory, written in batches), so they never
+     * queue behind the writer. */
     rc = gh_sq_stmt(c, SQ_STMT_FIND_EXACT, &q, err);
     if (rc)
         goto out;
@@ -1122,4 +1120,7 @@ const struct gh_store_ops gh_store_sqlite_ops = {
     .corrections = &gh_store_sqlite_corrections_ops,
     .quality_add = gh_sq_quality_add,
     .quality_buckets = gh_sq_quality_buckets,
+    /* Bounded storage (issue 10; sqlite_retention.c). */
+    .prune_history = gh_sq_prune_history,
+    .add_hits = gh_sq_add_hits,
 };

@@ -228,12 +228,19 @@ int gh_store_open_opts(const char *url, const struct gh_store_options *opts, str
         return gh_err_set(err, GH_ENOMEM, "out of memory opening the store");
     st->ops = ops;
     st->be = NULL;
+    st->hits = gh_store_hits_new();
+    if (!st->hits) {
+        rc = gh_err_set(err, GH_ENOMEM, "out of memory opening the store");
+        goto out;
+    }
     rc = ops->open(st, target, &o, err);
     if (rc)
         goto out;
     *out = st;
     st = NULL;
 out:
+    if (st)
+        gh_store_hits_free(st->hits);
     gh_free(st);
     return rc;
 }
@@ -242,8 +249,22 @@ void gh_store_close(struct gh_store *st)
 {
     if (!st)
         return;
+    /* The last batch: counters of a store that cannot be reached are lost, never waited on. */
+    (void)gh_store_flush_hits(st, NULL);
     st->ops->close(st);
+    gh_store_hits_free(st->hits);
     gh_free(st);
+}
+
+/* Counts a hit on what a lookup found, in memory; out gets the count the table will have. */
+static void count_hit(struct gh_store *st, int64_t now, struct gh_cache_entry *out)
+{
+    int full = 0;
+
+    out->hits += gh_store_hits_add(st->hits, out->sha256, now, &full);
+    out->last_hit_at = now;
+    if (full)
+        (void)gh_store_flush_hits(st, NULL); /* a failure is counted in `dropped` */
 }
 
 const char *gh_store_backend(const struct gh_store *st)
@@ -286,7 +307,10 @@ int gh_store_get_exact(struct gh_store *st, const char *sha256_hex, int64_t now,
     rc = check_sha(sha256_hex, err);
     if (rc)
         return rc;
-    return st->ops->get_exact(st, sha256_hex, now, out, err);
+    rc = st->ops->get_exact(st, sha256_hex, now, out, err);
+    if (rc == GH_OK)
+        count_hit(st, now, out);
+    return rc;
 }
 
 int gh_store_get_near(struct gh_store *st, uint64_t phash, int max_distance, int64_t now,
@@ -304,6 +328,8 @@ int gh_store_get_near(struct gh_store *st, uint64_t phash, int max_distance, int
         return gh_err_set(err, GH_EINVAL, "near-duplicate distance %d is outside 0..%d",
                           max_distance, GH_STORE_MAX_DISTANCE);
     rc = st->ops->get_near(st, phash, max_distance, now, out, &d, err);
+    if (rc == GH_OK)
+        count_hit(st, now, out);
     if (rc == GH_OK && distance)
         *distance = d;
     return rc;
@@ -318,6 +344,7 @@ int gh_store_put(struct gh_store *st, const struct gh_cache_entry *e, struct gh_
     rc = check_entry(e, err);
     if (rc)
         return rc;
+    gh_store_hits_forget(st->hits, e->sha256);
     return st->ops->put(st, e, err);
 }
 
@@ -379,6 +406,7 @@ int gh_store_stats(struct gh_store *st, int64_t now, struct gh_store_stats *out,
     if (!st || !out)
         return gh_err_set(err, GH_EINVAL, "no store or no output given");
     memset(out, 0, sizeof *out);
+    (void)gh_store_flush_hits(st, NULL); /* so total_hits counts what is pending */
     return st->ops->stats(st, now, out, err);
 }
 
@@ -391,6 +419,7 @@ int gh_store_purge_expired(struct gh_store *st, int64_t now, int64_t *n_purged, 
         *n_purged = 0;
     if (!st)
         return gh_err_set(err, GH_EINVAL, "no store given");
+    (void)gh_store_flush_hits(st, NULL);
     rc = st->ops->purge_expired(st, now, &n, err);
     if (rc == GH_OK && n_purged)
         *n_purged = n;

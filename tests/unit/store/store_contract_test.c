@@ -929,6 +929,105 @@ static void corrections_stick(void)
     gh_store_close(st);
 }
 
+/* Issue 10: a lookup counts its hit in memory (the entry it returns includes it); the table
+ * gets all of a key's hits in one row write when the batch is flushed. */
+static void hits_are_written_in_batches(void)
+{
+    struct gh_store *st = open_store(0);
+    struct gh_store_hit_counters c;
+    struct gh_cache_entry out;
+    struct entry_buf b;
+    struct gh_err err = {0};
+    int rc;
+
+    if (!st)
+        return;
+    make_entry(&b, rnd(), T0, T0 + 1000);
+    CHECK_INT(put(st, &b.e), GH_OK);
+    for (int i = 1; i <= 50; i++) {
+        CHECK_INT(gh_store_get_exact(st, b.e.sha256, T0 + i, &out, NULL), GH_OK);
+        CHECK_INT(out.hits, i);
+        CHECK_INT(out.last_hit_at, T0 + i);
+        gh_cache_entry_fini(&out);
+    }
+    gh_store_hit_counters(st, &c);
+    CHECK_INT(c.hits, 50);
+    CHECK_INT(c.pending, 50);
+    CHECK_INT(c.rows_written, 0); /* fifty hits, no write yet */
+    rc = gh_store_flush_hits(st, &err);
+    print_err("flush_hits", rc, &err);
+    CHECK_INT(rc, GH_OK);
+    gh_store_hit_counters(st, &c);
+    CHECK_INT(c.flushes, 1);
+    CHECK_INT(c.rows_written, 1); /* one write for fifty hits */
+    CHECK_INT(c.pending, 0);
+    CHECK_INT(c.dropped, 0);
+    CHECK_INT(gh_store_get_exact(st, b.e.sha256, T0 + 60, &out, NULL), GH_OK);
+    CHECK_INT(out.hits, 51); /* 50 from the table, this one pending */
+    gh_cache_entry_fini(&out);
+    /* A put sets hits: what was pending for the key is forgotten, not added later. */
+    b.e.hits = 0;
+    CHECK_INT(put(st, &b.e), GH_OK);
+    CHECK_INT(gh_store_flush_hits(st, NULL), GH_OK);
+    CHECK_INT(gh_store_get_exact(st, b.e.sha256, T0 + 61, &out, NULL), GH_OK);
+    CHECK_INT(out.hits, 1);
+    gh_cache_entry_fini(&out);
+    gh_store_close(st);
+}
+
+/* Issue 10: HISTORY_RETENTION_DAYS. Identifications, feedback (also feedback given later on
+ * an old identification) and quality samples older than the cut-off go; newer ones stay. */
+static void history_pruned_by_age(void)
+{
+    const int64_t old = T0 - 400 * 86400, cut = T0 - 300 * 86400;
+    struct gh_store *st = open_store(0);
+    struct gh_identification rec[3], got;
+    struct gh_quality_sample qs;
+    struct gh_store_pruned n;
+    struct entry_buf fix;
+    struct gh_err err = {0};
+    int rc;
+
+    if (!st || sync_catalogue(st, "v-prune", NULL) != GH_OK) {
+        gh_store_close(st);
+        return;
+    }
+    memset(rec, 0, sizeof rec);
+    for (int i = 0; i < 3; i++) {
+        snprintf(rec[i].request_id, sizeof rec[i].request_id, "prune-%s-%d", g_nonce, i);
+        rec[i].created_at = i < 2 ? old + i : T0;
+        make_sha(rec[i].sha256);
+    }
+    CHECK_INT(gh_store_record_identifications(st, rec, 3, &err), GH_OK);
+    /* a correction given now on an old analysis, and one on the new analysis */
+    make_entry(&fix, rnd(), T0, T0 + 100);
+    slug(fix.e.equipment_slug, sizeof fix.e.equipment_slug, "leg-press");
+    memcpy(fix.e.sha256, rec[0].sha256, sizeof fix.e.sha256);
+    CHECK_INT(gh_store_correct(st, rec[0].id, &fix.e, T0, &err), GH_OK);
+    memcpy(fix.e.sha256, rec[2].sha256, sizeof fix.e.sha256);
+    CHECK_INT(gh_store_correct(st, rec[2].id, &fix.e, T0, &err), GH_OK);
+    memset(&qs, 0, sizeof qs);
+    qs.created_at = old;
+    memcpy(qs.sha256, rec[0].sha256, sizeof qs.sha256);
+    snprintf(qs.clip_slug, sizeof qs.clip_slug, "leg-press");
+    CHECK_INT(gh_store_quality_add(st, &qs, &err), GH_OK);
+
+    rc = gh_store_prune_history(st, cut, &n, &err);
+    print_err("prune_history", rc, &err);
+    CHECK_INT(rc, GH_OK);
+    CHECK(n.identifications >= 2); /* a shared database may hold older runs' rows too */
+    CHECK(n.feedback >= 1);
+    CHECK(n.quality_samples >= 1);
+    CHECK_INT(gh_store_get_identification(st, rec[0].id, NULL, &got, NULL), GH_ENOTFOUND);
+    CHECK_INT(gh_store_get_identification(st, rec[1].id, NULL, &got, NULL), GH_ENOTFOUND);
+    CHECK_INT(gh_store_get_identification(st, rec[2].id, NULL, &got, &err), GH_OK);
+    CHECK_STR(got.corrected_slug, fix.e.equipment_slug);
+    /* nothing left to prune at that cut-off */
+    CHECK_INT(gh_store_prune_history(st, cut, &n, &err), GH_OK);
+    CHECK_INT(n.identifications + n.feedback + n.quality_samples, 0);
+    gh_store_close(st);
+}
+
 static const struct gh_test_case contract_cases[] = {
     GH_TEST(open_twice_same_schema),
     GH_TEST(fresh_memory_store_is_empty),
@@ -943,6 +1042,8 @@ static const struct gh_test_case contract_cases[] = {
     GH_TEST(near_newest_wins_on_tie),
     GH_TEST(near_skips_expired),
     GH_TEST(hits_are_counted),
+    GH_TEST(hits_are_written_in_batches),
+    GH_TEST(history_pruned_by_age),
     GH_TEST(record_ids_increase_and_sums),
     GH_TEST(identifications_list_and_get),
     GH_TEST(corrections_stick),
