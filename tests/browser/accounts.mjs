@@ -344,6 +344,35 @@ try {
     eq(await text(ann.locator('#view-history .lead')), 'Your photos, newest first.', 'the history lead');
   });
 
+  await scenario('review', 'An admin accepts a user\'s pending correction on "Review corrections"', ann, async (d) => {
+    // bo corrects his own analysis (the one from the history scenario): one user's vote, pending
+    const bo = await apiLogin(REQ, USER);
+    const auth = { Authorization: `Bearer ${bo.access_token}` };
+    const mine = await (await fetch(REQ + '/api/v1/identifications?limit=1', { headers: auth })).json();
+    check(mine.items && mine.items.length === 1, 'bo has one analysis');
+    const fb = await fetch(REQ + `/api/v1/identifications/${mine.items[0].id}/feedback`, {
+      method: 'POST', headers: { ...auth, 'Content-Type': 'application/json' }, body: JSON.stringify({ slug: 'seated-row-machine' }),
+    });
+    check(fb.ok, `bo's correction: HTTP ${fb.status}`);
+    const nav = ann.locator(tid('nav-review'));
+    check(await nav.isVisible(), 'the admin sees "Review" in the navigation');
+    await nav.click();
+    const item = ann.locator(tid('review-item'));
+    await poll(async () => (await item.count()) === 1, 'one pending correction');
+    d.item = await text(item);
+    eq(await item.locator(tid('review-user')).textContent(), USER.name, 'who corrected');
+    eq(await item.locator(tid('review-slug')).getAttribute('data-slug'), 'seated-row-machine', 'the corrected slug');
+    eq(await text(item.locator(tid('review-previous'))), 'Lat Pulldown Machine', 'what it corrects');
+    const id = await item.getAttribute('data-id');
+    await item.locator(tid('review-accept')).click();
+    await poll(async () => (await item.getAttribute('data-status')) === 'accepted', 'the row marked accepted');
+    d.result = await text(item.locator(tid('review-result')));
+    const accepted = await (await fetch(REQ + '/api/v1/corrections?status=accepted', { headers: { Authorization: `Bearer ${(await apiLogin(REQ, ADMIN)).access_token}` } })).json();
+    check(accepted.items.some((c) => String(c.id) === id), `correction ${id} is accepted on the server`);
+    await ann.locator(tid('review-refresh')).click();
+    await poll(async () => /Nothing waiting/.test(await text(ann.locator(tid('review-status')))), 'an empty queue after the refresh');
+  });
+
   await scenario('session_end', 'On a 401 the app refreshes once and retries; when that fails, back to sign-in', ann, async (d) => {
     // the next history call answers 401 once (as an expired token would): one refresh, one retry
     expect401('/api/v1/identifications');

@@ -35,6 +35,7 @@ SCENARIOS = [
     "refresh",            # reload signs back in from the cookie; renewal before expiry
     "two_tabs",           # two tabs reloading at once both stay signed in
     "history",            # the account's own history only
+    "review",             # an admin accepts a user's pending correction
     "session_end",        # 401: one refresh and a retry; then back to sign-in
     "signout",            # sign-out clears the cookie; a reload stays signed out
     "signup",             # sign-up when allowed
