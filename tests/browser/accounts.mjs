@@ -45,6 +45,7 @@ const CHROMIUM_ARGS = [
   '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost',
 ];
 const DESKTOP = { viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 };
+const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
 const T = 15000; // per wait
 
 const result = {
@@ -200,8 +201,8 @@ async function apiLogin(base, who) {
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, timeout: 30000 });
 result.browser = browser.version();
 const contexts = [];
-async function newPage(label) {
-  const ctx = await browser.newContext(DESKTOP);
+async function newPage(label, device = DESKTOP) {
+  const ctx = await browser.newContext(device);
   contexts.push(ctx);
   await watch(ctx, label);
   const page = await ctx.newPage();
@@ -436,11 +437,16 @@ try {
     eq(await newbie.locator(tid('nav-review')).isVisible(), false, 'the review link for a plain user');
   });
 
-  const { page: closed } = await newPage('nosignup');
-  await scenario('no_signup', 'Sign-up is hidden when the server does not allow it', closed, async (d) => {
+  const { page: closed } = await newPage('nosignup', PHONE);
+  await scenario('no_signup', 'Sign-up is hidden when the server does not allow it (on a 390×844 phone, which the page fits)', closed, async (d) => {
     await openApp(closed, NOSIGNUP);
     await closed.locator(tid('signin-form')).waitFor({ state: 'visible' });
     eq(await closed.locator(tid('signup-form')).count(), 0, 'sign-up forms');
+    d.width = await closed.evaluate(() => document.documentElement.scrollWidth);
+    check(d.width <= 390, `the sign-in page scrollWidth ${d.width} <= 390`);
+    const b = await closed.locator(tid('signin-submit')).boundingBox();
+    check(b && b.height >= 44 && b.x + b.width <= 390, `"Sign in" is a >= 44 px target on screen (${JSON.stringify(b)})`);
+    check(await closed.locator(tid('account-signin-link')).isVisible(), '"Sign in" in the header');
   });
 
   const { page: docs } = await newPage('docs');
