@@ -15,10 +15,13 @@
 
 #include "gh/err.h"
 #include "gh/identity.h"
+#include "gh/redis.h"
 #include "gh/store.h"
 #include "gh/store_auth.h"
 
 #define GH_AUTH_EPOCH_POLL_MS  250
+#define GH_AUTH_REDIS_POLL_MS  50 /* with Redis: its copy of the epoch is read this often */
+#define GH_AUTH_REDIS_EPOCH    "gh:v1:auth:epoch"
 #define GH_AUTH_TOKEN_CAP      1024 /* an access token we issue is ~300 bytes */
 #define GH_AUTH_SECRET_CAP     64   /* "gh_" / "ghr_" and 43 base64url characters, NUL */
 #define GH_AUTH_KEY_PREFIX     "gh_"
@@ -66,6 +69,13 @@ struct gh_auth;
  * 32 bytes, bad config), GH_EBACKEND (store), GH_ENOMEM. The store must outlive it. */
 int gh_auth_new(const struct gh_auth_config *cfg, struct gh_store *st, struct gh_auth **out,
                 struct gh_err *err) GH_MUST_CHECK;
+/* Shares revocations through Redis as well (r borrowed, must outlive a; NULL: none): each
+ * revocation this instance makes also increments GH_AUTH_REDIS_EPOCH there, and the poller reads
+ * that key every GH_AUTH_REDIS_POLL_MS between its reads of the store, so the other instances
+ * drop what they cached within tens of milliseconds. The store's epoch stays the authority:
+ * revocations by the CLI, or while Redis is down, still arrive within GH_AUTH_EPOCH_POLL_MS. */
+void gh_auth_use_redis(struct gh_auth *a, struct gh_redis *r);
+
 /* Stops the poller and frees. NULL is a no-op. */
 void gh_auth_free(struct gh_auth *a);
 

@@ -476,14 +476,41 @@ int gh_auth_register(struct gh_auth *a, const char *username, const char *passwo
     return rc ? rc : issue(a, &u, NULL, now, out, err);
 }
 
+/* Redis's copy of the revocation epoch: a counter other instances poll (gh_auth_use_redis). */
+static const char redis_incr[] = "return {redis.call('INCR', KEYS[1])}";
+static const char redis_read[] = "return {tonumber(redis.call('GET', KEYS[1]) or '0')}";
+
+static struct gh_redis *redis_of(struct gh_auth *a)
+{
+    struct gh_redis *r;
+
+    pthread_mutex_lock(&a->stop_mu);
+    r = a->redis;
+    pthread_mutex_unlock(&a->stop_mu);
+    return r;
+}
+
 int gh_auth_revoked(struct gh_store *st, struct gh_auth *a, struct gh_err *err)
 {
+    const char *key[] = {GH_AUTH_REDIS_EPOCH};
+    struct gh_redis *r = a ? redis_of(a) : NULL;
     int64_t epoch = 0;
     int rc = gh_store_auth_epoch(st, 1, &epoch, err);
 
     if (a)
         gh_auth_cache_clear(a);
+    /* best effort: the store's epoch, written first, reaches everyone anyway */
+    if (rc == GH_OK && r && gh_redis_script(r, redis_incr, 1, key, 1, &epoch, 1) != GH_OK)
+        gh_logf(GH_LOG_WARN, "a revocation could not be announced through redis; other "
+                             "instances see it from the store");
     return rc;
+}
+
+void gh_auth_use_redis(struct gh_auth *a, struct gh_redis *r)
+{
+    pthread_mutex_lock(&a->stop_mu);
+    a->redis = r;
+    pthread_mutex_unlock(&a->stop_mu);
 }
 
 int gh_auth_refresh(struct gh_auth *a, const char *refresh_token, int64_t now,
@@ -622,18 +649,34 @@ void gh_auth_owner(const struct gh_identity *id, char out[GH_IDENTITY_KEY_CAP])
 
 /* ---- lifetime ---- */
 
+/* One reading of Redis's epoch: a change from the last one clears the cache. Redis being
+ * down changes nothing (the store's epoch is read as well). */
+static void poll_redis(struct gh_auth *a, struct gh_redis *r)
+{
+    const char *key[] = {GH_AUTH_REDIS_EPOCH};
+    int64_t epoch = 0;
+
+    if (gh_redis_script(r, redis_read, 1, key, 1, &epoch, 1) != GH_OK || epoch == a->redis_epoch)
+        return;
+    a->redis_epoch = epoch; /* only this thread writes it */
+    gh_auth_cache_clear(a);
+}
+
 static void *poll_epoch(void *arg)
 {
     struct gh_auth *a = arg;
+    int64_t tick = 0;
 
     pthread_mutex_lock(&a->stop_mu);
     while (!a->stopping) {
         struct timespec until;
         struct gh_err err = {0};
+        struct gh_redis *r = a->redis;
         int64_t epoch = 0;
+        long ms = r ? GH_AUTH_REDIS_POLL_MS : GH_AUTH_EPOCH_POLL_MS;
 
         clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += GH_AUTH_EPOCH_POLL_MS * 1000000L;
+        until.tv_nsec += ms * 1000000L;
         if (until.tv_nsec >= 1000000000L) {
             until.tv_sec++;
             until.tv_nsec -= 1000000000L;
@@ -642,6 +685,13 @@ static void *poll_epoch(void *arg)
         if (a->stopping)
             break;
         pthread_mutex_unlock(&a->stop_mu);
+        if (r)
+            poll_redis(a, r);
+        /* the store every GH_AUTH_EPOCH_POLL_MS whatever Redis says */
+        if (r && ++tick % (GH_AUTH_EPOCH_POLL_MS / GH_AUTH_REDIS_POLL_MS) != 0) {
+            pthread_mutex_lock(&a->stop_mu);
+            continue;
+        }
         if (gh_store_auth_epoch(a->st, 0, &epoch, &err) == GH_OK && epoch != a->epoch) {
             a->epoch = epoch; /* only this thread writes it */
             gh_auth_cache_clear(a);

@@ -46,6 +46,8 @@ struct gh_auth {
     pthread_mutex_t stop_mu;
     pthread_cond_t stop_cv;
     int stopping;
+    struct gh_redis *redis; /* under stop_mu; NULL: revocations go through the store only */
+    int64_t redis_epoch;    /* the poller's last reading of Redis's copy */
 };
 
 /* base64url without padding (RFC 7515 section 2). Encode: out has room for

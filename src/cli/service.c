@@ -256,6 +256,7 @@ int gh_cli_serve(int argc, char **argv)
         service_close(&s);
         return 1;
     }
+    gh_auth_use_redis(auth, s.redis); /* revocations reach the other instances through it too */
     memset(&app, 0, sizeof app);
     app.auth = auth;
     app.auth_required = required;

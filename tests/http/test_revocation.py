@@ -6,6 +6,7 @@ instance, and a key revoked or a user disabled with the CLI, end what the other 
 accepted. Each instance polls the store's revocation epoch every 250 ms; the tests poll for
 the state up to a generous deadline and never assert a time."""
 import json
+import sqlite3
 import time
 
 import pytest
@@ -54,7 +55,15 @@ def pair(request, module_procs, binary, tmp_path_factory, run_gymhelper, postgre
     args = ["--database-url", url, "--auth-mode", "required"]
     a = module_procs.server(binary, args=args, env=env)
     b = module_procs.server(binary, args=args, env=env)
-    return {"a": a, "b": b, "cli": cli}
+
+    def sql(statement):  # behind the instances' backs: no revocation epoch moves
+        if request.param == "sqlite":
+            with sqlite3.connect(url[len("sqlite:///"):], timeout=30) as db:
+                db.execute(statement)
+        else:
+            postgres.psql(statement, db="revocation_%s" % binary.variant)
+
+    return {"a": a, "b": b, "cli": cli, "sql": sql, "redis": redis_server}
 
 
 def login(s, name):
@@ -111,3 +120,22 @@ def test_a_key_revoked_and_a_user_disabled_stop_working_on_every_instance(pair):
         assert until(lambda: me(s, bearer(tok)) == 401), s
     r = jpost(b, "/api/v1/auth/login", {"username": "uma", "password": "uma-password-1"})
     assert r.status == 401, r
+
+
+def test_revocations_are_announced_through_redis(pair):
+    """Each instance also reads Redis's copy of the epoch: a key revoked in the store without
+    moving the store's epoch is still served from b's cache until Redis's copy moves."""
+    a, b, cli, sql, redis = pair["a"], pair["b"], pair["cli"], pair["sql"], pair["redis"]
+    before = int(redis.command("GET", "gh:v1:auth:epoch") or 0)
+    doc = login(a, "rita")
+    assert jpost(a, "/api/v1/auth/logout", {"refresh_token": doc["refresh_token"]}).status == 204
+    assert int(redis.command("GET", "gh:v1:auth:epoch")) > before
+    r = cli("key", "create", "--name", "quiet", "--scope", "analyze", "--user", "sam")
+    key = [line for line in r.out_lines if line.startswith("gh_")][0]
+    kid = int(r.out_lines[0].split()[1])
+    assert until(lambda: me(b, {"X-API-Key": key}) == 200)  # b has it cached now
+    sql("UPDATE api_keys SET revoked_at = 1 WHERE id = %d" % kid)
+    time.sleep(0.5)  # two store polls: nothing moved there, so b keeps its cached answer
+    assert me(b, {"X-API-Key": key}) == 200
+    redis.command("INCR", "gh:v1:auth:epoch")
+    assert until(lambda: me(b, {"X-API-Key": key}) == 401)
