@@ -30,6 +30,8 @@ static const char usage[] =
     "  key create|list|... API keys for scripts: create, list, revoke\n"
     "  quality             how often CLIP agrees with the paid model, by confidence, and the\n"
     "                      threshold for a precision (--precision 0.95)\n"
+    "  doctor              check the set-up (store, Redis, CLIP model, kernels, provider)\n"
+    "                      and print a fix for each problem\n"
     "  eval DIR|TSV        measure recognition on labelled photos: accuracy, confusion,\n"
     "                      calibration, cost; Markdown and HTML reports (see 'eval --help')\n"
     "  clip embed ...      embed images and texts with a local CLIP model; also clip\n"
@@ -72,7 +74,7 @@ static const struct command commands[] = {
     {"help", print_usage, 1},   {"--help", print_usage, 1},     {"-h", print_usage, 1},
     {"model", gh_cli_model, 0}, {"clip", gh_cli_clip, 0},       {"user", gh_cli_user, 1},
     {"key", gh_cli_key, 1},     {"quality", gh_cli_quality, 1}, {"plan", gh_cli_plan, 1},
-    {"eval", gh_cli_eval, 0},
+    {"eval", gh_cli_eval, 0},   {"doctor", gh_cli_doctor, 1},
 };
 
 int main(int argc, char **argv)

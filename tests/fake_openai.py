@@ -12,6 +12,7 @@ Control endpoints for end-to-end tests:
                   script modes are used one per chat request, then "mode" again; "hold" keeps
                   each call waiting (up to 120 s) until POST /_release, then answers "good"
   GET  /_calls    {"calls": n, "held": n, "last_request": {...}}
+  GET  /v1/models the model list, with the key checked as for chat (what `gymhelper doctor` asks)
   POST /_release  lets every held call answer
   POST /_reset    back to the command-line settings, counters cleared
 """
@@ -257,6 +258,15 @@ class Handler(BaseHTTPRequestHandler):
             with state.lock:
                 self.send_json(200, {"calls": state.calls, "held": state.held,
                                      "last_request": state.last_request})
+            return
+        if self.path == "/v1/models":  # as the real API: the key is checked, the models listed
+            args = state.args
+            if not args.llava and self.headers.get("Authorization") != "Bearer " + args.key:
+                self.send_json(401, error_body("Incorrect API key provided.",
+                                               code="invalid_api_key"))
+                return
+            self.send_json(200, {"object": "list", "data": [
+                {"id": args.model, "object": "model", "created": 0, "owned_by": "system"}]})
             return
         self.send_json(404, error_body("Invalid URL (GET %s)" % self.path))
 

@@ -141,6 +141,15 @@ int gh_provider_new(const struct gh_provider_config *cfg, struct gh_provider **o
  * cost 0; negative counts count as 0 and huge ones are clamped, so it never overflows. */
 int64_t gh_provider_cost_nd(const char *model, int64_t prompt_tokens, int64_t completion_tokens);
 
+/* Asks the remote provider name ("openai" or "llava") as cfg configures it for its model list
+ * (GET <base URL>/models, the key sent for openai), waiting at most timeout_ms to connect and
+ * twice that in all. Sends no photo, costs nothing. GH_OK with detail (cap bytes) saying what
+ * answered; errors: GH_EUNAVAILABLE (openai without OPENAI_API_KEY), GH_EBACKEND (cannot
+ * connect; the message names the URL, never the key), GH_EPROVIDER (HTTP 401/403: the key is
+ * refused; or a 5xx), GH_EINVAL, GH_ENOMEM. Thread-safe once curl_global_init has run. */
+int gh_provider_probe(const struct gh_provider_config *cfg, const char *name, long timeout_ms,
+                      char *detail, size_t cap, struct gh_err *err) GH_MUST_CHECK;
+
 /* ops->free; NULL is a no-op. */
 void gh_provider_free(struct gh_provider *p);
 

@@ -21,7 +21,8 @@ int gh_cli_serve(int argc, char **argv);
 int gh_cli_analyze(int argc, char **argv);
 int gh_cli_cache(int argc, char **argv);
 int gh_cli_quality(int argc, char **argv);
-int gh_cli_eval(int argc, char **argv); /* eval_cmds.c */
+int gh_cli_eval(int argc, char **argv);   /* eval_cmds.c */
+int gh_cli_doctor(int argc, char **argv); /* doctor_cmds.c */
 int gh_cli_db(int argc, char **argv);
 int gh_cli_clip(int argc, char **argv); /* clip_cmds.c */
 int gh_cli_model(int argc, char **argv);
