@@ -36,7 +36,10 @@ build-tsan: deps $(TSAN_BUILD)/build.ninja
 
 # Serves the API on http://127.0.0.1:8000 with the embedded SQLite store in ./data/.
 # Settings come from the environment (see README) or ARGS, e.g. make run ARGS="--port 9000".
+# The first run pulls the default CLIP model when none is there (scripts/first-run;
+# NO_MODEL_PULL=1 skips it; offline it says what to do and starts anyway).
 run: build
+	@scripts/first-run ./$(BUILD)/gymhelper
 	./$(BUILD)/gymhelper serve $(ARGS)
 
 lint:

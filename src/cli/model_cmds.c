@@ -21,6 +21,8 @@ static const char model_usage[] =
     "      " GH_MODELS_DEFAULT_NAME " at a pinned revision; other models default to\n"
     "      'main'. An interrupted download resumes; every file is checked (size, SHA-256)\n"
     "      before it is used. HF_ENDPOINT (or --endpoint) points at a mirror.\n"
+    "      --if-missing: nothing to do (and no network) when NAME is already pulled;\n"
+    "      --connect-timeout-ms: give up on an unreachable host sooner (default 15000).\n"
     "list  prints the pulled models: name, revision, size, and whether each is complete.\n"
     "\n"
     "Use a pulled model with CLIP_MODEL=NAME (AI_PROVIDER=auto uses the default one when it\n"
@@ -31,6 +33,8 @@ static int pull(int argc, char **argv)
     static const struct option opts[] = {
         {"revision", required_argument, NULL, 'r'},
         {"endpoint", required_argument, NULL, 'e'},
+        {"if-missing", no_argument, NULL, 'm'},
+        {"connect-timeout-ms", required_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -38,7 +42,8 @@ static int pull(int argc, char **argv)
     struct gh_model_ref ref;
     struct gh_err err = {0};
     const char *name = GH_MODELS_DEFAULT_NAME;
-    int c;
+    int c, if_missing = 0;
+    long ms;
 
     optind = 1;
     while ((c = getopt_long(argc, argv, "r:e:h", opts, NULL)) != -1) {
@@ -46,6 +51,10 @@ static int pull(int argc, char **argv)
             po.revision = optarg;
         else if (c == 'e')
             po.endpoint = optarg;
+        else if (c == 'm')
+            if_missing = 1;
+        else if (c == 't' && gh_cli_parse_long(optarg, 1, 600000, &ms) == 0)
+            po.connect_timeout_ms = ms;
         else if (c == 'h') {
             fputs(model_usage, stdout);
             return 0;
@@ -60,6 +69,10 @@ static int pull(int argc, char **argv)
         fprintf(stderr, "gymhelper model pull: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
+    /* complete and verified when pulled: nothing to do, and no network needed */
+    if (if_missing && gh_models_resolve(name, &ref, &err) == GH_OK)
+        return 0;
+    memset(&err, 0, sizeof err);
     po.log = stderr;
     po.progress = isatty(STDERR_FILENO); /* a bar in a log file is noise */
     fprintf(stderr, "pulling %s\n", name);
