@@ -52,7 +52,8 @@ def _top_conftest(config):
 def _ensure_node_modules():
     node, npm = shutil.which("node"), shutil.which("npm")
     if not node or not npm:
-        pytest.fail("node and npm are needed for the browser tests (Node.js >= 20)", pytrace=False)
+        pytest.fail("node and npm are needed for the browser tests (Node.js >= 18: Debian 12's "
+                    "nodejs and npm do)", pytrace=False)
     if not (REPO / "node_modules" / "playwright-core" / "package.json").is_file():
         r = subprocess.run([npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"], cwd=REPO,
                            capture_output=True, text=True, timeout=300)
