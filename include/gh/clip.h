@@ -152,4 +152,13 @@ int gh_clip_embed_images(struct gh_clip_model *m, const float *pixels, size_t n,
 int gh_clip_embed_texts(struct gh_clip_model *m, const char *const *texts, size_t n, float *out,
                         struct gh_err *err) GH_MUST_CHECK;
 
+/* Image batching, counted over every model of this process since it started: forward passes,
+ * the images and the gh_clip_embed_images calls they served. passes < calls means concurrent
+ * calls shared passes. Thread-safe (relaxed atomics: each counter is exact, a snapshot of all
+ * three while passes run may be mid-update). */
+struct gh_clip_batch_stats {
+    uint64_t passes, images, calls;
+};
+void gh_clip_batch_stats(struct gh_clip_batch_stats *out);
+
 #endif

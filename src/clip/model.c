@@ -16,6 +16,7 @@
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -1069,6 +1070,16 @@ static int vision_pass(struct gh_clip_model *m, const float *pixels, int nb, flo
     return project(m, &m->vision, nb, out, err);
 }
 
+/* gh_clip_batch_stats: process-wide, as Prometheus counters are. */
+static _Atomic uint64_t n_passes, n_images, n_calls;
+
+void gh_clip_batch_stats(struct gh_clip_batch_stats *out)
+{
+    out->passes = atomic_load_explicit(&n_passes, memory_order_relaxed);
+    out->images = atomic_load_explicit(&n_images, memory_order_relaxed);
+    out->calls = atomic_load_explicit(&n_calls, memory_order_relaxed);
+}
+
 /* Batching: callers queue their images; whoever finds no pass running leads: it gathers up to
  * max_batch queued images (its own and others', oldest first, splitting a large request across
  * passes), runs one pass on copies of them, hands each caller its rows and wakes them, and leads
@@ -1132,6 +1143,8 @@ static void lead_pass(struct gh_clip_model *m)
 
     wait_for_company(m);
     used = gather(m, from, first, cnt, &k);
+    atomic_fetch_add_explicit(&n_passes, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&n_images, used, memory_order_relaxed);
     pthread_mutex_unlock(&m->qlock);
     pthread_mutex_lock(&m->lock);
     rc = vision_pass(m, m->batch_px, (int)used, m->batch_out, &err);
@@ -1157,6 +1170,7 @@ int gh_clip_embed_images(struct gh_clip_model *m, const float *pixels, size_t n,
 
     if (n == 0)
         return GH_OK;
+    atomic_fetch_add_explicit(&n_calls, 1, memory_order_relaxed);
     pthread_mutex_lock(&m->qlock);
     for (tail = &m->queue; *tail; tail = &(*tail)->next)
         ;

@@ -5,6 +5,7 @@
 #include "internal.h"
 
 #include "gh/alloc.h"
+#include "gh/clip.h"
 #include "gh/log.h"
 #include "gh/metrics.h"
 #include "gh/redis.h"
@@ -118,6 +119,21 @@ static void write_redis(struct gh_buf *b, struct gh_redis *redis)
               "Times the Redis circuit breaker opened.", (double)rs.outages);
 }
 
+/* The CLIP engine's image batching: passes < calls when concurrent requests shared passes. */
+static void write_clip(struct gh_buf *b)
+{
+    struct gh_clip_batch_stats cs;
+
+    gh_clip_batch_stats(&cs);
+    write_one(b, "gymhelper_clip_image_passes_total", "counter",
+              "CLIP image forward passes (each gathers up to CLIP_MAX_BATCH images).",
+              (double)cs.passes);
+    write_one(b, "gymhelper_clip_images_total", "counter", "Images embedded by CLIP.",
+              (double)cs.images);
+    write_one(b, "gymhelper_clip_image_calls_total", "counter",
+              "Requests for CLIP image embeddings (several may share one pass).", (double)cs.calls);
+}
+
 static void write_process(struct gh_buf *b, struct gh_app *app)
 {
     static const char info[] = "gymhelper_build_info";
@@ -147,6 +163,7 @@ int gh_route_metrics(struct gh_http_request *req)
         write_cache(&b, app);
         write_lru(&b, app->lru);
         write_redis(&b, app->redis);
+        write_clip(&b);
         write_process(&b, app);
     }
     text = gh_buf_take(&b, &len);

@@ -289,3 +289,35 @@ def test_concurrent_callers_take_turns(gymhelper, run_gymhelper, models, tmp_pat
                       "a photo of a gym", "bench", env={"CLIP_DRIVER_THREADS": "4"})
     assert r.returncode == 0, r
     assert len(rows(r.stdout)) == 5
+
+
+def test_concurrent_calls_share_forward_passes(gymhelper, run_gymhelper, models, tmp_path):
+    """Batching, counted not timed: eight threads that each embed one image, three rounds
+    started together, with CLIP_BATCH_WAIT_MS' worth of patience for company. The engine's
+    counters (gh_clip_batch_stats, also on /metrics) must show fewer forward passes than calls:
+    concurrent calls were gathered into shared passes. Each call still gets exactly its own
+    single-threaded embedding (the driver checks every result)."""
+    pixels = np.random.default_rng(13).standard_normal((1, 3, 40, 40)).astype(np.float32)
+    pixels.tofile(tmp_path / "px.f32")
+    r = run_gymhelper(driver_for(gymhelper), models["f32-quick"], 8, tmp_path / "px.f32",
+                      env={"CLIP_DRIVER_THREADS": "8", "CLIP_DRIVER_BATCH_WAIT_MS": "200"},
+                      timeout=120)
+    assert r.returncode == 0, r
+    meta = json.loads(r.out_lines[-1])
+    calls = 1 + 8 * 3  # the single-threaded call, then 8 threads x 3 rounds
+    print("%s: %d calls, %d images in %d forward passes"
+          % (gymhelper.variant, meta["calls"], meta["images"], meta["passes"]))
+    assert meta["calls"] == calls and meta["images"] == calls
+    assert meta["passes"] <= calls - 3  # in every round, some pass served several calls
+
+
+def test_a_lone_call_is_one_pass(gymhelper, run_gymhelper, models, tmp_path):
+    """Without company every call runs its own pass at once (and a call larger than max_batch
+    is split): 5 images at max_batch 2 are 3 passes, one call."""
+    pixels = np.random.default_rng(14).standard_normal((5, 3, 40, 40)).astype(np.float32)
+    pixels.tofile(tmp_path / "px.f32")
+    r = run_gymhelper(driver_for(gymhelper), models["f32-quick"], 2, tmp_path / "px.f32",
+                      env={"CLIP_DRIVER_BATCH_WAIT_MS": "200"})
+    assert r.returncode == 0, r
+    meta = json.loads(r.out_lines[-1])
+    assert (meta["calls"], meta["images"], meta["passes"]) == (1, 5, 3)

@@ -190,6 +190,11 @@ def test_clip_precision_setting_reaches_the_engine(procs, binary, tiny, tmp_path
     assert h["provider"]["ready"] is True and "layers int8" in h["provider"]["kernels"], h
     r = s.analyze(photos[0])
     assert r.status == 200 and r.json()["provider"] == "clip", r
+    # the engine's batch counters are on /metrics (tests/clip/test_engine.py shows passes shared)
+    m = {line.split()[0]: float(line.split()[1]) for line in s.get("/metrics").body.decode().splitlines()
+         if line.startswith("gymhelper_clip_")}
+    assert m["gymhelper_clip_images_total"] >= 1, m
+    assert 1 <= m["gymhelper_clip_image_passes_total"] <= m["gymhelper_clip_image_calls_total"], m
     assert s.stop() == 0
 
 
