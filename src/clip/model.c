@@ -12,6 +12,7 @@
 #include "internal.h"
 #include "kernels/kernels.h"
 #include "ops.h"
+#include "qfile.h"
 
 #include <limits.h>
 #include <math.h>
@@ -73,6 +74,8 @@ struct gh_clip_model {
     size_t n_owned, owned_cap;
     long page;
 
+    struct gh_qfile *qmap;            /* int8 layer weights mapped from the model's GH_QFILE_NAME */
+    char qpath[PATH_MAX];             /* that file's path */
     const struct gh_kern_ops *ops;    /* the kernel set for this CPU */
     enum gh_clip_precision precision; /* resolved: f32, bf16 or int8 */
     enum gh_kern_prec prec;           /* the layers' weights */
@@ -347,12 +350,14 @@ static int load_qkv(struct gh_clip_model *m, const char *prefix, int layer, int6
 
     if (!b)
         return GH_ENOMEM;
-    if ((rc = gh_kern_w_init(&L->qkv, m->prec, (int)hidden, 3 * (int)hidden, err)) != GH_OK)
+    if (!m->qmap &&
+        (rc = gh_kern_w_init(&L->qkv, m->prec, (int)hidden, 3 * (int)hidden, err)) != GH_OK)
         return rc;
     for (int i = 0; i < 3; i++) {
         snprintf(name, sizeof name, "%s.encoder.layers.%d.self_attn.%s.weight", prefix, layer,
                  names[i]);
-        if ((rc = load_packed(m, name, hidden, hidden, &L->qkv, i * (int)hidden, err)) != GH_OK)
+        if (!m->qmap &&
+            (rc = load_packed(m, name, hidden, hidden, &L->qkv, i * (int)hidden, err)) != GH_OK)
             return rc;
         snprintf(name, sizeof name, "%s.encoder.layers.%d.self_attn.%s.bias", prefix, layer,
                  names[i]);
@@ -381,15 +386,100 @@ static int load_layer(struct gh_clip_model *m, const char *prefix, int i,
     };
     int rc = load_qkv(m, prefix, i, h, L, err);
 
-    if (rc == GH_OK)
+    if (rc == GH_OK && !m->qmap) /* else mapped from the int8 file already (map_int8) */
         rc = load_layer_w(m, prefix, i, "self_attn.out_proj.weight", h, h, &L->o, err);
-    if (rc == GH_OK)
+    if (rc == GH_OK && !m->qmap)
         rc = load_layer_w(m, prefix, i, "mlp.fc1.weight", in, h, &L->fc1, err);
-    if (rc == GH_OK)
+    if (rc == GH_OK && !m->qmap)
         rc = load_layer_w(m, prefix, i, "mlp.fc2.weight", h, in, &L->fc2, err);
 
     for (size_t k = 0; rc == GH_OK && k < sizeof t / sizeof t[0]; k++)
         rc = load_name(m, prefix, i, t[k].suffix, t[k].ndim, t[k].shape, t[k].out, err);
+    return rc;
+}
+
+static int alloc_layers(const struct gh_clip_tower *c, struct tower_w *tw, struct gh_err *err)
+{
+    tw->cfg = c;
+    tw->layers = gh_malloc_array((size_t)c->layers, sizeof *tw->layers);
+    if (!tw->layers)
+        return gh_err_set(err, GH_ENOMEM, "out of memory loading the CLIP weights");
+    memset(tw->layers, 0, (size_t)c->layers * sizeof *tw->layers);
+    return GH_OK;
+}
+
+/* The layers' packed weights in the int8 file's order: text then vision, per layer qkv, o, fc1,
+ * fc2; with shapes set (gh_kern_w_shape) when shape is non-zero. Returns the count. */
+static int layer_weights(struct gh_clip_model *m, struct gh_kern_w **out, int shape)
+{
+    int n = 0;
+
+    for (int t = 0; t < 2; t++) {
+        struct tower_w *tw = t ? &m->vision : &m->text;
+        int h = tw->cfg->hidden, in = tw->cfg->intermediate;
+        for (int i = 0; i < tw->cfg->layers; i++) {
+            struct layer_w *L = &tw->layers[i];
+            if (shape) {
+                gh_kern_w_shape(&L->qkv, GH_KERN_I8, h, 3 * h);
+                gh_kern_w_shape(&L->o, GH_KERN_I8, h, h);
+                gh_kern_w_shape(&L->fc1, GH_KERN_I8, h, in);
+                gh_kern_w_shape(&L->fc2, GH_KERN_I8, in, h);
+            }
+            out[n++] = &L->qkv;
+            out[n++] = &L->o;
+            out[n++] = &L->fc1;
+            out[n++] = &L->fc2;
+        }
+    }
+    return n;
+}
+
+/* int8: the layers' weights from the model's int8 file when one made for this model and these
+ * kernels is there (gymhelper model quantize): mapped, not packed, so loading reads none of
+ * the safetensors layer weights. A file for another model or CPU family is left alone. */
+static int map_int8(struct gh_clip_model *m, struct gh_err *err)
+{
+    size_t n_max = 4 * ((size_t)m->cfg.text.layers + (size_t)m->cfg.vision.layers);
+    struct gh_kern_w **ws;
+    int n, rc;
+
+    if (m->prec != GH_KERN_I8)
+        return GH_OK;
+    if (!(ws = gh_malloc_array(n_max, sizeof *ws)))
+        return gh_err_set(err, GH_ENOMEM, "out of memory loading the CLIP weights");
+    n = layer_weights(m, ws, 1);
+    rc = gh_qfile_map(m->qpath, m->digest, m->ops->i8_wmax, ws, n, &m->qmap, err);
+    if (rc == GH_ENOTFOUND || rc == GH_EMISMATCH) {
+        for (int i = 0; i < n; i++)
+            memset(ws[i], 0, sizeof *ws[i]); /* packed at load instead */
+        rc = GH_OK;
+    }
+    gh_free(ws);
+    if (rc == GH_OK) {
+        size_t used = strlen(m->kernels);
+        snprintf(m->kernels + used, sizeof m->kernels - used, "; int8 weights %s",
+                 m->qmap ? "mapped from " GH_QFILE_NAME : "quantised at load");
+    }
+    return rc;
+}
+
+int gh_clip_save_int8(struct gh_clip_model *m, char *path, size_t cap, struct gh_err *err)
+{
+    size_t n_max = 4 * ((size_t)m->cfg.text.layers + (size_t)m->cfg.vision.layers);
+    struct gh_kern_w **ws;
+    int n, rc;
+
+    if (m->prec != GH_KERN_I8)
+        return gh_err_set(err, GH_EINVAL, "the model was loaded in %s, not int8",
+                          gh_clip_precision_name(m->precision));
+    if (!(ws = gh_malloc_array(n_max, sizeof *ws)))
+        return gh_err_set(err, GH_ENOMEM, "out of memory");
+    n = layer_weights(m, ws, 0);
+    rc = gh_qfile_write(m->qpath, m->digest, m->ops->i8_wmax, (const struct gh_kern_w *const *)ws,
+                        n, err);
+    gh_free(ws);
+    if (rc == GH_OK && path && cap)
+        snprintf(path, cap, "%s", m->qpath);
     return rc;
 }
 
@@ -398,11 +488,6 @@ static int load_tower(struct gh_clip_model *m, const char *prefix, const struct 
 {
     int rc = GH_OK;
 
-    tw->cfg = c;
-    tw->layers = gh_malloc_array((size_t)c->layers, sizeof *tw->layers);
-    if (!tw->layers)
-        return gh_err_set(err, GH_ENOMEM, "out of memory loading the CLIP weights");
-    memset(tw->layers, 0, (size_t)c->layers * sizeof *tw->layers);
     for (int i = 0; rc == GH_OK && i < c->layers; i++)
         rc = load_layer(m, prefix, i, c, &tw->layers[i], err);
     return rc;
@@ -445,7 +530,10 @@ static int load_weights(struct gh_clip_model *m, struct gh_err *err)
     float s;
     int rc;
 
-    if ((rc = load_tower(m, "text_model", &c->text, &m->text, err)) != GH_OK ||
+    if ((rc = alloc_layers(&c->text, &m->text, err)) != GH_OK ||
+        (rc = alloc_layers(&c->vision, &m->vision, err)) != GH_OK ||
+        (rc = map_int8(m, err)) != GH_OK ||
+        (rc = load_tower(m, "text_model", &c->text, &m->text, err)) != GH_OK ||
         (rc = load_tower(m, "vision_model", &c->vision, &m->vision, err)) != GH_OK)
         return rc;
     if ((rc = load(m, "text_model.embeddings.token_embedding.weight", 2, emb, &m->tok_emb, err)) ||
@@ -617,6 +705,7 @@ static int load_files(struct gh_clip_model *m, const char *dir, struct gh_err *e
         (rc = join(path, sizeof path, dir, "model.safetensors", err)) != GH_OK ||
         (rc = in_file(gh_st_open(path, &m->st, err), path, err)) != GH_OK ||
         (rc = digest(m, cfg, cfg_len, err)) != GH_OK ||
+        (rc = join(m->qpath, sizeof m->qpath, dir, GH_QFILE_NAME, err)) != GH_OK ||
         (rc = join(path, sizeof path, dir, "vocab.json", err)) != GH_OK ||
         (rc = join(merges, sizeof merges, dir, "merges.txt", err)) != GH_OK ||
         (rc = gh_clip_tokenizer_load(path, merges, &m->tok, err)) != GH_OK) /* names the file */
@@ -729,6 +818,7 @@ void gh_clip_free(struct gh_clip_model *m)
         gh_free(tw->layers);
     }
     gh_kern_w_fini(&m->patch);
+    gh_qfile_close(m->qmap); /* after the layers' weights that pointed into it */
     for (int t = 0; m->ws && t < m->n_threads; t++) {
         gh_kern_w_fini(&m->ws[t].kt);
         gh_kern_w_fini(&m->ws[t].v);

@@ -321,3 +321,85 @@ def test_a_lone_call_is_one_pass(gymhelper, run_gymhelper, models, tmp_path):
     assert r.returncode == 0, r
     meta = json.loads(r.out_lines[-1])
     assert (meta["calls"], meta["images"], meta["passes"]) == (1, 5, 3)
+
+
+def _copy_model(src, dst):
+    import shutil
+    shutil.copytree(src, dst)
+    return dst
+
+
+@pytest.mark.parametrize("isa", ["avx512", "avx2", "ref"])
+@pytest.mark.parametrize("name", ["f32-quick", "f32-uneven", "bf16-gelu"])
+def test_quantized_file_gives_the_same_embeddings(gh, gymhelper, run_gymhelper, models, tmp_path,
+                                                  isa, name):
+    """`gymhelper model quantize` stores the int8 weights the loader would compute; a later int8
+    load maps them instead, and every embedding is the same to the bit (texts too)."""
+    model = _copy_model(models[name], tmp_path / name)
+    size = json.loads((model / "config.json").read_text())["vision_config"]["image_size"]
+    pixels = np.random.default_rng(15).standard_normal((3, 3, size, size)).astype(np.float32)
+    pixels.tofile(tmp_path / "px.f32")
+    env = {"CLIP_DRIVER_PRECISION": "int8", "GH_CLIP_ISA": isa}
+    before = run_gymhelper(driver_for(gymhelper), model, 2, tmp_path / "px.f32", *TEXTS[:3],
+                           env=env)
+    if before.returncode != 0 and "cannot run on this CPU" in before.stderr:
+        pytest.skip("this CPU has no %s kernels" % isa)
+    assert before.returncode == 0, before
+    assert "int8 weights quantised at load" in json.loads(before.out_lines[-1])["kernels"]
+    q = gh("model", "quantize", model, env={"GH_CLIP_ISA": isa})
+    assert q.returncode == 0, q
+    assert (model / "gymhelper-int8.bin").is_file() and "wrote" in q.stdout, q
+    after = run_gymhelper(driver_for(gymhelper), model, 2, tmp_path / "px.f32", *TEXTS[:3],
+                          env=env)
+    assert after.returncode == 0, after
+    assert "mapped from gymhelper-int8.bin" in json.loads(after.out_lines[-1])["kernels"]
+    assert rows(after.stdout) and after.out_lines[:-1] == before.out_lines[:-1]
+
+
+def test_quantized_file_for_other_kernels_or_models_is_ignored(gh, gymhelper, run_gymhelper,
+                                                              models, tmp_path):
+    """A file made for AVX2's 7-bit weights is not used by other kernels (and one from another
+    model is not used at all): they quantise at load, with the right embeddings."""
+    model = _copy_model(models["f32-quick"], tmp_path / "m")
+    pixels = np.random.default_rng(16).standard_normal((2, 3, 40, 40)).astype(np.float32)
+    pixels.tofile(tmp_path / "px.f32")
+    q = gh("model", "quantize", model, env={"GH_CLIP_ISA": "avx2"})
+    if q.returncode != 0 and "cannot run on this CPU" in q.stderr:
+        pytest.skip("this CPU has no avx2 kernels")
+    assert q.returncode == 0, q
+    r = run_gymhelper(driver_for(gymhelper), model, 2, tmp_path / "px.f32",
+                      env={"CLIP_DRIVER_PRECISION": "int8", "GH_CLIP_ISA": "ref"})
+    assert r.returncode == 0, r
+    assert "quantised at load" in json.loads(r.out_lines[-1])["kernels"], r
+    other = _copy_model(models["f32-gelu"], tmp_path / "other")
+    (model / "gymhelper-int8.bin").rename(other / "gymhelper-int8.bin")
+    r = run_gymhelper(driver_for(gymhelper), other, 2, tmp_path / "px.f32",
+                      env={"CLIP_DRIVER_PRECISION": "int8", "GH_CLIP_ISA": "avx2"})
+    assert r.returncode == 0, r
+    assert "quantised at load" in json.loads(r.out_lines[-1])["kernels"], r
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "empty"])
+def test_damaged_quantized_file_is_a_clear_error(gh, gymhelper, run_gymhelper, models, tmp_path,
+                                                 damage):
+    model = _copy_model(models["f32-quick"], tmp_path / "m")
+    q = gh("model", "quantize", model)
+    assert q.returncode == 0, q
+    f = model / "gymhelper-int8.bin"
+    data = f.read_bytes()
+    f.write_bytes({"truncated": data[:len(data) - 100], "garbage": b"\x00" * 4096,
+                   "empty": b""}[damage])
+    r = run_gymhelper(driver_for(gymhelper), model, 2, "-", "a photo",
+                      env={"CLIP_DRIVER_PRECISION": "int8"})
+    assert r.returncode == 1, r
+    assert "gymhelper-int8.bin" in r.stderr and "quantize" in r.stderr, r
+    # f32 never reads it
+    r = run_gymhelper(driver_for(gymhelper), model, 2, "-", "a photo")
+    assert r.returncode == 0, r
+
+
+def test_quantize_usage_and_errors(gh, tmp_path):
+    r = gh("model", "quantize")
+    assert r.returncode == 2 and "MODEL" in r.stderr, r
+    r = gh("model", "quantize", tmp_path / "nothing-here")
+    assert r.returncode == 1 and "nothing-here" in r.stderr, r

@@ -105,7 +105,7 @@ static void *alloc_aligned(size_t bytes, int zero, void **raw)
     return p + (64 - (uintptr_t)p % 64);
 }
 
-int gh_kern_w_init(struct gh_kern_w *w, enum gh_kern_prec prec, int k, int n, struct gh_err *err)
+void gh_kern_w_shape(struct gh_kern_w *w, enum gh_kern_prec prec, int k, int n)
 {
     int g = group(prec);
 
@@ -115,6 +115,11 @@ int gh_kern_w_init(struct gh_kern_w *w, enum gh_kern_prec prec, int k, int n, st
     w->n = n;
     w->kp = (k + g - 1) / g * g;
     w->n_panels = (n + GH_KERN_NR - 1) / GH_KERN_NR;
+}
+
+int gh_kern_w_init(struct gh_kern_w *w, enum gh_kern_prec prec, int k, int n, struct gh_err *err)
+{
+    gh_kern_w_shape(w, prec, k, n);
     /* packing writes every element of whole panels and groups; only padding needs zeros */
     w->data = alloc_aligned((size_t)w->n_panels * GH_KERN_NR * (size_t)w->kp * elem_size(prec),
                             n % GH_KERN_NR != 0 || w->kp != k, &w->raw[0]);

@@ -122,6 +122,9 @@ int gh_kern_select(const char *want, const struct gh_kern_ops **out,
 int gh_kern_w_init(struct gh_kern_w *w, enum gh_kern_prec prec, int k, int n,
                    struct gh_err *err) GH_MUST_CHECK;
 void gh_kern_w_fini(struct gh_kern_w *w);
+/* Sets w's shape fields for a [k, n] weight of prec as gh_kern_w_init does, allocating nothing
+ * (data, scale, colsum and raw NULL): for weights that point into a mapped file. */
+void gh_kern_w_shape(struct gh_kern_w *w, enum gh_kern_prec prec, int k, int n);
 /* Bytes of w's buffers. */
 size_t gh_kern_w_bytes(const struct gh_kern_w *w);
 
