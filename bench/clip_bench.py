@@ -1,14 +1,17 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
 """CLIP engine bench: the full ViT-B/32 architecture (config.json defaults) with random F32
-weights written once to a temporary directory (~600 MB, removed at the end), timed by
-build/bench/clip_bench and, in the same run, by a PyTorch peer (bench/peer_torch_clip.py: the
-same architecture with torch ops, same weights, same thread count, OpenBLAS's fastest kernel
-set for this CPU, its better thread setup per row); then one analysis through
-`gymhelper serve` with the clip provider. Prints Markdown tables.
+weights written once to a temporary directory (~600 MB, removed at the end), timed per
+precision (f32, bf16 where the CPU has AVX512-BF16, int8 with its weights mapped from the file
+`gymhelper model quantize` writes) by build/bench/clip_bench and, in the same run, by a PyTorch
+peer (bench/peer_torch_clip.py: the same architecture with torch ops, same weights, same thread
+count, OpenBLAS's fastest kernel set for this CPU, its better thread setup per row); then, per
+precision, analyses through `gymhelper serve` with the clip provider: images/s with 1 client
+and with 8 concurrent clients (cache misses: distinct photos, a fresh store). Prints Markdown.
 
 usage: /usr/bin/python3 bench/clip_bench.py [--build=build] [--threads=2] [--runs=10]
-                                            [--batch=8] [--no-peer] [--no-http]
+           [--batch=8] [--rounds=3] [--precisions=f32,bf16,int8] [--no-peer] [--no-http]
+       --quick: --runs=3 --rounds=1 and fewer HTTP requests (one pass on a loaded machine)
 Exits non-zero only when something failed to run; missed targets print 'target missed'.
 """
 import argparse
@@ -30,10 +33,12 @@ BPE_GZ = os.path.join(os.path.dirname(ROOT), "shared", "data", "clip",
                       "bpe_simple_vocab_16e6.txt.gz")
 PROMPT = "a photo of a barbell on a flat bench in a gym"  # ~10 tokens with the real vocab
 
-TARGET_B1_MS = 45.0
-TARGET_RATIO = 0.75
-TARGET_LOAD_MS = 1000.0
-TARGET_RSS_MB = 700.0
+# issue 13's targets (ViT-B/32, 2 cores)
+TARGET_RATIO = 0.6  # f32 batch 1 vs PyTorch at its best
+TARGET_INT8_MS = {"vnni": 20.0, "avx2": 40.0}  # int8 batch 1
+TARGET_CONCURRENCY = 1.8  # images/s, 8 clients vs 1
+TARGET_LOAD_MS = 500.0
+TARGET_INT8_RSS_MB = 350.0
 
 
 def flops_image(conf):
@@ -153,6 +158,17 @@ def median_of(runs):
     return out
 
 
+def precisions_for(arg):
+    """The precisions asked for that this CPU runs (bf16 needs AVX512-BF16)."""
+    out = []
+    for p in arg.split(","):
+        if p == "bf16" and "avx512_bf16" not in cpu_flags():
+            print("bf16 skipped: this CPU has no AVX512-BF16")
+            continue
+        out.append(p)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default="build")
@@ -160,16 +176,21 @@ def main():
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds of both engines")
+    ap.add_argument("--precisions", default="f32,bf16,int8")
+    ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-peer", action="store_true")
     ap.add_argument("--no-http", action="store_true",
-                    help="skip the analysis through `gymhelper serve` with the clip provider")
+                    help="skip the analyses through `gymhelper serve` with the clip provider")
     ap.add_argument("--photos", default=os.path.join(os.path.dirname(ROOT), "shared", "data",
                                                      "gym-photos"))
     ap.add_argument("--model", help="use this checkpoint directory instead of a generated one")
     a = ap.parse_args()
+    if a.quick:
+        a.runs, a.rounds = 3, 1
     exe = os.path.join(ROOT, a.build, "bench", "clip_bench")
     if not os.access(exe, os.X_OK):
         raise SystemExit("%s not found: run 'make build'" % exe)
+    precs = precisions_for(a.precisions)
     tmp = None
     try:
         if a.model:
@@ -187,27 +208,37 @@ def main():
                      time.monotonic() - t0))
         with open(os.path.join(model, "config.json")) as f:
             conf = json.load(f)
+        if "int8" in precs:
+            q = subprocess.run([os.path.join(ROOT, a.build, "gymhelper"), "model", "quantize",
+                                model], capture_output=True, text=True)
+            if q.returncode != 0:
+                raise SystemExit("gymhelper model quantize failed:\n" + q.stderr)
+            print(q.stdout.strip())
         coretype, core_desc = (None, "-") if a.no_peer else best_coretype()
-        # Rounds alternate ours and the peer, and each row takes the median of the rounds:
-        # on a shared machine a burst of other work lands on one side of a single pair.
-        ours_runs, peer_runs = [], []
+        # Rounds alternate ours (every precision) and the peer, and each row takes the median
+        # of the rounds: on a shared machine a burst of other work lands on one side of a pair.
+        ours_runs, peer_runs = {p: [] for p in precs}, []
         for r in range(a.rounds):
-            ours_runs.append(run_json([exe, model, str(a.threads), str(a.runs), str(a.batch),
-                                       PROMPT]))
-            print("round %d: gymhelper image b1 %.1f ms, b%d %.1f ms/image, text %.1f ms"
-                  % (r + 1, ours_runs[-1]["image_ms_b1"], a.batch,
-                     ours_runs[-1]["image_ms_per_image_bn"], ours_runs[-1]["text_ms"]))
+            for p in precs:
+                ours_runs[p].append(run_json([exe, model, str(a.threads), str(a.runs),
+                                              str(a.batch), PROMPT, p]))
+                o = ours_runs[p][-1]
+                print("round %d: gymhelper %s image b1 %.1f ms, b%d %.1f ms/image, text %.1f ms, "
+                      "load %.0f ms (%s)" % (r + 1, p, o["image_ms_b1"], a.batch,
+                                             o["image_ms_per_image_bn"], o["text_ms"],
+                                             o["load_ms"][1], o["kernels"]))
             if not a.no_peer:
-                peer_runs.append(best_peer(model, a, ours_runs[-1]["ids"], coretype))
-        ours = median_of(ours_runs)
+                peer_runs.append(best_peer(model, a, ours_runs[precs[0]][-1]["ids"], coretype))
+        ours = {p: median_of(v) for p, v in ours_runs.items()}
         peer = median_of(peer_runs) if peer_runs else None
         if peer:
             peer["core_desc"] = core_desc
-        http_ms = None if a.no_http else analyze_over_http(a, model, tmp or tempfile.gettempdir())
+        http = {} if a.no_http else {
+            p: throughput_over_http(a, model, tmp or tempfile.gettempdir(), p) for p in precs}
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
-    report(conf, ours, peer, a, http_ms)
+    report(conf, ours, peer, a, http)
     return 0
 
 
@@ -218,14 +249,14 @@ SETTINGS_ENV = ("PORT", "HOST", "DATABASE_URL", "REDIS_URL", "AI_PROVIDER", "OPE
 
 
 def http_photos(photos, n):
-    """n distinct JPEG photos of 0.7-1.5 MP from labels.tsv (bytes), in file order."""
+    """n distinct JPEG photos up to 1.5 MP from labels.tsv (bytes), in file order."""
     out, seen = [], set()
     with open(os.path.join(photos, "labels.tsv")) as f:
         head = f.readline().rstrip("\n").split("\t")
         for line in f:
             r = dict(zip(head, line.rstrip("\n").split("\t")))
             px = int(r["width"]) * int(r["height"])
-            if r["format"] != "jpeg" or not 700000 <= px <= 1500000:
+            if r["format"] != "jpeg" or px > 1500000:
                 continue
             with open(os.path.join(photos, r["path"]), "rb") as g:
                 data = g.read()
@@ -238,123 +269,153 @@ def http_photos(photos, n):
     return out
 
 
-def analyze_over_http(a, model, tmp):
-    """Median ms of POST /api/v1/analyze (raw JPEG body, a cache miss each) through
-    `gymhelper serve` with the clip provider on this model: decode, preprocessing, forward
-    pass and zero-shot over the catalogue, as a user meets it. One warm-up request."""
-    import http.client
+def start_server(a, model, tmp, precision, tag):
     import re
-    import signal
-    photos = http_photos(a.photos, 11)
-    if len(photos) < 2:
-        print("analysis over HTTP skipped: no ~1 MP JPEGs in %s" % a.photos)
-        return None
     env = {k: v for k, v in os.environ.items() if k not in SETTINGS_ENV}
     env.update(AI_PROVIDER="clip", CLIP_MODEL=model, CLIP_THREADS=str(a.threads),
-               XDG_CACHE_HOME=os.path.join(tmp, "xdg"))
-    out_path = os.path.join(tmp, "serve.out")
+               CLIP_PRECISION=precision, XDG_CACHE_HOME=os.path.join(tmp, "xdg"),
+               RATE_LIMIT_REQUESTS_PER_MINUTE="0", RATE_LIMIT_PROVIDER_PER_MINUTE="0")
+    out_path = os.path.join(tmp, "serve-%s.out" % tag)
     with open(out_path, "wb") as out:
         srv = subprocess.Popen([os.path.join(ROOT, a.build, "gymhelper"), "serve", "--port", "0",
-                                "--database-url", "sqlite:///%s" % os.path.join(tmp, "gh.db"),
+                                "--database-url",
+                                "sqlite:///%s" % os.path.join(tmp, "gh-%s.db" % tag),
                                 "--log-level", "warn"], stdout=out, stderr=subprocess.STDOUT,
                                stdin=subprocess.DEVNULL, env=env)
-    try:
-        deadline, port = time.monotonic() + 600, None
-        while port is None:
+    deadline = time.monotonic() + 900
+    while True:
+        with open(out_path, errors="replace") as f:
+            m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", f.read())
+        if m:
+            return srv, int(m.group(1))
+        if srv.poll() is not None or time.monotonic() > deadline:
+            stop_server(srv)
             with open(out_path, errors="replace") as f:
-                m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", f.read())
-            if m:
-                port = int(m.group(1))
-            elif srv.poll() is not None or time.monotonic() > deadline:
-                with open(out_path, errors="replace") as f:
-                    raise SystemExit("gymhelper serve (clip) did not start:\n" + f.read()[-3000:])
-            else:
-                time.sleep(0.2)
-        wall, proc = [], []
-        for i, (_, data) in enumerate(photos):
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-            t0 = time.perf_counter()
-            c.request("POST", "/api/v1/analyze", body=data,
-                      headers={"Content-Type": "image/jpeg"})
-            r = c.getresponse()
-            body = r.read()
-            ms = (time.perf_counter() - t0) * 1e3
-            c.close()
-            doc = json.loads(body)
-            if r.status != 200 or doc.get("provider") != "clip" or doc.get("cached"):
-                raise SystemExit("analysis over HTTP: status %d, provider %r, cached %r: %s"
-                                 % (r.status, doc.get("provider"), doc.get("cached"),
-                                    body[:300]))
-            if i:  # the first is the warm-up
-                wall.append(ms)
-                proc.append(doc["processing_time_ms"])
-    finally:
-        srv.send_signal(signal.SIGTERM)
+                raise SystemExit("gymhelper serve (clip) did not start:\n" + f.read()[-3000:])
+        time.sleep(0.2)
+
+
+def stop_server(srv):
+    import signal
+    srv.send_signal(signal.SIGTERM)
+    try:
+        srv.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        srv.kill()
+        srv.wait()
+
+
+def analyze(port, data):
+    """One POST /api/v1/analyze; the ms it took. Fails unless CLIP answered (a cache miss)."""
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    t0 = time.perf_counter()
+    c.request("POST", "/api/v1/analyze", body=data, headers={"Content-Type": "image/jpeg"})
+    r = c.getresponse()
+    body = r.read()
+    ms = (time.perf_counter() - t0) * 1e3
+    c.close()
+    doc = json.loads(body)
+    if r.status != 200 or doc.get("provider") != "clip" or doc.get("cached"):
+        raise SystemExit("analysis over HTTP: status %d, provider %r, cached %r: %s"
+                         % (r.status, doc.get("provider"), doc.get("cached"), body[:300]))
+    return ms
+
+
+def throughput_over_http(a, model, tmp, precision):
+    """Analyses/s through `gymhelper serve` (clip provider, this precision, defaults otherwise:
+    WORKERS 4, CLIP_MAX_BATCH 8, CLIP_BATCH_WAIT_MS 2): n1 photos one at a time, then on a
+    fresh server (empty store) n8 other photos from 8 concurrent clients. Every request is a
+    cache miss that runs the CLIP forward pass. One warm-up request per server."""
+    from concurrent.futures import ThreadPoolExecutor
+    n1, n8 = (6, 24) if a.quick else (12, 48)
+    photos = [d for _, d in http_photos(a.photos, 2 + n1 + n8)]
+    if len(photos) < 2 + n1 + n8:
+        print("throughput over HTTP skipped: too few distinct JPEGs in %s" % a.photos)
+        return None
+    out = {"n1": n1, "n8": n8}
+    for clients, batch, warm in ((1, photos[2:2 + n1], photos[0]),
+                                 (8, photos[2 + n1:], photos[1])):
+        srv, port = start_server(a, model, tmp, precision, "%s-%d" % (precision, clients))
         try:
-            srv.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            srv.kill()
-            srv.wait()
-    mp = statistics.median(px for px, _ in photos[1:]) / 1e6
-    print("analysis over HTTP, clip provider: %s ms per request"
-          % ", ".join("%.0f" % x for x in wall))
-    return {"ms": statistics.median(wall), "processing_ms": statistics.median(proc),
-            "n": len(wall), "mp": mp}
+            analyze(port, warm)
+            t0 = time.perf_counter()
+            with ThreadPoolExecutor(max_workers=clients) as pool:
+                ms = list(pool.map(lambda d: analyze(port, d), batch))
+            wall = time.perf_counter() - t0
+        finally:
+            stop_server(srv)
+        out["ips%d" % clients] = len(batch) / wall
+        out["ms%d" % clients] = statistics.median(ms)
+    print("HTTP, %s: 1 client %.2f images/s (median %.0f ms), 8 clients %.2f images/s "
+          "(median %.0f ms)" % (precision, out["ips1"], out["ms1"], out["ips8"], out["ms8"]))
+    return out
 
 
-def report(conf, ours, peer, a, http_ms):
-    fi, ft = flops_image(conf), flops_text(conf, len(ours["ids"]))
-    print("\n## CLIP ViT-B/32 on %d thread(s), %s (%s); medians of %d rounds of %d runs after "
+def report(conf, ours, peer, a, http):
+    fi = flops_image(conf)
+    first = next(iter(ours.values()))
+    ft = flops_text(conf, len(first["ids"]))
+    print("\n## CLIP ViT-B/32 on %d thread(s), %s (%s); medians of %d round(s) of %d runs after "
           "a warm-up\n" % (a.threads, cpu_model(), os.uname().machine, a.rounds, a.runs))
-    print("image: %.2f GFLOP; text (%d tokens): %.3f GFLOP; load average %.2f; source %s\n"
-          % (fi / 1e9, len(ours["ids"]), ft / 1e9, os.getloadavg()[0], source_commit()))
-    rows = [
-        ("image, batch 1 (ms/image)", "image_ms_b1", fi),
-        ("image, batch %d (ms/image)" % ours["batch"], "image_ms_per_image_bn", fi),
-        ("text, 1 prompt (ms)", "text_ms", ft),
-    ]
-    print("| measure | gymhelper | GFLOP/s | PyTorch %s | GFLOP/s | ratio | PyTorch setup |"
-          % (peer["torch"] if peer else "-"))
-    print("|---|---:|---:|---:|---:|---:|---|")
-    for label, key, fl in rows:
-        o = ours[key]
-        if peer:
-            p = peer[key]
-            print("| %s | %.1f | %.0f | %.1f | %.0f | %.2fx | %s |"
-                  % (label, o, fl / o / 1e6, p, fl / p / 1e6, o / p, peer["setup"][key]))
-        else:
-            print("| %s | %.1f | %.0f | - | - | - | - |" % (label, o, fl / o / 1e6))
-    print("| load, second in a fresh process (ms) | %.0f | | %s | | | |"
-          % (ours["load_ms"][1], "%.0f" % peer["load_ms"][1] if peer else "-"))
-    print("| peak RSS, VmHWM (MB) | %.0f | | %s | | | |"
-          % (ours["maxrss_kb"] / 1024, "%.0f" % (peer["maxrss_kb"] / 1024) if peer else "-"))
-    if http_ms:
-        print("| analysis over HTTP, clip provider (ms) | %.0f | | | | | median of %d ~%.1f MP "
-              "JPEGs, cache misses; server's processing_time_ms %.0f |"
-              % (http_ms["ms"], http_ms["n"], http_ms["mp"], http_ms["processing_ms"]))
+    print("CPU ISA: %s. Image: %.2f GFLOP; text (%d tokens): %.3f GFLOP; load average %.2f; "
+          "source %s\n" % (first["cpu"], fi / 1e9, len(first["ids"]), ft / 1e9,
+                           os.getloadavg()[0], source_commit()))
+    print("| engine, precision | image b1 ms | GFLOP/s | image b%d ms/image | GFLOP/s | text ms "
+          "| load ms | peak RSS MB | HTTP 1 client img/s | 8 clients img/s | 8 vs 1 |"
+          % a.batch)
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for p, o in ours.items():
+        h = http.get(p)
+        hcols = ("%.2f | %.2f | %.2fx" % (h["ips1"], h["ips8"], h["ips8"] / h["ips1"])
+                 if h else "- | - | -")
+        print("| gymhelper %s | %.1f | %.0f | %.1f | %.0f | %.1f | %.0f | %.0f | %s |"
+              % (p, o["image_ms_b1"], fi / o["image_ms_b1"] / 1e6, o["image_ms_per_image_bn"],
+                 fi / o["image_ms_per_image_bn"] / 1e6, o["text_ms"], o["load_ms"][1],
+                 o["maxrss_kb"] / 1024, hcols))
+    if peer:
+        print("| PyTorch %s f32 | %.1f | %.0f | %.1f | %.0f | %.1f | %.0f | %.0f | - | - | - |"
+              % (peer["torch"], peer["image_ms_b1"], fi / peer["image_ms_b1"] / 1e6,
+                 peer["image_ms_per_image_bn"], fi / peer["image_ms_per_image_bn"] / 1e6,
+                 peer["text_ms"], peer["load_ms"][1], peer["maxrss_kb"] / 1024))
+    print()
+    for p, o in ours.items():
+        print("- %s: %s" % (p, o["kernels"]))
     print()
     print("Both engines run a fresh process per round on the same weights file (in /dev/shm, so "
           "the page cache is warm): each loads the model, frees it and loads it again (the "
           "second load is reported), then times batch 1, batch %d and one prompt; peak RSS is "
-          "the process's VmHWM with one model alive. gymhelper copies the weights into its own "
-          "layout; PyTorch maps the F32 tensors from the file (as the safetensors package "
-          "does)." % a.batch)
+          "the process's VmHWM with one model alive. int8 maps the weights `gymhelper model "
+          "quantize` wrote; f32 and bf16 pack them at load. PyTorch maps the F32 tensors from "
+          "the file (as the safetensors package does). HTTP: `gymhelper serve` with the clip "
+          "provider and its defaults, every request a cache miss (distinct photos, ~224 px to "
+          "1.5 MP JPEGs)." % a.batch)
     if peer:
         print("PyTorch %s on OpenBLAS kernels %s (the fastest core type probed above), "
-              "the faster per row of: %s (N = %d). gymhelper runs as `serve` does: "
-              "clip threads = %d, its own kernels (`gymhelper clip info` names them)."
+              "the faster per row of: %s (N = %d)."
               % (peer["torch"], peer["core_desc"], "; ".join(n for n, _ in PEER_SETUPS),
-                 a.threads, a.threads))
+                 a.threads))
     missed = []
-    if ours["image_ms_b1"] > TARGET_B1_MS:
-        missed.append("image batch 1 %.1f ms > %.0f ms" % (ours["image_ms_b1"], TARGET_B1_MS))
-    if peer and ours["image_ms_b1"] > TARGET_RATIO * peer["image_ms_b1"]:
-        missed.append("image batch 1 %.2fx PyTorch > %.2fx"
-                      % (ours["image_ms_b1"] / peer["image_ms_b1"], TARGET_RATIO))
-    if ours["load_ms"][1] > TARGET_LOAD_MS:
-        missed.append("load %.0f ms > %.0f ms" % (ours["load_ms"][1], TARGET_LOAD_MS))
-    if ours["maxrss_kb"] / 1024 > TARGET_RSS_MB:
-        missed.append("RSS %.0f MB > %.0f MB" % (ours["maxrss_kb"] / 1024, TARGET_RSS_MB))
+    f32 = ours.get("f32")
+    if peer and f32 and f32["image_ms_b1"] > TARGET_RATIO * peer["image_ms_b1"]:
+        missed.append("f32 batch 1 %.2fx PyTorch > %.2fx"
+                      % (f32["image_ms_b1"] / peer["image_ms_b1"], TARGET_RATIO))
+    i8 = ours.get("int8")
+    if i8:
+        family = "vnni" if "vnni" in i8["kernels"] else "avx2"
+        if i8["image_ms_b1"] > TARGET_INT8_MS[family]:
+            missed.append("int8 batch 1 %.1f ms > %.0f ms (%s)"
+                          % (i8["image_ms_b1"], TARGET_INT8_MS[family], family))
+        if i8["maxrss_kb"] / 1024 > TARGET_INT8_RSS_MB:
+            missed.append("int8 RSS %.0f MB > %.0f MB"
+                          % (i8["maxrss_kb"] / 1024, TARGET_INT8_RSS_MB))
+    for p, o in ours.items():
+        if o["load_ms"][1] > TARGET_LOAD_MS:
+            missed.append("%s load %.0f ms > %.0f ms" % (p, o["load_ms"][1], TARGET_LOAD_MS))
+        h = http.get(p)
+        if h and h["ips8"] < TARGET_CONCURRENCY * h["ips1"]:
+            missed.append("%s: 8 clients %.2fx one client's images/s < %.1fx"
+                          % (p, h["ips8"] / h["ips1"], TARGET_CONCURRENCY))
     print()
     for m in missed:
         print("target missed: " + m)
