@@ -90,9 +90,13 @@ struct gh_pipeline_stats {
     uint64_t coalescing;        /* waiting for one now (a gauge) */
     uint64_t visual_hits;       /* answered by a remembered photo, no provider call */
     uint64_t visual_remembered; /* photos added to the visual memory (confirmed labels) */
-    uint64_t quality_samples;   /* CLIP's answer recorded beside a paid model's */
-    uint64_t quality_agree;     /* of those, the two named the same equipment */
-    uint64_t misses;            /* went to the provider */
+    int visual_enabled;         /* a visual memory is wired (CLIP loaded, VISUAL_MEMORY_MAX > 0) */
+    int64_t visual_entries;     /* searchable remembered photos in this instance's index */
+    uint64_t visual_bytes_per_entry; /* in-process bytes per remembered photo */
+    int64_t visual_refresh_errors;   /* failed pulls from the store */
+    uint64_t quality_samples;        /* CLIP's answer recorded beside a paid model's */
+    uint64_t quality_agree;          /* of those, the two named the same equipment */
+    uint64_t misses;                 /* went to the provider */
     uint64_t provider_errors;
     uint64_t store_errors; /* store failures degraded to a miss */
     int64_t prompt_tokens;

@@ -26,6 +26,18 @@ static double rate(uint64_t part, uint64_t whole)
     return whole ? (double)part / (double)whole : 0.0;
 }
 
+/* The visual memory (README "Visual memory"): answers from a remembered photo, photos
+ * remembered by this instance, and what its in-process index holds now (every instance's
+ * confirmed photos). enabled is false without CLIP or with VISUAL_MEMORY_MAX=0. */
+static json_t *visual_layer(const struct gh_pipeline_stats *ps)
+{
+    return json_pack("{s:b, s:I, s:I, s:I, s:I, s:I}", "enabled", ps->visual_enabled, "hits",
+                     (json_int_t)ps->visual_hits, "remembered", (json_int_t)ps->visual_remembered,
+                     "entries", (json_int_t)ps->visual_entries, "bytes_per_entry",
+                     (json_int_t)ps->visual_bytes_per_entry, "refresh_errors",
+                     (json_int_t)ps->visual_refresh_errors);
+}
+
 /* The Redis layer's counters; all 0 and "disabled" without REDIS_URL. hits counts both keys
  * (the pipeline's count, as for the other layers), phash_hits the part found by pHash. */
 static json_t *redis_layer(struct gh_app *app, const struct gh_pipeline_stats *ps)
@@ -65,11 +77,13 @@ static int gh_route_cache_stats_work(struct gh_http_request *req)
     gh_pipeline_stats(app->pipeline, &ps);
     if (app->lru)
         gh_lru_stats(app->lru, &ls);
-    hits = ps.memory_hits + ps.redis_hits + ps.exact_hits + ps.near_hits + ps.coalesced;
+    /* a visual-memory answer is a hit too: no provider call (and not counted as a miss) */
+    hits = ps.memory_hits + ps.redis_hits + ps.exact_hits + ps.near_hits + ps.coalesced +
+           ps.visual_hits;
     lookups = hits + ps.misses;
     doc = json_pack(
         "{s:I, s:I, s:I, s:o, s:o, s:f,"
-        " s:{s:{s:I, s:I, s:I, s:I}, s:o, s:{s:I}, s:{s:I}, s:{s:I, s:I}},"
+        " s:{s:{s:I, s:I, s:I, s:I}, s:o, s:{s:I}, s:{s:I}, s:{s:I, s:I}, s:o},"
         " s:I, s:I, s:I, s:{s:I, s:I}, s:{s:I, s:I, s:I}, s:s}",
         "entries", (json_int_t)ss.entries, "live_entries", (json_int_t)ss.live_entries, "expired",
         (json_int_t)ss.expired, "oldest", iso_or_null(ss.oldest_created_at), "newest",
@@ -78,11 +92,12 @@ static int gh_route_cache_stats_work(struct gh_http_request *req)
         (json_int_t)ls.bytes, "evictions", (json_int_t)ls.evictions, "redis", redis_layer(app, &ps),
         "exact", "hits", (json_int_t)ps.exact_hits, "near", "hits", (json_int_t)ps.near_hits,
         "coalesced", "hits", (json_int_t)ps.coalesced, "waiting", (json_int_t)ps.coalescing,
-        "misses", (json_int_t)ps.misses, "requests", (json_int_t)ps.requests, "provider_errors",
-        (json_int_t)ps.provider_errors, "tokens", "prompt", (json_int_t)ss.prompt_tokens,
-        "completion", (json_int_t)ss.completion_tokens, "history", "identifications",
-        (json_int_t)ss.identifications, "provider_calls", (json_int_t)ss.provider_calls,
-        "stored_hits", (json_int_t)ss.total_hits, "backend", gh_store_backend(app->store));
+        "visual", visual_layer(&ps), "misses", (json_int_t)ps.misses, "requests",
+        (json_int_t)ps.requests, "provider_errors", (json_int_t)ps.provider_errors, "tokens",
+        "prompt", (json_int_t)ss.prompt_tokens, "completion", (json_int_t)ss.completion_tokens,
+        "history", "identifications", (json_int_t)ss.identifications, "provider_calls",
+        (json_int_t)ss.provider_calls, "stored_hits", (json_int_t)ss.total_hits, "backend",
+        gh_store_backend(app->store));
     gh_store_hit_counters(app->store, &hc); /* gh_store_stats has just flushed them */
     if (doc)
         json_object_set_new(doc, "hit_writes",

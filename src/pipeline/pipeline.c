@@ -955,6 +955,18 @@ void gh_pipeline_stats(struct gh_pipeline *p, struct gh_pipeline_stats *out)
     out->store_errors = atomic_load(&p->store_errors);
     out->visual_hits = atomic_load(&p->visual_hits);
     out->visual_remembered = atomic_load(&p->visual_remembered);
+    out->visual_enabled = p->deps.vmem != NULL;
+    out->visual_entries = 0;
+    out->visual_bytes_per_entry = 0;
+    out->visual_refresh_errors = 0;
+    if (p->deps.vmem) {
+        struct gh_vmem_stats vs;
+
+        gh_vmem_stats(p->deps.vmem, &vs);
+        out->visual_entries = vs.entries;
+        out->visual_bytes_per_entry = vs.bytes_per_entry;
+        out->visual_refresh_errors = vs.refresh_errors;
+    }
     out->quality_samples = atomic_load(&p->quality_samples);
     out->quality_agree = atomic_load(&p->quality_agree);
     out->prompt_tokens = atomic_load(&p->prompt_tokens);

@@ -76,6 +76,15 @@ def test_copies_of_a_remembered_photo_cost_no_paid_call(procs, binary, tiny, tmp
     assert fake.calls() == 1  # no copy cost a paid call
     ident = s.get("/api/v1/identifications?limit=1").json()
     assert ident["items"][0]["cache_layer"] == "visual", ident
+    # /api/v1/cache/stats counts the layer: the crop's answer, the one remembered photo
+    st = s.get("/api/v1/cache/stats").json()
+    vis = st["layers"]["visual"]
+    assert vis["enabled"] is True and vis["hits"] >= 1, vis
+    assert vis["remembered"] == 1 and vis["entries"] == 1 and vis["bytes_per_entry"] > 0, vis
+    assert vis["refresh_errors"] == 0, vis
+    hits = sum(st["layers"][k]["hits"] for k in ("memory", "redis", "exact", "near", "coalesced",
+                                                  "visual"))
+    assert st["hit_rate"] == pytest.approx(hits / (hits + st["misses"]), abs=1e-6), st
 
 
 def test_a_second_instance_answers_from_the_firsts_memory(procs, binary, tiny, tmp_path, photos):
@@ -112,3 +121,6 @@ def test_visual_memory_off(procs, binary, tiny, tmp_path, photos):
     doc = analyze_ok(s, crop(photos[4]))
     assert doc["cached"] is False and doc["escalated_from"] == "clip", doc
     assert fake.calls() == 2
+    vis = s.get("/api/v1/cache/stats").json()["layers"]["visual"]
+    assert vis == {"enabled": False, "hits": 0, "remembered": 0, "entries": 0,
+                   "bytes_per_entry": 0, "refresh_errors": 0}, vis
