@@ -3,8 +3,10 @@
  * notifications, refuses at accept what is far past the limits, keeps the global budget of
  * upload bytes, and runs one reaper thread that enforces what libmicrohttpd's inactivity
  * timeout cannot: an absolute deadline for the request headers, a minimum upload rate after a
- * grace period, and idle keep-alive connections going first when the limit is near. A dropped
- * connection is shut down (the I/O thread then sees it closed and cleans up) and logged. */
+ * grace period, and idle keep-alive connections going first when the limit is near. When the
+ * server is full, a client lighter than the busiest address gets in by taking the place of
+ * that address's idle or oldest header-stage connection. A dropped connection is shut down
+ * (the I/O thread then sees it closed and cleans up) and logged. */
 #include "admission.h"
 
 #include "gh/alloc.h"
@@ -79,11 +81,12 @@ struct gh_admission {
     pthread_mutex_t mu;
     struct gh_conn *conns; /* every open connection */
     int n_conns;
+    int n_dropping; /* of those, shut down and not yet closed */
     struct client *buckets[N_BUCKETS];
     atomic_size_t used; /* upload bytes reserved */
     atomic_int crowded;
     /* refusals and drops, for rate-limited log lines */
-    atomic_ullong refused, dropped_headers, dropped_slow, dropped_idle;
+    atomic_ullong refused, dropped_headers, dropped_slow, dropped_idle, dropped_for_room;
     struct held_sock lingering[LINGER_MAX]; /* under mu */
     int n_lingering;
     pthread_t reaper;
@@ -134,21 +137,68 @@ static void log_counted(atomic_ullong *counter, const char *what, const char *ad
         gh_logf(GH_LOG_WARN, "%s (client %s; %llu so far)", what, addr, n);
 }
 
+/* Under mu: shuts c down (the I/O thread sees it closed and cleans up). */
+static void drop(struct gh_admission *adm, struct gh_conn *c, atomic_ullong *counter,
+                 const char *why)
+{
+    c->dropped = 1;
+    adm->n_dropping++;
+    shutdown(c->fd, SHUT_RDWR);
+    log_counted(counter, why, c->client ? c->client->addr : "unknown");
+}
+
+/* Under mu: makes room for a client that holds `mine` connections by dropping one connection
+ * of the busiest address holding more than mine + 1: an idle keep-alive one if it has any,
+ * else its oldest still sending request headers (a request being read or answered is never
+ * taken). 1 when one was dropped. */
+static int make_room(struct gh_admission *adm, int mine)
+{
+    struct gh_conn *best = NULL;
+    int best_n = mine + 2, best_idle = 0;
+    long long best_ms = 0;
+
+    for (struct gh_conn *c = adm->conns; c; c = c->next) {
+        int phase = atomic_load(&c->phase), n = c->client ? c->client->n : 0, idle;
+        long long ms;
+
+        if (c->dropped || c->fd == MHD_INVALID_SOCKET ||
+            (phase != PHASE_HEADERS && phase != PHASE_IDLE) || n < best_n)
+            continue;
+        idle = phase == PHASE_IDLE;
+        ms = atomic_load(&c->phase_ms);
+        if (best && n == best_n && (idle < best_idle || (idle == best_idle && ms >= best_ms)))
+            continue;
+        best = c;
+        best_n = n;
+        best_idle = idle;
+        best_ms = ms;
+    }
+    if (!best)
+        return 0;
+    drop(adm, best, &adm->dropped_for_room,
+         "dropped a connection of the busiest address to let a lighter client in: "
+         "MAX_CONNECTIONS reached");
+    return 1;
+}
+
 enum MHD_Result gh_admission_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
 {
     struct gh_admission *adm = cls;
     char text[INET6_ADDRSTRLEN];
     struct client *c;
-    int total, mine;
+    int total, mine, room = 1;
 
     (void)addrlen;
     addr_text(addr, text, sizeof text);
     pthread_mutex_lock(&adm->mu);
-    total = adm->n_conns;
+    total = adm->n_conns - adm->n_dropping;
     c = *find_client(adm, text);
     mine = c ? c->n : 0;
+    if (total >= adm->max_conns + GH_ADMISSION_RESERVE &&
+        mine < adm->max_per_client + GH_ADMISSION_CLIENT_RESERVE)
+        room = make_room(adm, mine);
     pthread_mutex_unlock(&adm->mu);
-    if (total >= adm->max_conns + GH_ADMISSION_RESERVE) {
+    if (!room) {
         log_counted(&adm->refused, "connection refused at accept: MAX_CONNECTIONS reached", text);
         return MHD_NO;
     }
@@ -234,6 +284,8 @@ static void conn_close(struct gh_admission *adm, struct gh_conn *c)
             close(fd);
         }
     }
+    if (c->dropped)
+        adm->n_dropping--;
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -323,8 +375,12 @@ enum gh_admit gh_admission_begin(struct gh_admission *adm, struct gh_conn *c, in
     atomic_store(&c->body_bytes, 0);
     set_phase(c, has_body ? PHASE_BODY : PHASE_ANSWERING);
     pthread_mutex_lock(&adm->mu);
-    total = adm->n_conns;
+    total = adm->n_conns - adm->n_dropping;
     mine = c->client ? c->client->n : 0;
+    /* Past the limit a client lighter than the busiest address is served in place of one of
+     * that address's connections; the others are told 503. */
+    if (total > adm->max_conns && make_room(adm, mine))
+        total = adm->max_conns;
     pthread_mutex_unlock(&adm->mu);
     if (total > adm->max_conns)
         return GH_ADMIT_BUSY_TOTAL;
@@ -445,11 +501,8 @@ static void reap(struct gh_admission *adm)
         if (c->dropped || c->fd == MHD_INVALID_SOCKET)
             continue;
         why = verdict(adm, c, now, &counter);
-        if (!why)
-            continue;
-        c->dropped = 1;
-        shutdown(c->fd, SHUT_RDWR); /* the I/O thread sees the close and cleans up */
-        log_counted(counter, why, c->client ? c->client->addr : "unknown");
+        if (why)
+            drop(adm, c, counter, why);
     }
     pthread_mutex_unlock(&adm->mu);
 }

@@ -23,6 +23,12 @@ enum gh_admit {
  * new connections are closed at accept without a word. */
 #define GH_ADMISSION_RESERVE        64
 #define GH_ADMISSION_CLIENT_RESERVE 4
+/* Room above MAX_CONNECTIONS + GH_ADMISSION_RESERVE (libmicrohttpd's own limit includes it)
+ * for clients admitted by making room: when the server is full, a client holding fewer
+ * connections than the busiest address is let in and one of that address's connections still
+ * sending its headers (or idle between requests) is shut down; this room covers the moments
+ * until those are closed. A flood from some addresses never locks everyone else out. */
+#define GH_ADMISSION_ROOM 64
 
 /* A watcher (one reaper thread) for cfg's limits. NULL on allocation failure. */
 struct gh_admission *gh_admission_new(const struct gh_http_config *cfg);

@@ -784,10 +784,10 @@ int gh_http_start(const struct gh_http_config *cfg, struct gh_app *app, struct g
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned int)(cfg->io_threads > 0 ? cfg->io_threads : 1), MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned int)cfg->connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned int)(cfg->max_connections + GH_ADMISSION_RESERVE), MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, gh_admission_notify, srv->adm,
-        MHD_OPTION_UNESCAPE_CALLBACK, gh_admission_unescape, srv->adm,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
+        (unsigned int)(cfg->max_connections + GH_ADMISSION_RESERVE + GH_ADMISSION_ROOM),
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
+        gh_admission_notify, srv->adm, MHD_OPTION_UNESCAPE_CALLBACK, gh_admission_unescape,
+        srv->adm, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
     if (!srv->daemon) {
         rc = gh_err_set(err, GH_EBACKEND,
                         "cannot listen on %s:%d (is the port in use, or the address not local?)",
