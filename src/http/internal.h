@@ -170,6 +170,13 @@ int gh_route_correction_reject(struct gh_http_request *req);
 /* A correction as the review API and feedback answer it (route_corrections.c). */
 struct gh_correction;
 struct json_t *gh_http_correction_json(const struct gh_correction *c);
+/* The workout log (route_workouts.c, issue 12): subtree routes that read their own segments
+ * and answer every method themselves. */
+int gh_route_gyms(struct gh_http_request *req);
+int gh_route_workouts(struct gh_http_request *req);
+int gh_route_progress(struct gh_http_request *req);
+int gh_route_exports(struct gh_http_request *req);
+int gh_route_imports(struct gh_http_request *req);
 
 /* Who the request is from, and whether it may go on (auth_gate.c). Called once the headers
  * are in: authenticates a token or API key, then applies the route-independent policy

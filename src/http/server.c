@@ -227,9 +227,12 @@ static enum MHD_Result queue(struct gh_http_request *req)
     return queue_with_headers(req, mr);
 }
 
+#define GH_ROUTE_SUBTREE 2
+
 struct route {
     const char *path;
-    int prefix; /* path ends with '/' and takes one more segment */
+    int prefix; /* 1: path ends with '/' and takes one more segment; GH_ROUTE_SUBTREE: path and
+                   everything below it, every method, to the get handler (it routes itself) */
     const char *allow;
     gh_route_fn get;
     gh_route_fn post;
@@ -260,6 +263,13 @@ static const struct route routes[] = {
     {"/api/v1/corrections", 0, "GET, HEAD", gh_route_corrections, NULL, NULL, 0},
     {"/api/v1/corrections/", 1, "POST", NULL, gh_route_correction_accept, "/accept", 0},
     {"/api/v1/corrections/", 1, "POST", NULL, gh_route_correction_reject, "/reject", 0},
+    {"/api/v1/gyms", GH_ROUTE_SUBTREE, "GET, HEAD, POST, PUT, PATCH, DELETE", gh_route_gyms, NULL,
+     NULL, 0},
+    {"/api/v1/workouts", GH_ROUTE_SUBTREE, "GET, HEAD, POST, PATCH, DELETE", gh_route_workouts,
+     NULL, NULL, 0},
+    {"/api/v1/progress", GH_ROUTE_SUBTREE, "GET, HEAD", gh_route_progress, NULL, NULL, 0},
+    {"/api/v1/exports", GH_ROUTE_SUBTREE, "GET, HEAD", gh_route_exports, NULL, NULL, 0},
+    {"/api/v1/imports", GH_ROUTE_SUBTREE, "POST", gh_route_imports, NULL, NULL, 1},
 };
 
 /* Files compiled into the binary, for whatever path the API routes do not claim. */
@@ -275,9 +285,12 @@ static const struct route *find_route(const char *url)
         const struct route *r = &routes[i];
         size_t m = strlen(r->path);
 
-        if (!r->prefix && n == m && strncmp(url, r->path, m) == 0)
+        if (r->prefix != 1 && n == m && strncmp(url, r->path, m) == 0)
             return r;
-        if (r->prefix && n > m && strncmp(url, r->path, m) == 0) {
+        if (r->prefix == GH_ROUTE_SUBTREE && n > m && url[m] == '/' &&
+            strncmp(url, r->path, m) == 0)
+            return r;
+        if (r->prefix == 1 && n > m && strncmp(url, r->path, m) == 0) {
             const char *seg = url + m, *slash = memchr(seg, '/', n - m);
             size_t rest = slash ? n - (size_t)(slash - url) : 0;
 
@@ -295,6 +308,8 @@ static const struct route *find_route(const char *url)
 
 static gh_route_fn route_for(const struct route *r, const char *method)
 {
+    if (r->prefix == GH_ROUTE_SUBTREE)
+        return r->get;
     if (strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0)
         return r->get;
     if (strcmp(method, MHD_HTTP_METHOD_POST) == 0)

@@ -88,6 +88,10 @@ struct gh_store_ops {
     /* Corrections (issue 11): gh/store_corrections.h's operations (sqlite_corrections.c,
      * pg_corrections.c). */
     const struct gh_store_corrections_ops *corrections;
+    /* Workouts (issue 12): a connection lender and statement runner, so that the SQL of
+     * gh/store_workouts.h is written once (store_workouts.c; sqlite_workouts.c, pg_workouts.c;
+     * store/rows.h). */
+    const struct gh_store_rows_ops *rows;
 };
 
 /* gh/store_corrections.h's operations; store_corrections.c has checked the arguments (list
@@ -101,6 +105,8 @@ struct gh_store_corrections_ops {
                  size_t *n_out, struct gh_err *err);
     int (*set_status)(struct gh_store *st, int64_t id, int status, int64_t now, struct gh_err *err);
 };
+
+struct gh_store_rows_ops;
 
 /* gh/store_auth.h's operations; store_auth.c has checked the arguments. */
 struct gh_store_auth_ops {

@@ -114,6 +114,10 @@ int gh_pg_exec_sql(struct pg_store *s, struct pg_conn *c, const char *sql,
  * the connection. */
 int gh_pg_run(struct gh_store *st, enum pg_stmt_id id, const struct pg_params *p, long timeout_ms,
               PGresult **out, const char *what, struct gh_err *err);
+/* gh_pg_exec_sql with any number of text parameters (values[i] NULL: SQL NULL). */
+int gh_pg_exec_params(struct pg_store *s, struct pg_conn *c, const char *sql, int n,
+                      const char *const *values, PGresult **out, const char *what,
+                      struct gh_err *err);
 /* ROLLBACK when a transaction is open; a failure marks the connection broken. */
 void gh_pg_rollback(struct pg_store *s, struct pg_conn *c);
 /* Ends the open transaction: COMMIT when rc is GH_OK (a failure reported as "cannot <what>"),

@@ -3,6 +3,7 @@
  * tests), a fixed pool of connections each keeping its prepared statements, and versioned
  * migrations. Near-duplicate lookups are five indexed segment equalities and a popcount. */
 #include "sqlite_internal.h"
+#include "store/rows.h"
 #include "gh/alloc.h"
 #include "gh/phash.h"
 
@@ -163,6 +164,50 @@ static const char *const sq_migrations[] = {
     " UNIQUE (owner, sha256));"
     "CREATE INDEX corrections_photo_idx ON corrections(sha256, slug);"
     "CREATE INDEX corrections_status_idx ON corrections(status, id);",
+    /* 7: workouts (issue 12): a person's gyms and their equipment, workouts and sets, each
+     * under an owner key with the client's id unique per owner (replays find the row). Sets
+     * keep the owner too, so that progress reads one index per owner and exercise. */
+    "CREATE TABLE gyms ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " owner TEXT NOT NULL,"
+    " client_id TEXT NOT NULL,"
+    " name TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " UNIQUE (owner, client_id));"
+    "CREATE TABLE gym_equipment ("
+    " gym_id INTEGER NOT NULL REFERENCES gyms(id) ON DELETE CASCADE,"
+    " slug TEXT NOT NULL,"
+    " PRIMARY KEY (gym_id, slug));"
+    "CREATE TABLE workouts ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " owner TEXT NOT NULL,"
+    " client_id TEXT NOT NULL,"
+    " started_at INTEGER NOT NULL,"
+    " ended_at INTEGER,"
+    " gym_id INTEGER REFERENCES gyms(id) ON DELETE SET NULL,"
+    " notes TEXT NOT NULL DEFAULT '',"
+    " UNIQUE (owner, client_id));"
+    "CREATE INDEX workouts_owner_started_idx ON workouts(owner, started_at, id);"
+    "CREATE TABLE workout_sets ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " workout_id INTEGER NOT NULL REFERENCES workouts(id) ON DELETE CASCADE,"
+    " owner TEXT NOT NULL,"
+    " client_id TEXT NOT NULL,"
+    " exercise TEXT NOT NULL,"
+    " weight REAL,"
+    " unit TEXT NOT NULL DEFAULT '',"
+    " weight_kg REAL,"
+    " reps INTEGER,"
+    " duration_s INTEGER,"
+    " distance_m REAL,"
+    " rpe REAL,"
+    " warmup INTEGER NOT NULL DEFAULT 0,"
+    " performed_at INTEGER NOT NULL,"
+    " records INTEGER NOT NULL DEFAULT 0,"
+    " UNIQUE (owner, client_id));"
+    "CREATE INDEX workout_sets_workout_idx ON workout_sets(workout_id, performed_at);"
+    "CREATE INDEX workout_sets_exercise_idx ON workout_sets(owner, exercise, performed_at);"
+    "CREATE INDEX workout_sets_time_idx ON workout_sets(owner, performed_at);",
 };
 
 #define SQ_SCHEMA_VERSION ((int)(sizeof sq_migrations / sizeof sq_migrations[0]))
@@ -1118,6 +1163,7 @@ const struct gh_store_ops gh_store_sqlite_ops = {
     .vmem_prune = gh_sq_vmem_prune,
     .auth = &gh_store_sqlite_auth_ops,
     .corrections = &gh_store_sqlite_corrections_ops,
+    .rows = &gh_store_sqlite_rows_ops,
     .quality_add = gh_sq_quality_add,
     .quality_buckets = gh_sq_quality_buckets,
     /* Bounded storage (issue 10; sqlite_retention.c). */
