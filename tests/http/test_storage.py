@@ -37,7 +37,7 @@ def test_thirty_store_hits_cost_one_row_write(procs, binary, photos):
 
 def old_rows(db, now):
     """Two analyses 120 and 91 days old (the first corrected yesterday), one a day old (also
-    corrected), and quality samples 100 days and 1 day old."""
+    corrected), and quality samples 101 days and 1 day old."""
     con = sqlite3.connect(db)
     with con:
         for i, age in enumerate((120, 91, 1)):
@@ -51,7 +51,7 @@ def old_rows(db, now):
         for ident in (ids[0], ids[2]):
             con.execute("INSERT INTO identification_feedback (identification_id, slug,"
                         " created_at) VALUES (?, 'leg-press', ?)", (ident, now - DAY))
-        for age in (100, 1):
+        for age in (101, 1):
             con.execute("INSERT INTO quality_samples (created_at, sha256, clip_slug,"
                         " clip_confidence, bucket, paid_slug, shadow)"
                         " VALUES (?, ?, 'leg-press', 0.9, 18, 'leg-press', 1)",
@@ -99,8 +99,8 @@ def test_serve_prunes_history_at_start(procs, binary, tmp_path):
     assert G.run_cli(binary, ["db", "migrate", "--database-url", url]).returncode == 0
     old_rows(db, int(time.time()))
     s = procs.server(binary, db=db, env={"HISTORY_RETENTION_DAYS": "100"})
-    # 100 days: only the 120-day-old analysis (with its correction) and the quality sample of
-    # exactly 100 days (older by the seconds since) go.
+    # 100 days: only the 120-day-old analysis (with its correction) and the 101-day-old
+    # quality sample go.
     assert counts(db) == (2, 1, 1)
     lines = [x["msg"] for x in s.log_lines() if "HISTORY_RETENTION_DAYS" in x.get("msg", "")]
     assert lines == ["forgot 1 analyses, 1 corrections and 1 quality samples older than 100 "
