@@ -754,12 +754,15 @@ int gh_auth_new(const struct gh_auth_config *cfg, struct gh_store *st, struct gh
     a->cfg = *cfg;
     a->st = st;
     pthread_mutex_init(&a->cache_mu, NULL);
+    pthread_mutex_init(&a->verified_mu, NULL);
     pthread_mutex_init(&a->limit_mu, NULL);
     pthread_mutex_init(&a->stop_mu, NULL);
     pthread_cond_init(&a->stop_cv, NULL);
     gh_auth_b64_encode((const uint8_t *)header, sizeof header - 1, a->header_b64,
                        sizeof a->header_b64);
     rc = load_secret(a, err);
+    if (rc == GH_OK)
+        crypto_auth_hmacsha256_init(&a->hmac_keyed, a->secret, a->secret_len);
     if (rc == GH_OK)
         rc = gh_store_auth_epoch(st, 0, &a->epoch, err);
     if (rc == GH_OK)
@@ -793,9 +796,11 @@ void gh_auth_free(struct gh_auth *a)
         pthread_join(a->poller, NULL);
     }
     sodium_memzero(a->secret, sizeof a->secret);
+    sodium_memzero(&a->hmac_keyed, sizeof a->hmac_keyed);
     pthread_cond_destroy(&a->stop_cv);
     pthread_mutex_destroy(&a->stop_mu);
     pthread_mutex_destroy(&a->limit_mu);
     pthread_mutex_destroy(&a->cache_mu);
+    pthread_mutex_destroy(&a->verified_mu);
     gh_free(a);
 }

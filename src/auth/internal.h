@@ -9,9 +9,19 @@
 #include <sodium.h>
 #include <stdatomic.h>
 
-#define AUTH_CACHE_SLOTS 1024 /* users, keys and families known to this instance */
-#define AUTH_LIMIT_SLOTS 4096 /* usernames and addresses with recent failed sign-ins */
-#define AUTH_CACHE_TTL_S 60   /* reloaded at least this often even if the poller stalls */
+#define AUTH_CACHE_SLOTS        1024 /* users, keys and families known to this instance */
+#define AUTH_LIMIT_SLOTS        4096 /* usernames and addresses with recent failed sign-ins */
+#define AUTH_CACHE_TTL_S        60   /* reloaded at least this often even if the poller stalls */
+#define AUTH_VERIFIED_SLOTS     256  /* access tokens whose signature and claims were checked */
+#define AUTH_VERIFIED_TOKEN_MAX 512  /* ours are ~300 bytes; longer ones are never remembered */
+
+/* A token that verified: the same bytes verify again with the same claims (one secret per
+ * process), so only the times are checked again. */
+struct auth_verified {
+    size_t len; /* 0: free */
+    char token[AUTH_VERIFIED_TOKEN_MAX];
+    struct gh_auth_claims claims;
+};
 
 struct auth_cached {
     char key[72]; /* "u:<id>", "k:<sha256>", "f:<family>"; "" when free */
@@ -33,6 +43,11 @@ struct gh_auth {
     struct gh_store *st;
     uint8_t secret[256]; /* the HMAC key: JWT_SECRET's bytes, or the stored random one */
     size_t secret_len;
+    /* HMAC-SHA-256 keyed with secret, before any message: each signature copies it instead of
+     * hashing the key's two padded blocks again (set once at start, then read-only) */
+    crypto_auth_hmacsha256_state hmac_keyed;
+    pthread_mutex_t verified_mu;
+    struct auth_verified verified[AUTH_VERIFIED_SLOTS];
     unsigned generation; /* bumped by each clear: a lookup that spans one is not cached */
     char header_b64[64]; /* base64url of the one header we issue: the verifier's fast path */
     char dummy_hash[GH_PASSWORD_HASH_CAP]; /* verified against when a user does not exist */
