@@ -123,11 +123,13 @@ def best_peer(model, a, ids, coretype):
     best = None
     for name, setup in PEER_SETUPS:
         threads, env = setup(a.threads)
-        env = dict(env)
+        # the probed winner, or OpenBLAS's own choice: never an OPENBLAS_CORETYPE inherited
+        # from the caller's environment (that would run the peer on kernels it did not pick)
+        env = dict({k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}, **env)
         if coretype:
             env["OPENBLAS_CORETYPE"] = coretype
         r = run_json([sys.executable, PEER, model, str(threads), str(a.runs), str(a.batch),
-                      json.dumps(ids)], env=dict(os.environ, **env))
+                      json.dumps(ids)], env=env)
         print("PyTorch, %s (OpenBLAS %s): image b1 %.1f ms, b%d %.1f ms/image, text %.1f ms, "
               "load %.0f ms, RSS %.0f MB"
               % (name, r["blas_core"], r["image_ms_b1"], a.batch, r["image_ms_per_image_bn"],
