@@ -59,6 +59,7 @@ bench: build
 	$(PY) bench/auth_bench.py --build=$(BUILD)
 	$(PY) bench/vmem_bench.py --build=$(BUILD)
 	$(PY) bench/storage_bench.py --build=$(BUILD)
+	$(PY) bench/workouts_bench.py --build=$(BUILD)
 
 # libFuzzer with clang: make fuzz [SECONDS=60]
 SECONDS ?= 60
