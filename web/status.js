@@ -2,6 +2,7 @@
 // layer, provider calls, tokens, and an estimate of the money the cache saved.
 import { api, ApiError, humanError } from './api.js';
 import { h, $, replace, pct, pretty, timeEl } from './ui.js';
+import { qualityPanel } from './quality.js';
 
 export const COST_PER_CALL = 0.01; // USD per provider call: an assumption, shown as such
 const REFRESH_MS = 15000;
@@ -62,11 +63,11 @@ function dur(s) {
 
 function cachePanels(c) {
   const L = c.layers || {};
-  const names = ['memory', 'redis', 'exact', 'near', 'coalesced'];
+  const names = ['memory', 'redis', 'exact', 'near', 'visual', 'coalesced'];
   const hits = names.reduce((a, k) => a + ((L[k] && L[k].hits) || 0), 0);
   const req = c.requests || 0;
   const hist = c.history || {}, tok = c.tokens || {};
-  const label = { memory: 'Memory', redis: 'Redis (shared)', exact: 'Exact photo', near: 'Near-identical photo', coalesced: 'Coalesced' };
+  const label = { memory: 'Memory', redis: 'Redis (shared)', exact: 'Exact photo', near: 'Near-identical photo', visual: 'Visual memory (same machine)', coalesced: 'Coalesced' };
   const saved = hits * COST_PER_CALL;
   const stored = typeof hist.stored_hits === 'number' ? hist.stored_hits : null;
   return [
@@ -120,7 +121,7 @@ export async function showStatus({ focus } = {}) {
     root.dataset.ready = '';
     return;
   }
-  const [hr, cr] = await Promise.all([get('/api/v1/health'), get('/api/v1/cache/stats')]);
+  const [hr, cr, qr] = await Promise.all([get('/api/v1/health'), get('/api/v1/cache/stats'), get('/api/v1/quality')]);
   if (my !== gen || document.documentElement.dataset.view !== 'status') return;
   const had = root.contains(document.activeElement) ? document.activeElement.dataset.testid : null;
   const updated = new Date();
@@ -131,7 +132,8 @@ export async function showStatus({ focus } = {}) {
         `Updated ${updated.toLocaleTimeString()} · refreshes every ${REFRESH_MS / 1000} s`), refresh),
     h('div', { class: 'stats' },
       hr.ok ? healthPanel(hr.data) : panel('Service', h('p', { class: 'err', role: 'alert' }, 'Health check failed. ' + humanError(hr.error))),
-      cr.ok ? cachePanels(cr.data) : panel('Cache', h('p', { class: 'err', role: 'alert' }, 'Cache statistics couldn’t be loaded. ' + humanError(cr.error)))));
+      cr.ok ? cachePanels(cr.data) : panel('Cache', h('p', { class: 'err', role: 'alert' }, 'Cache statistics couldn’t be loaded. ' + humanError(cr.error))),
+      qr.ok ? qualityPanel(qr.data) : null));
   if (had) { const el = root.querySelector(`[data-testid="${had}"]`); if (el) el.focus(); }
   timer = setTimeout(() => { if (document.visibilityState === 'visible') showStatus(); else timer = 0; }, REFRESH_MS);
 }

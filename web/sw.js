@@ -7,7 +7,7 @@ const SHELL_CACHE = `gymhelper-shell-${VERSION}`;
 const DATA_CACHE = `gymhelper-data-${VERSION}`;
 const SHELL = [
   '/', '/boot.js', '/app.css', '/app.js', '/api.js', '/ui.js', '/identify.js', '/picker.js', '/catalogue.js',
-  '/history.js', '/status.js', '/account.js', '/account.css', '/review.js', '/manifest.webmanifest', '/icons/icon.svg', '/icons/icon-192.png',
+  '/history.js', '/status.js', '/quality.js', '/account.js', '/account.css', '/review.js', '/manifest.webmanifest', '/icons/icon.svg', '/icons/icon-192.png',
   '/icons/icon-512.png',
 ];
 const NETWORK_TIMEOUT_MS = 4000;

@@ -448,6 +448,12 @@ try {
     const hits = Object.values(stats.layers || {}).reduce((a, l) => a + (l.hits || 0), 0);
     eq(hits, 1, 'cache hits by layer (server)');
     check(d.panel.layers.some((r) => /^Misses 1\b/.test(r)), `layer table shows 1 miss: ${d.panel.layers.join(' | ')}`);
+    check(d.panel.layers.some((r) => /^Visual memory \(same machine\) 0\b/.test(r)), `layer table has the visual memory: ${d.panel.layers.join(' | ')}`);
+    // web/quality.js: the measured-escalation panel shows /api/v1/quality's numbers
+    const quality = await api('/api/v1/quality');
+    d.quality = { samples: await q('quality-samples'), verdict: await q('quality-verdict') };
+    eq(d.quality.samples, String(quality.samples), 'quality panel samples = /api/v1/quality');
+    check(d.quality.verdict.length > 20, `quality panel says what the samples mean: "${d.quality.verdict}"`);
   });
 
   // 6. phone
