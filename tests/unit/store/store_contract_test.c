@@ -4,6 +4,8 @@
  * Cases assume nothing about what the database already holds: keys and slugs are unique per run
  * and counts are compared as differences, so a shared server database works too. */
 #include "gh/store.h"
+#include "gh/store_auth.h"
+#include "gh/store_corrections.h"
 #include "gh/alloc.h"
 #include "gh/catalogue.h"
 #include "gh/phash.h"
@@ -929,6 +931,120 @@ static void corrections_stick(void)
     gh_store_close(st);
 }
 
+/* Issue 11: corrections are votes, one per owner and photo, counted per slug without the
+ * rejected ones; accepting or applying one applies the pending votes that agree. */
+static struct gh_correction vote_of(const char *sha, int64_t ident, const char *owner,
+                                    const char *slug_, int64_t at)
+{
+    struct gh_correction c;
+
+    memset(&c, 0, sizeof c);
+    c.identification_id = ident;
+    snprintf(c.sha256, sizeof c.sha256, "%s", sha);
+    c.phash = 0x1234;
+    snprintf(c.owner, sizeof c.owner, "%s", owner);
+    snprintf(c.slug, sizeof c.slug, "%s", slug_);
+    snprintf(c.previous_slug, sizeof c.previous_slug, "barbell");
+    c.status = GH_CORRECTION_PENDING;
+    c.created_at = at;
+    return c;
+}
+
+static void corrections_are_votes(void)
+{
+    struct gh_store *st = open_store(0);
+    struct gh_correction v1, v2, v3, again, got, page[50];
+    struct gh_identification rec, hist;
+    struct gh_err err = {0};
+    struct gh_user u;
+    char sha[GH_STORE_SHA_HEX_CAP], o1[64], o2[64], o3[64];
+    size_t n = 0, seen = 0;
+    int rc;
+
+    if (!st)
+        return;
+    make_sha(sha);
+    memset(&rec, 0, sizeof rec);
+    snprintf(rec.request_id, sizeof rec.request_id, "vote-%s", g_nonce);
+    memcpy(rec.sha256, sha, sizeof rec.sha256);
+    rec.created_at = T0;
+    CHECK_INT(gh_store_record_identification(st, &rec, &err), GH_OK);
+    memset(&u, 0, sizeof u);
+    snprintf(u.username, sizeof u.username, "voter-%s", g_nonce);
+    snprintf(u.password_hash, sizeof u.password_hash, "x");
+    u.role = GH_ROLE_USER;
+    u.created_at = T0;
+    CHECK_INT(gh_store_user_add(st, &u, &err), GH_OK);
+    snprintf(o1, sizeof o1, "user:%lld", (long long)u.id);
+    snprintf(o2, sizeof o2, "key:%s-2", g_nonce);
+    snprintf(o3, sizeof o3, "key:%s-3", g_nonce);
+    v1 = vote_of(sha, rec.id, o1, "squat-rack", T0 + 1);
+    rc = gh_store_correction_add(st, &v1, &err);
+    print_err("correction_add", rc, &err);
+    CHECK_INT(rc, GH_OK);
+    CHECK(v1.id > 0);
+    CHECK_INT(v1.votes, 1);
+    CHECK_INT(gh_store_get_identification(st, rec.id, NULL, &hist, &err), GH_OK);
+    CHECK_STR(hist.corrected_slug, "squat-rack");
+    v2 = vote_of(sha, rec.id, o2, "squat-rack", T0 + 2);
+    CHECK_INT(gh_store_correction_add(st, &v2, &err), GH_OK);
+    CHECK_INT(v2.votes, 2);
+    /* one owner, one vote: a new one replaces theirs and gets a new id */
+    again = vote_of(sha, rec.id, o1, "leg-press", T0 + 3);
+    CHECK_INT(gh_store_correction_add(st, &again, &err), GH_OK);
+    CHECK(again.id > v2.id);
+    CHECK_INT(again.votes, 1);
+    CHECK_INT(gh_store_correction_get(st, v1.id, &got, &err), GH_ENOTFOUND);
+    CHECK_INT(gh_store_correction_get(st, v2.id, &got, &err), GH_OK);
+    CHECK_INT(got.votes, 1);
+    CHECK_INT(got.status, GH_CORRECTION_PENDING);
+    CHECK_STR(got.previous_slug, "barbell");
+    CHECK_INT(gh_store_correction_get(st, again.id, &got, &err), GH_OK);
+    CHECK_STR(got.username, u.username); /* a user's vote names them */
+    CHECK_STR(got.owner, o1);
+    CHECK(got.phash == 0x1234);
+    /* applying one applies the pending votes that agree, not the others */
+    v3 = vote_of(sha, rec.id, o3, "squat-rack", T0 + 4);
+    CHECK_INT(gh_store_correction_add(st, &v3, &err), GH_OK);
+    CHECK_INT(v3.votes, 2);
+    CHECK_INT(gh_store_correction_set_status(st, v3.id, GH_CORRECTION_APPLIED, T0 + 5, &err),
+              GH_OK);
+    CHECK_INT(gh_store_correction_get(st, v2.id, &got, &err), GH_OK);
+    CHECK_INT(got.status, GH_CORRECTION_APPLIED);
+    CHECK_INT(gh_store_correction_get(st, again.id, &got, &err), GH_OK);
+    CHECK_INT(got.status, GH_CORRECTION_PENDING);
+    /* a rejected vote no longer counts */
+    CHECK_INT(gh_store_correction_set_status(st, again.id, GH_CORRECTION_REJECTED, T0 + 6, &err),
+              GH_OK);
+    CHECK_INT(gh_store_correction_get(st, again.id, &got, &err), GH_OK);
+    CHECK_INT(got.status, GH_CORRECTION_REJECTED);
+    CHECK_INT(got.votes, 0);
+    /* lists: by status, newest first, and what instances pull, oldest first */
+    CHECK_INT(gh_store_correction_list(st, GH_CORRECTION_APPLIED, 0, 50, page, &n, &err), GH_OK);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(page[i].sha256, sha) == 0) {
+            CHECK_INT(page[i].status, GH_CORRECTION_APPLIED);
+            CHECK(seen == 0 || page[i].id < v3.id);
+            seen++;
+        }
+    CHECK_INT(seen, 2);
+    CHECK_INT(gh_store_correction_list(st, -1, v3.id, 50, page, &n, &err), GH_OK);
+    for (size_t i = 0; i < n; i++)
+        CHECK(page[i].id < v3.id);
+    CHECK_INT(gh_store_correction_since(st, v2.id - 1, 50, page, &n, &err), GH_OK);
+    CHECK(n >= 3);
+    for (size_t i = 1; i < n; i++)
+        CHECK(page[i].id > page[i - 1].id);
+    CHECK_INT(page[0].id, v2.id);
+    CHECK_INT(gh_store_correction_get(st, INT64_MAX / 2, &got, NULL), GH_ENOTFOUND);
+    CHECK_INT(gh_store_correction_set_status(st, INT64_MAX / 2, GH_CORRECTION_REJECTED, T0, NULL),
+              GH_ENOTFOUND);
+    CHECK_INT(gh_store_correction_set_status(st, v2.id, 9, T0, NULL), GH_EINVAL);
+    v1.sha256[3] = '\0';
+    CHECK_INT(gh_store_correction_add(st, &v1, NULL), GH_EINVAL);
+    gh_store_close(st);
+}
+
 /* Issue 10: a lookup counts its hit in memory (the entry it returns includes it); the table
  * gets all of a key's hits in one row write when the batch is flushed. */
 static void hits_are_written_in_batches(void)
@@ -1047,6 +1163,7 @@ static const struct gh_test_case contract_cases[] = {
     GH_TEST(record_ids_increase_and_sums),
     GH_TEST(identifications_list_and_get),
     GH_TEST(corrections_stick),
+    GH_TEST(corrections_are_votes),
     GH_TEST(purge_removes_only_expired),
     GH_TEST(stats_on_empty_and_filled_cache),
     GH_TEST(invalid_arguments),
