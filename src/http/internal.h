@@ -139,6 +139,10 @@ void gh_http_json(struct gh_http_request *req, int status, char *json, size_t le
 struct json_t;
 void gh_http_json_doc(struct gh_http_request *req, int status, struct json_t *doc);
 
+/* 1 while at least 90% of MAX_CONNECTIONS are open (admission.c): answers that can come from
+ * memory should, and keep-alive is ended. Any thread. */
+int gh_http_crowded(void);
+
 /* Query argument, or NULL. */
 const char *gh_http_arg(struct gh_http_request *req, const char *name);
 const char *gh_http_header(struct gh_http_request *req, const char *name);

@@ -11,9 +11,64 @@
 #include "gh/redis.h"
 #include "gh_version.h"
 
+#include "gh/alloc.h"
+#include "gh/clock.h"
+
 #include <jansson.h>
+#include <pthread.h>
 #include <string.h>
 #include <time.h>
+
+/* The last answer a worker made, for the I/O thread to repeat while the server is crowded
+ * (a flood): /health then answers without queueing behind anything, at most SNAPSHOT_MS old.
+ * Otherwise every request checks afresh (a state change shows at once). */
+#define SNAPSHOT_MS 1000
+
+static struct {
+    pthread_mutex_t mu;
+    char *body; /* gh_malloc'd; NULL until the first check */
+    size_t len;
+    int status;
+    double at_ms;
+} snap = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0, 0};
+
+static void snapshot_put(int status, const json_t *doc)
+{
+    /* jansson allocates with malloc, which gh_free releases (as gh_http_json_doc relies on) */
+    char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    size_t len = text ? strlen(text) : 0;
+
+    if (!text)
+        return;
+    pthread_mutex_lock(&snap.mu);
+    gh_free(snap.body);
+    snap.body = text;
+    snap.len = len;
+    snap.status = status;
+    snap.at_ms = gh_mono_ms();
+    pthread_mutex_unlock(&snap.mu);
+}
+
+/* 1 when req was answered from a fresh enough snapshot. */
+static int snapshot_answer(struct gh_http_request *req)
+{
+    char *copy = NULL;
+    size_t len = 0;
+    int status = 0;
+
+    pthread_mutex_lock(&snap.mu);
+    if (snap.body && gh_mono_ms() - snap.at_ms < SNAPSHOT_MS && (copy = gh_malloc(snap.len + 1))) {
+        memcpy(copy, snap.body, snap.len + 1);
+        len = snap.len;
+        status = snap.status;
+    }
+    pthread_mutex_unlock(&snap.mu);
+    if (!copy)
+        return 0;
+    gh_http_json(req, status, copy, len);
+    req->resp.no_store = 1;
+    return 1;
+}
 
 /* Ordered by severity: the overall status is the largest. */
 enum health {
@@ -66,12 +121,16 @@ static int gh_route_health_work(struct gh_http_request *req)
     if (doc && app->provider->kernels)
         json_object_set_new(json_object_get(doc, "provider"), "kernels",
                             json_string(app->provider->kernels));
+    snapshot_put(h == HEALTH_UNAVAILABLE ? 503 : 200, doc);
     gh_http_json_doc(req, h == HEALTH_UNAVAILABLE ? 503 : 200, doc);
     return 0;
 }
 
-/* The store and Redis checks block: on a light worker. */
+/* The store and Redis checks block: on a light worker, unless a flood is on and a check made
+ * within the last second can answer from memory. */
 int gh_route_health(struct gh_http_request *req)
 {
+    if (gh_http_crowded() && snapshot_answer(req))
+        return 0;
     return gh_http_defer(req, gh_route_health_work, GH_HTTP_POOL_LIGHT);
 }

@@ -188,6 +188,11 @@ static enum MHD_Result queue_with_headers(struct gh_http_request *req, struct MH
     return ok;
 }
 
+int gh_http_crowded(void)
+{
+    return the_server && gh_admission_crowded(the_server->adm);
+}
+
 static enum MHD_Result queue(struct gh_http_request *req)
 {
     struct gh_http_response *r = &req->resp;
