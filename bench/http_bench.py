@@ -462,7 +462,7 @@ class Bench:
 
     # --- gymhelper -----------------------------------------------------------------------
 
-    def start_gymhelper(self):
+    def start_gymhelper(self, extra_args=()):
         fake = self.procs.start(
             "fake_openai", [PY, os.path.join(ROOT, "tests", "fake_openai.py"), "--port", "0",
                             "--key", API_KEY, "--model", MODEL, "--answer", "barbell"],
@@ -485,7 +485,8 @@ class Bench:
             "gymhelper serve",
             [self.gh, "serve", "--port", "0", "--database-url",
              "sqlite:///%s" % os.path.join(self.tmp, "gh.db"), "--log-level", "warn",
-             "--openai-base-url", "http://127.0.0.1:%d/v1" % fport] + limits_off,
+             "--openai-base-url", "http://127.0.0.1:%d/v1" % fport] + limits_off
+            + list(extra_args),
             os.path.join(self.tmp, "gymhelper.log"), env=env, cwd=self.tmp)
         port = int(wait_for_line(srv, srv.gh_log, r"listening on http://127\.0\.0\.1:(\d+)",
                                  20).group(1))
