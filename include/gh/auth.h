@@ -148,4 +148,12 @@ void gh_auth_owner(const struct gh_identity *id, char out[GH_IDENTITY_KEY_CAP]);
 /* A printable random password of 20 base64url characters (for `user add` without one). */
 int gh_auth_random_password(char out[32], struct gh_err *err) GH_MUST_CHECK;
 
+/* Share links (issue 12): a token of 32 random bytes (libsodium) as 43 base64url characters,
+ * and the SHA-256 hex the store keeps instead of it. GH_EBACKEND when libsodium cannot start. */
+#define GH_SHARE_TOKEN_LEN 43
+int gh_auth_share_token(char token[GH_SHARE_TOKEN_LEN + 1], char hash[GH_TOKEN_HASH_CAP],
+                        struct gh_err *err) GH_MUST_CHECK;
+/* The hash of a presented token; GH_EINVAL when it is not one we could have made. */
+int gh_auth_share_hash(const char *token, char hash[GH_TOKEN_HASH_CAP]) GH_MUST_CHECK;
+
 #endif

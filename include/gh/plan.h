@@ -52,7 +52,7 @@ int gh_plan_exercise_possible(const struct gh_catalogue *cat, const struct gh_ex
 
 /* Builds the plan as compact JSON text: {"goal","days_per_week","session_minutes",
  * "experience","split","reasons":[...],"days":[{"n","name","minutes","slots":[{"exercise",
- * "name","alternative","alternative_reason","sets","reps":[lo,hi],"rest_s","reason"}]}],
+ * "name","measure","alternative","alternative_reason","sets","reps":[lo,hi],"rest_s","reason"}]}],
  * "weekly_sets":{muscle: sets}} with no "next" (gh_plan_add_next adds it). Splits: 2-3 days
  * full body, 4 upper/lower, 5 push/pull/legs/upper/lower, 6 push/pull/legs twice. Unknown
  * equipment slugs are ignored. Errors: GH_EINVAL (out-of-range input, or a gym whose

@@ -102,6 +102,27 @@ static void token_hash(const char *t, char out[GH_TOKEN_HASH_CAP])
     sodium_bin2hex(out, GH_TOKEN_HASH_CAP, h, sizeof h);
 }
 
+int gh_auth_share_token(char token[GH_SHARE_TOKEN_LEN + 1], char hash[GH_TOKEN_HASH_CAP],
+                        struct gh_err *err)
+{
+    uint8_t raw[KEY_RANDOM_BYTES];
+
+    if (sodium_init() < 0)
+        return gh_err_set(err, GH_EBACKEND, "libsodium cannot start");
+    randombytes_buf(raw, sizeof raw);
+    gh_auth_b64_encode(raw, sizeof raw, token, GH_SHARE_TOKEN_LEN + 1);
+    token_hash(token, hash);
+    return GH_OK;
+}
+
+int gh_auth_share_hash(const char *token, char hash[GH_TOKEN_HASH_CAP])
+{
+    if (!token_well_formed(token, ""))
+        return GH_EINVAL;
+    token_hash(token, hash);
+    return GH_OK;
+}
+
 /* ---- the cache of what the store said ---- */
 
 static uint32_t fnv1a(const char *s)

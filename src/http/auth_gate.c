@@ -26,7 +26,8 @@ static int is_public(const char *url)
         return 1; /* /health, the web app, /openapi.json, /docs/ */
     return strcmp(url, "/api/v1/health") == 0 || strcmp(url, "/api/v1/equipment") == 0 ||
            starts(url, "/api/v1/equipment/") || strcmp(url, "/api/v1/exercises") == 0 ||
-           starts(url, "/api/v1/exercises/") || starts(url, "/api/v1/auth/");
+           starts(url, "/api/v1/exercises/") || starts(url, "/api/v1/auth/") ||
+           starts(url, "/api/v1/shared/");
 }
 
 /* The scope an API key needs for url; 0: any authenticated caller. */

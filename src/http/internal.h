@@ -181,6 +181,11 @@ int gh_route_workouts(struct gh_http_request *req);
 int gh_route_progress(struct gh_http_request *req);
 int gh_route_exports(struct gh_http_request *req);
 int gh_route_imports(struct gh_http_request *req);
+/* Plans and share links (route_plans.c, issue 12), subtree routes likewise;
+ * /api/v1/shared/{token} is public. */
+int gh_route_plans(struct gh_http_request *req);
+int gh_route_shares(struct gh_http_request *req);
+int gh_route_shared(struct gh_http_request *req);
 
 /* Who the request is from, and whether it may go on (auth_gate.c). Called once the headers
  * are in: authenticates a token or API key, then applies the route-independent policy

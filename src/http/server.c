@@ -275,6 +275,9 @@ static const struct route routes[] = {
     {"/api/v1/progress", GH_ROUTE_SUBTREE, "GET, HEAD", gh_route_progress, NULL, NULL, 0},
     {"/api/v1/exports", GH_ROUTE_SUBTREE, "GET, HEAD", gh_route_exports, NULL, NULL, 0},
     {"/api/v1/imports", GH_ROUTE_SUBTREE, "POST", gh_route_imports, NULL, NULL, 1},
+    {"/api/v1/plans", GH_ROUTE_SUBTREE, "GET, HEAD, POST, DELETE", gh_route_plans, NULL, NULL, 0},
+    {"/api/v1/shares", GH_ROUTE_SUBTREE, "GET, HEAD, POST, DELETE", gh_route_shares, NULL, NULL, 0},
+    {"/api/v1/shared", GH_ROUTE_SUBTREE, "GET, HEAD", gh_route_shared, NULL, NULL, 0},
 };
 
 /* Files compiled into the binary, for whatever path the API routes do not claim. */

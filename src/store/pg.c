@@ -216,6 +216,24 @@ static const char *const pg_migrations[] = {
     "CREATE INDEX workout_sets_workout_idx ON workout_sets(workout_id, performed_at);"
     "CREATE INDEX workout_sets_exercise_idx ON workout_sets(owner, exercise, performed_at);"
     "CREATE INDEX workout_sets_time_idx ON workout_sets(owner, performed_at);",
+    /* 8: plans and share links (issue 12), as sqlite.c's migration 8. */
+    "CREATE TABLE plans ("
+    " id BIGSERIAL PRIMARY KEY,"
+    " owner TEXT NOT NULL,"
+    " client_id TEXT,"
+    " gym_id BIGINT,"
+    " body TEXT NOT NULL,"
+    " created_at BIGINT NOT NULL,"
+    " UNIQUE (owner, client_id));"
+    "CREATE INDEX plans_owner_idx ON plans(owner, id);"
+    "CREATE TABLE shares ("
+    " id BIGSERIAL PRIMARY KEY,"
+    " token_hash TEXT NOT NULL UNIQUE,"
+    " owner TEXT NOT NULL,"
+    " kind TEXT NOT NULL,"
+    " object_id BIGINT NOT NULL,"
+    " created_at BIGINT NOT NULL);"
+    "CREATE INDEX shares_owner_idx ON shares(owner, id);",
 };
 
 #define PG_SCHEMA_VERSION ((int)(sizeof pg_migrations / sizeof pg_migrations[0]))

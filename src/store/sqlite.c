@@ -208,6 +208,25 @@ static const char *const sq_migrations[] = {
     "CREATE INDEX workout_sets_workout_idx ON workout_sets(workout_id, performed_at);"
     "CREATE INDEX workout_sets_exercise_idx ON workout_sets(owner, exercise, performed_at);"
     "CREATE INDEX workout_sets_time_idx ON workout_sets(owner, performed_at);",
+    /* 8: plans and share links (issue 12): a plan is the generator's JSON as made; a share
+     * link is kept only as the SHA-256 of its token, with what it shows. */
+    "CREATE TABLE plans ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " owner TEXT NOT NULL,"
+    " client_id TEXT,"
+    " gym_id INTEGER,"
+    " body TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " UNIQUE (owner, client_id));"
+    "CREATE INDEX plans_owner_idx ON plans(owner, id);"
+    "CREATE TABLE shares ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " token_hash TEXT NOT NULL UNIQUE,"
+    " owner TEXT NOT NULL,"
+    " kind TEXT NOT NULL,"
+    " object_id INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL);"
+    "CREATE INDEX shares_owner_idx ON shares(owner, id);",
 };
 
 #define SQ_SCHEMA_VERSION ((int)(sizeof sq_migrations / sizeof sq_migrations[0]))

@@ -466,6 +466,7 @@ static int add_slot(struct gen *g, json_t *slots, size_t i, const char *m, int m
     choice_reason(g, i, m, main, why, sizeof why);
     bad |= put(slot, "exercise", json_string(x->slug));
     bad |= put(slot, "name", json_string(x->name));
+    bad |= put(slot, "measure", json_string(x->measure));
     bad |= add_alternative(g, slot, i, m, main);
     bad |= put(slot, "sets", json_integer(d.sets));
     bad |= put(slot, "reps", json_pack("[ii]", d.lo, d.hi));
