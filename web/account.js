@@ -9,8 +9,8 @@ import { api, setAuth, humanError, ApiError } from './api.js';
 import { h, replace, announce } from './ui.js';
 
 const EARLY_S = 60;            // refresh this long before the access token expires
-const NEEDS_SIGN_IN = new Set(['identify', 'history', 'status', 'review']);
-const NAMES = { identify: 'identify photos', history: 'see your history', status: 'see the status', review: 'review corrections' };
+const NEEDS_SIGN_IN = new Set(['identify', 'history', 'status', 'review', 'workouts']);
+const NAMES = { identify: 'identify photos', history: 'see your history', status: 'see the status', review: 'review corrections', workouts: 'log workouts' };
 
 const state = { mode: null, signup: false, token: null, me: null, timer: 0, note: null };
 let renewing = null;

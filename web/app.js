@@ -4,7 +4,7 @@
 import { initIdentify } from './identify.js';
 import { initAccount, gate, showAccount } from './account.js';
 
-const VIEWS = { identify: 'Identify', catalogue: 'Catalogue', history: 'History', status: 'Status', account: 'Account', review: 'Review corrections' };
+const VIEWS = { identify: 'Identify', catalogue: 'Catalogue', history: 'History', status: 'Status', account: 'Account', review: 'Review corrections', workouts: 'Workouts', shared: 'Shared' };
 const root = document.documentElement;
 let firstRoute = true;
 let statusMod = null;
@@ -51,6 +51,12 @@ async function route(ev) {
       break;
     case 'review':
       (await import('./review.js')).showReview({ focus });
+      break;
+    case 'workouts':
+      (await import('./workouts.js')).showWorkouts(sub);
+      break;
+    case 'shared':
+      (await import('./workouts.js')).showShared(sub);
       break;
   }
 }

@@ -4,7 +4,7 @@
 // first paint is on screen. The page shell's own styles are the <style> in index.html, which
 // the server's CSP allows by its SHA-256.
 document.documentElement.dataset.view =
-  (/^#\/(identify|catalogue|history|status|account|review)\b/.exec(location.hash) || [0, 'identify'])[1];
+  (/^#\/(identify|catalogue|history|status|account|review|workouts|shared)\b/.exec(location.hash) || [0, 'identify'])[1];
 (function () {
   // media "print" until loaded: a stylesheet added to <head> before the first paint would
   // otherwise hold that paint back.

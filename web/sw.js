@@ -2,12 +2,12 @@
 // keeps the last copy of GET /api/v1/equipment[/...] for browsing the catalogue offline.
 // It handles GETs only, and only those paths: POSTs (analyze, feedback), identifications,
 // health and cache stats always go straight to the network and are never stored.
-const VERSION = 'v3';
+const VERSION = 'v4';
 const SHELL_CACHE = `gymhelper-shell-${VERSION}`;
 const DATA_CACHE = `gymhelper-data-${VERSION}`;
 const SHELL = [
   '/', '/boot.js', '/app.css', '/app.js', '/api.js', '/ui.js', '/identify.js', '/picker.js', '/catalogue.js',
-  '/history.js', '/status.js', '/quality.js', '/account.js', '/account.css', '/review.js', '/manifest.webmanifest', '/icons/icon.svg', '/icons/icon-192.png',
+  '/history.js', '/status.js', '/quality.js', '/account.js', '/account.css', '/review.js', '/workouts.js', '/workouts.css', '/manifest.webmanifest', '/icons/icon.svg', '/icons/icon-192.png',
   '/icons/icon-512.png',
 ];
 const NETWORK_TIMEOUT_MS = 4000;

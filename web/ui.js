@@ -186,5 +186,13 @@ export function renderCard(e, opts = {}) {
         ? h('a', { href: safeHref(u), target: '_blank', rel: 'noopener noreferrer', testid: 'video-link' }, videoLabel(u),
           h('span', { class: 'vh' }, ' (opens in a new tab)'))
         : h('span', { testid: 'video-text' }, String(u)))))) : null,
+    haveItHere(e.slug),
     opts.foot || null);
+}
+
+/** "I have this here" (workouts.js fills it in: it adds the equipment to your gym). */
+function haveItHere(slug) {
+  const el = h('p', { class: 'wk-have', testid: 'have-it-here' });
+  import('./workouts.js').then((m) => m.haveItHere(el, slug)).catch(() => el.remove());
+  return el;
 }
