@@ -140,6 +140,15 @@ def server_routes():
     return out
 
 
+def server_subtrees():
+    """{path: {methods}} of the table's subtree routes (GH_ROUTE_SUBTREE: the path and all
+    below it, routed by their handler)."""
+    text = SERVER_C.read_text()
+    rx = re.compile(r'\{\s*"(/[^"]*)"\s*,\s*GH_ROUTE_SUBTREE\s*,\s*"([^"]*)"')
+    return {path: {m.strip().lower() for m in allow.split(",")} - {"head"}
+            for path, allow in rx.findall(text)}
+
+
 # --- fixtures --------------------------------------------------------------------------------
 
 pytestmark = pytest.mark.usefixtures("fresh_fake")  # fake: tests/http/conftest.py
@@ -280,6 +289,10 @@ def test_route_table_and_document_agree(server, doc):
     routes = server_routes()
     documented = {(template(p), m) for p, ops in doc.doc["paths"].items() for m in ops
                   if p not in STATIC}
+    # a documented path below a subtree route is served when the subtree takes its method
+    for path, methods in server_subtrees().items():
+        routes |= {(p, m) for p, m in documented
+                   if (p == path or p.startswith(path + "/")) and m in methods}
     assert documented - routes == set(), \
         "documented, but not in src/http/server.c's routes[]: %s" % sorted(documented - routes)
     assert routes - documented == set(), \
@@ -669,13 +682,67 @@ def test_security_is_documented_and_enforced(procs, binary, fake, doc, photos, r
     assert s.get("/metrics", tok["sadm"]).status == 200
 
 
+def test_plans_and_shares(server, doc):
+    """Plans and share links (open mode: the local user), each documented status."""
+    gen = "/api/v1/plans/generate"
+    body = {"client_id": "openapi-plan-1", "goal": "muscle", "days_per_week": 3,
+            "equipment": ["dumbbell", "weight-bench"]}
+    plan = doc.check(post_json(server, gen, body), gen, "post", 201)
+    doc.check(post_json(server, gen, body), gen, "post", 200)
+    doc.check(post_json(server, gen, {"goal": "bulk", "days_per_week": 3, "equipment": []}), gen,
+              "post", 400, "invalid_field")
+    doc.check(post_json(server, gen, b"[1"), gen, "post", 400, "invalid_json")
+    doc.check(post_json(server, gen, {"goal": "muscle", "days_per_week": 3, "gym_id": 987654}),
+              gen, "post", 404, "gym_not_found")
+    doc.check(post_json(server, gen, {"goal": "muscle", "days_per_week": 3,
+                                      "equipment": ["laser-sword"]}), gen, "post", 422,
+              "unknown_equipment")
+    doc.check(server.request("POST", gen, b"goal=muscle", {"Content-Type": "text/plain"}), gen,
+              "post", 415, "unsupported_media_type")
+    doc.check(server.get("/api/v1/plans"), "/api/v1/plans", "get", 200)
+    one = "/api/v1/plans/{id}"
+    doc.check(server.get("/api/v1/plans/%d" % plan["id"]), one, "get", 200)
+    doc.check(server.get("/api/v1/plans/987654"), one, "get", 404, "plan_not_found")
+    start = "/api/v1/plans/{id}/days/{n}/start"
+    url = "/api/v1/plans/%d/days/1/start" % plan["id"]
+    doc.check(post_json(server, url, {"client_id": "openapi-start-1"}), start, "post", 201)
+    doc.check(post_json(server, url, {"client_id": "openapi-start-1"}), start, "post", 200)
+    doc.check(post_json(server, url, {}), start, "post", 400, "invalid_field")
+    doc.check(post_json(server, "/api/v1/plans/%d/days/9/start" % plan["id"],
+                        {"client_id": "openapi-start-2"}),
+              start, "post", 404, "plan_day_not_found")
+    doc.check(server.request("POST", url, b"x", {"Content-Type": "text/plain"}), start, "post",
+              415, "unsupported_media_type")
+    shares = "/api/v1/shares"
+    link = doc.check(post_json(server, shares, {"kind": "plan", "id": plan["id"]}), shares, "post",
+                     201)
+    doc.check(post_json(server, shares, {"kind": "gym", "id": 1}), shares, "post", 400,
+              "invalid_field")
+    doc.check(post_json(server, shares, {"kind": "workout", "id": 987654}), shares, "post", 404,
+              "workout_not_found")
+    doc.check(server.request("POST", shares, b"x", {"Content-Type": "text/plain"}), shares, "post",
+              415, "unsupported_media_type")
+    doc.check(server.get(shares), shares, "get", 200)
+    shared = "/api/v1/shared/{token}"
+    doc.check(server.get("/api/v1/shared/" + link["token"]), shared, "get", 200)
+    revoke = "/api/v1/shares/{token}"
+    doc.check(server.request("DELETE", "/api/v1/shares/" + link["token"]), revoke, "delete", 204)
+    doc.check(server.request("DELETE", "/api/v1/shares/" + link["token"]), revoke, "delete", 404,
+              "share_not_found")
+    doc.check(server.get("/api/v1/shared/" + link["token"]), shared, "get", 404, "share_not_found")
+    doc.check(server.request("DELETE", "/api/v1/plans/%d" % plan["id"]), one, "delete", 204)
+    doc.check(server.request("DELETE", "/api/v1/plans/%d" % plan["id"]), one, "delete", 404,
+              "plan_not_found")
+
+
 def test_every_path_answers_405_with_its_methods(server, doc):
     failures = []
     for path, ops in doc.doc["paths"].items():
-        wrong = "DELETE" if "get" in ops else "GET"
+        wrong = next(m for m in ("DELETE", "PUT", "PATCH", "GET", "POST") if m.lower() not in ops)
         r = server.request(wrong, path.replace("{id}", "x1"))
         try:
-            doc.check(r, path, list(ops)[0], 405, "method_not_allowed")
+            for method in ops:  # the one answer is each operation's documented 405
+                doc.check(r, path, method, 405, "method_not_allowed")
             allowed = {m.strip().lower() for m in r.header("Allow").split(",")} - {"head"}
             assert allowed == set(ops), "Allow: %s" % r.header("Allow")
         except AssertionError as e:
