@@ -2,12 +2,13 @@
 # SPDX-License-Identifier: MIT
 """CLIP engine bench: the full ViT-B/32 architecture (config.json defaults) with random F32
 weights written once to a temporary directory (~600 MB, removed at the end), timed per
-precision (f32, bf16 where the CPU has AVX512-BF16, int8 with its weights mapped from the file
-`gymhelper model quantize` writes) by build/bench/clip_bench and, in the same run, by a PyTorch
-peer (bench/peer_torch_clip.py: the same architecture with torch ops, same weights, same thread
-count, OpenBLAS's fastest kernel set for this CPU, its better thread setup per row); then, per
-precision, analyses through `gymhelper serve` with the clip provider: images/s with 1 client
-and with 8 concurrent clients (cache misses: distinct photos, a fresh store). Prints Markdown.
+precision (f32, bf16 where the CPU has AVX512-BF16, int8), each with its layer weights
+mapped from the file `gymhelper model quantize --precision P` writes, by build/bench/clip_bench
+and, in the same run, by a PyTorch peer (bench/peer_torch_clip.py: the same architecture with
+torch ops, same weights, same thread count, OpenBLAS's fastest kernel set for this CPU, its
+better thread setup per row); then, per precision, analyses through `gymhelper serve` with the
+clip provider: images/s with 1 client and with 8 concurrent clients (cache misses: distinct
+photos, a fresh store). Prints Markdown.
 
 usage: /usr/bin/python3 bench/clip_bench.py [--build=build] [--threads=2] [--runs=10]
            [--batch=8] [--rounds=3] [--precisions=f32,bf16,int8] [--no-peer] [--no-http]
@@ -210,9 +211,9 @@ def main():
                      time.monotonic() - t0))
         with open(os.path.join(model, "config.json")) as f:
             conf = json.load(f)
-        if "int8" in precs:
+        for p in precs:  # packed files for every precision: loads map them
             q = subprocess.run([os.path.join(ROOT, a.build, "gymhelper"), "model", "quantize",
-                                model], capture_output=True, text=True)
+                                "--precision", p, model], capture_output=True, text=True)
             if q.returncode != 0:
                 raise SystemExit("gymhelper model quantize failed:\n" + q.stderr)
             print(q.stdout.strip())
@@ -387,8 +388,8 @@ def report(conf, ours, peer, a, http):
     print("Both engines run a fresh process per round on the same weights file (in /dev/shm, so "
           "the page cache is warm): each loads the model, frees it and loads it again (the "
           "second load is reported), then times batch 1, batch %d and one prompt; peak RSS is "
-          "the process's VmHWM with one model alive. int8 maps the weights `gymhelper model "
-          "quantize` wrote; f32 and bf16 pack them at load. PyTorch maps the F32 tensors from "
+          "the process's VmHWM with one model alive. Each precision maps the packed weights "
+          "`gymhelper model quantize --precision P` wrote. PyTorch maps the F32 tensors from "
           "the file (as the safetensors package does). HTTP: `gymhelper serve` with the clip "
           "provider and its defaults, every request a cache miss (distinct photos, ~224 px to "
           "1.5 MP JPEGs)." % a.batch)

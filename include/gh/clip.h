@@ -152,13 +152,13 @@ int gh_clip_embed_images(struct gh_clip_model *m, const float *pixels, size_t n,
 int gh_clip_embed_texts(struct gh_clip_model *m, const char *const *texts, size_t n, float *out,
                         struct gh_err *err) GH_MUST_CHECK;
 
-/* `gymhelper model quantize`: writes m's int8 layer weights (m loaded with precision int8:
- * quantised at load, or mapped) to the model directory's gymhelper-int8.bin (a temporary file
- * renamed into place), which later int8 loads of the same model on the same kernel family map
- * instead of quantising again (the embeddings are the same to the bit). The path goes to
- * path (cap bytes; may be NULL). Errors: GH_EINVAL (not int8), GH_EIO, GH_ENOMEM. */
-int gh_clip_save_int8(struct gh_clip_model *m, char *path, size_t cap,
-                      struct gh_err *err) GH_MUST_CHECK;
+/* `gymhelper model quantize`: writes m's layer weights, packed in the precision m was loaded
+ * in (int8: quantised), to the model directory's gymhelper-int8.bin (-bf16.bin, -f32.bin; a
+ * temporary file renamed into place), which later loads of the same model in that precision
+ * (int8: on the same kernel family) map instead of packing again: the embeddings are the same
+ * to the bit. The path goes to path (cap bytes; may be NULL). Errors: GH_EIO, GH_ENOMEM. */
+int gh_clip_save_packed(struct gh_clip_model *m, char *path, size_t cap,
+                        struct gh_err *err) GH_MUST_CHECK;
 
 /* Image batching, counted over every model of this process since it started: forward passes,
  * the images and the gh_clip_embed_images calls they served. passes < calls means concurrent

@@ -17,7 +17,7 @@
 static const char model_usage[] =
     "usage: gymhelper model pull [--revision REV] [--endpoint URL] [NAME]\n"
     "       gymhelper model list\n"
-    "       gymhelper model quantize MODEL\n"
+    "       gymhelper model quantize [--precision int8|bf16|f32] MODEL\n"
     "\n"
     "pull  downloads a CLIP checkpoint (config.json, model.safetensors, vocab.json,\n"
     "      merges.txt) from the Hugging Face Hub into $XDG_CACHE_HOME/gymhelper/models/NAME\n"
@@ -28,10 +28,11 @@ static const char model_usage[] =
     "      --if-missing: nothing to do (and no network) when NAME is already pulled;\n"
     "      --connect-timeout-ms: give up on an unreachable host sooner (default 15000).\n"
     "list  prints the pulled models: name, revision, size, and whether each is complete.\n"
-    "quantize  stores MODEL's int8 weights (per-channel scales, packed for this CPU's\n"
-    "      kernels; GH_CLIP_ISA picks others) in MODEL/gymhelper-int8.bin, which\n"
-    "      CLIP_PRECISION=int8 (or auto) then maps at load instead of quantising: the same\n"
-    "      embeddings, loaded in a fraction of the time. MODEL: a directory or a pulled name.\n"
+    "quantize  stores MODEL's layer weights packed for the engine in MODEL/gymhelper-int8.bin\n"
+    "      (default: int8 with per-channel scales, for this CPU's kernels; GH_CLIP_ISA picks\n"
+    "      others), -bf16.bin or -f32.bin, which a load in that CLIP_PRECISION then maps\n"
+    "      instead of packing: the same embeddings, loaded in a fraction of the time.\n"
+    "      MODEL: a directory or a pulled name.\n"
     "\n"
     "Use a pulled model with CLIP_MODEL=NAME (AI_PROVIDER=auto uses the default one when it\n"
     "is pulled).\n";
@@ -151,23 +152,43 @@ static int quantize(int argc, char **argv)
     struct gh_model_ref ref;
     struct gh_err err = {0};
     char path[GH_MODELS_PATH_CAP + 32];
+    const char *model = NULL;
     double t0 = mono_ms();
     int rc;
 
-    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        fputs(model_usage, stdout);
-        return 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(model_usage, stdout);
+            return 0;
+        }
+        if (strcmp(argv[i], "--precision") == 0 && i + 1 < argc) {
+            if (gh_clip_precision_parse(argv[++i], &opts.precision, NULL) != GH_OK ||
+                opts.precision == GH_CLIP_PRECISION_AUTO) {
+                fprintf(stderr,
+                        "gymhelper model quantize: --precision %s: expected int8, bf16 "
+                        "or f32\n",
+                        argv[i]);
+                return 2;
+            }
+        } else if (argv[i][0] != '-' && !model) {
+            model = argv[i];
+        } else {
+            fputs("gymhelper model quantize: expected [--precision int8|bf16|f32] MODEL (a "
+                  "directory or a pulled name)\n",
+                  stderr);
+            return 2;
+        }
     }
-    if (argc != 2 || argv[1][0] == '-') {
+    if (!model) {
         fputs("gymhelper model quantize: expected one MODEL (a directory or a pulled name)\n",
               stderr);
         return 2;
     }
-    if ((rc = gh_models_resolve(argv[1], &ref, &err)) == GH_OK &&
+    if ((rc = gh_models_resolve(model, &ref, &err)) == GH_OK &&
         (rc = gh_clip_load(ref.dir, &opts, &m, &err)) == GH_OK)
-        rc = gh_clip_save_int8(m, path, sizeof path, &err);
+        rc = gh_clip_save_packed(m, path, sizeof path, &err);
     if (rc != GH_OK) {
-        fprintf(stderr, "gymhelper model quantize: %s: %s [%s]\n", argv[1], err.msg,
+        fprintf(stderr, "gymhelper model quantize: %s: %s [%s]\n", model, err.msg,
                 gh_err_name(err.code));
         gh_clip_free(m);
         return 1;

@@ -74,7 +74,7 @@ struct gh_clip_model {
     size_t n_owned, owned_cap;
     long page;
 
-    struct gh_qfile *qmap;            /* int8 layer weights mapped from the model's GH_QFILE_NAME */
+    struct gh_qfile *qmap;            /* layer weights mapped from the model's gh_qfile_name */
     char qpath[PATH_MAX];             /* that file's path */
     const struct gh_kern_ops *ops;    /* the kernel set for this CPU */
     enum gh_clip_precision precision; /* resolved: f32, bf16 or int8 */
@@ -386,7 +386,7 @@ static int load_layer(struct gh_clip_model *m, const char *prefix, int i,
     };
     int rc = load_qkv(m, prefix, i, h, L, err);
 
-    if (rc == GH_OK && !m->qmap) /* else mapped from the int8 file already (map_int8) */
+    if (rc == GH_OK && !m->qmap) /* else mapped from the packed file already (map_packed) */
         rc = load_layer_w(m, prefix, i, "self_attn.out_proj.weight", h, h, &L->o, err);
     if (rc == GH_OK && !m->qmap)
         rc = load_layer_w(m, prefix, i, "mlp.fc1.weight", in, h, &L->fc1, err);
@@ -420,10 +420,10 @@ static int layer_weights(struct gh_clip_model *m, struct gh_kern_w **out, int sh
         for (int i = 0; i < tw->cfg->layers; i++) {
             struct layer_w *L = &tw->layers[i];
             if (shape) {
-                gh_kern_w_shape(&L->qkv, GH_KERN_I8, h, 3 * h);
-                gh_kern_w_shape(&L->o, GH_KERN_I8, h, h);
-                gh_kern_w_shape(&L->fc1, GH_KERN_I8, h, in);
-                gh_kern_w_shape(&L->fc2, GH_KERN_I8, in, h);
+                gh_kern_w_shape(&L->qkv, m->prec, h, 3 * h);
+                gh_kern_w_shape(&L->o, m->prec, h, h);
+                gh_kern_w_shape(&L->fc1, m->prec, h, in);
+                gh_kern_w_shape(&L->fc2, m->prec, in, h);
             }
             out[n++] = &L->qkv;
             out[n++] = &L->o;
@@ -434,18 +434,16 @@ static int layer_weights(struct gh_clip_model *m, struct gh_kern_w **out, int sh
     return n;
 }
 
-/* int8: the layers' weights from the model's int8 file when one made for this model and these
- * kernels is there (gymhelper model quantize): mapped, not packed, so loading reads none of
- * the safetensors layer weights. A file for another model or CPU family is left alone. */
-static int map_int8(struct gh_clip_model *m, struct gh_err *err)
+/* The layers' weights from the model's packed file for this precision when one made for this
+ * model (and for int8 these kernels) is there (gymhelper model quantize): mapped, not packed, so
+ * loading reads none of the safetensors layer weights. Another file is left alone. */
+static int map_packed(struct gh_clip_model *m, struct gh_err *err)
 {
-    size_t n_max = 4 * ((size_t)m->cfg.text.layers + (size_t)m->cfg.vision.layers);
-    struct gh_kern_w **ws;
+    size_t n_max = 4 * ((size_t)m->cfg.text.layers + (size_t)m->cfg.vision.layers), used;
+    struct gh_kern_w **ws = gh_malloc_array(n_max, sizeof *ws);
     int n, rc;
 
-    if (m->prec != GH_KERN_I8)
-        return GH_OK;
-    if (!(ws = gh_malloc_array(n_max, sizeof *ws)))
+    if (!ws)
         return gh_err_set(err, GH_ENOMEM, "out of memory loading the CLIP weights");
     n = layer_weights(m, ws, 1);
     rc = gh_qfile_map(m->qpath, m->digest, m->ops->i8_wmax, ws, n, &m->qmap, err);
@@ -455,24 +453,24 @@ static int map_int8(struct gh_clip_model *m, struct gh_err *err)
         rc = GH_OK;
     }
     gh_free(ws);
-    if (rc == GH_OK) {
-        size_t used = strlen(m->kernels);
-        snprintf(m->kernels + used, sizeof m->kernels - used, "; int8 weights %s",
-                 m->qmap ? "mapped from " GH_QFILE_NAME : "quantised at load");
-    }
+    used = strlen(m->kernels);
+    if (rc == GH_OK)
+        snprintf(m->kernels + used, sizeof m->kernels - used, "; %s weights %s%s",
+                 gh_clip_precision_name(m->precision),
+                 m->qmap                 ? "mapped from "
+                 : m->prec == GH_KERN_I8 ? "quantised at load"
+                                         : "packed at load",
+                 m->qmap ? gh_qfile_name(m->prec) : "");
     return rc;
 }
 
-int gh_clip_save_int8(struct gh_clip_model *m, char *path, size_t cap, struct gh_err *err)
+int gh_clip_save_packed(struct gh_clip_model *m, char *path, size_t cap, struct gh_err *err)
 {
     size_t n_max = 4 * ((size_t)m->cfg.text.layers + (size_t)m->cfg.vision.layers);
-    struct gh_kern_w **ws;
+    struct gh_kern_w **ws = gh_malloc_array(n_max, sizeof *ws);
     int n, rc;
 
-    if (m->prec != GH_KERN_I8)
-        return gh_err_set(err, GH_EINVAL, "the model was loaded in %s, not int8",
-                          gh_clip_precision_name(m->precision));
-    if (!(ws = gh_malloc_array(n_max, sizeof *ws)))
+    if (!ws)
         return gh_err_set(err, GH_ENOMEM, "out of memory");
     n = layer_weights(m, ws, 0);
     rc = gh_qfile_write(m->qpath, m->digest, m->ops->i8_wmax, (const struct gh_kern_w *const *)ws,
@@ -532,7 +530,7 @@ static int load_weights(struct gh_clip_model *m, struct gh_err *err)
 
     if ((rc = alloc_layers(&c->text, &m->text, err)) != GH_OK ||
         (rc = alloc_layers(&c->vision, &m->vision, err)) != GH_OK ||
-        (rc = map_int8(m, err)) != GH_OK ||
+        (rc = map_packed(m, err)) != GH_OK ||
         (rc = load_tower(m, "text_model", &c->text, &m->text, err)) != GH_OK ||
         (rc = load_tower(m, "vision_model", &c->vision, &m->vision, err)) != GH_OK)
         return rc;
@@ -705,7 +703,7 @@ static int load_files(struct gh_clip_model *m, const char *dir, struct gh_err *e
         (rc = join(path, sizeof path, dir, "model.safetensors", err)) != GH_OK ||
         (rc = in_file(gh_st_open(path, &m->st, err), path, err)) != GH_OK ||
         (rc = digest(m, cfg, cfg_len, err)) != GH_OK ||
-        (rc = join(m->qpath, sizeof m->qpath, dir, GH_QFILE_NAME, err)) != GH_OK ||
+        (rc = join(m->qpath, sizeof m->qpath, dir, gh_qfile_name(m->prec), err)) != GH_OK ||
         (rc = join(path, sizeof path, dir, "vocab.json", err)) != GH_OK ||
         (rc = join(merges, sizeof merges, dir, "merges.txt", err)) != GH_OK ||
         (rc = gh_clip_tokenizer_load(path, merges, &m->tok, err)) != GH_OK) /* names the file */

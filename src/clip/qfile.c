@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* The int8 weight file (`gymhelper model quantize`): the layers' weights exactly as the loader
- * packs and quantises them (kernels.h's panel layout, per-channel scales, column sums), so a
- * later load maps them instead of quantising ~85 M weights again. Tied to one model (its digest)
- * and one weight range (wmax: 127, or 63 for AVX2's vpmaddubsw); another file is ignored, a
- * malformed one is an error. Layout, little-endian, every blob 64-byte aligned:
- *   header (128 bytes): magic "GHCLIPQ8", u32 version, u32 wmax, u32 panel width (32),
- *     u32 n_entries, u32 byte-order mark 0x01020304, the model digest (64 hex characters);
- *   n_entries x 40 bytes: u32 k, n, kp, n_panels; u64 offsets of data, scale, colsum. */
+/* The packed weight files (`gymhelper model quantize`): the layers' weights exactly as the loader
+ * packs them in one precision (kernels.h's panel layout; int8 with its per-channel scales and
+ * column sums), so a later load maps them instead of packing ~85 M weights again. Tied to one
+ * model (its digest), precision and, for int8, weight range (wmax: 127, or 63 for AVX2's
+ * vpmaddubsw); another file is ignored, a malformed one is an error. Layout, little-endian,
+ * every blob 64-byte aligned:
+ *   header (128 bytes): magic "GHCLIPQ8", u32 version, u32 wmax (0 but for int8), u32 panel
+ *     width (32), u32 n_entries, u32 byte-order mark 0x01020304, the model digest (64 hex
+ *     characters), u32 precision (enum gh_kern_prec);
+ *   n_entries x 40 bytes: u32 k, n, kp, n_panels; u64 offsets of data, scale, colsum (0, 0
+ *     but for int8). */
 #include "qfile.h"
 
 #include "gh/alloc.h"
@@ -20,7 +23,7 @@
 #include <unistd.h>
 
 #define MAGIC    "GHCLIPQ8"
-#define VERSION  1u
+#define VERSION  2u
 #define HEAD_LEN 128
 #define ENT_LEN  40
 #define BOM      0x01020304u
@@ -52,6 +55,13 @@ static uint64_t get64(const uint8_t *p)
     return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
 }
 
+const char *gh_qfile_name(enum gh_kern_prec prec)
+{
+    return prec == GH_KERN_I8     ? "gymhelper-int8.bin"
+           : prec == GH_KERN_BF16 ? "gymhelper-bf16.bin"
+                                  : "gymhelper-f32.bin";
+}
+
 static size_t align64(size_t v)
 {
     return (v + 63) / 64 * 64;
@@ -60,11 +70,11 @@ static size_t align64(size_t v)
 /* Byte sizes of w's three blobs. */
 static void blob_sizes(const struct gh_kern_w *w, size_t sz[3])
 {
-    size_t lanes = (size_t)w->n_panels * GH_KERN_NR;
+    size_t lanes = (size_t)w->n_panels * GH_KERN_NR, i8 = w->prec == GH_KERN_I8;
 
-    sz[0] = lanes * (size_t)w->kp;
-    sz[1] = lanes * sizeof(float);
-    sz[2] = lanes * sizeof(int32_t);
+    sz[0] = lanes * (size_t)w->kp * (i8 ? 1 : w->prec == GH_KERN_BF16 ? 2 : 4);
+    sz[1] = i8 ? lanes * sizeof(float) : 0;
+    sz[2] = i8 ? lanes * sizeof(int32_t) : 0;
 }
 
 static int write_all(FILE *f, const void *p, size_t len)
@@ -90,11 +100,12 @@ int gh_qfile_write(const char *path, const char *digest, int wmax, const struct 
         return gh_err_set(err, GH_EIO, "%s: cannot create: %s", tmp, strerror(errno));
     memcpy(head, MAGIC, 8);
     put32(head + 8, VERSION);
-    put32(head + 12, (uint32_t)wmax);
+    put32(head + 12, n && w[0]->prec == GH_KERN_I8 ? (uint32_t)wmax : 0);
     put32(head + 16, GH_KERN_NR);
     put32(head + 20, (uint32_t)n);
     put32(head + 24, BOM);
     memcpy(head + 28, digest, 64);
+    put32(head + 92, n ? (uint32_t)w[0]->prec : 0);
     ok = fwrite(head, 1, HEAD_LEN, f) == HEAD_LEN;
     for (int i = 0; ok && i < n; i++) {
         blob_sizes(w[i], sz);
@@ -115,8 +126,9 @@ int gh_qfile_write(const char *path, const char *digest, int wmax, const struct 
     }
     for (int i = 0; ok && i < n; i++) {
         blob_sizes(w[i], sz);
-        ok = write_all(f, w[i]->data, sz[0]) == 0 && write_all(f, w[i]->scale, sz[1]) == 0 &&
-             write_all(f, w[i]->colsum, sz[2]) == 0;
+        ok = write_all(f, w[i]->data, sz[0]) == 0 &&
+             (!sz[1] || write_all(f, w[i]->scale, sz[1]) == 0) &&
+             (!sz[2] || write_all(f, w[i]->colsum, sz[2]) == 0);
     }
     ok = fclose(f) == 0 && ok;
     if (!ok || rename(tmp, path) != 0) {
@@ -152,22 +164,25 @@ static int map_entry(const struct gh_qfile *q, const char *path, int i, struct g
                               path, i);
     }
     w->data = (uint8_t *)q->map + off[0];
-    w->scale = (float *)(void *)((uint8_t *)q->map + off[1]);
-    w->colsum = (int32_t *)(void *)((uint8_t *)q->map + off[2]);
+    if (w->prec == GH_KERN_I8) {
+        w->scale = (float *)(void *)((uint8_t *)q->map + off[1]);
+        w->colsum = (int32_t *)(void *)((uint8_t *)q->map + off[2]);
+    }
     return GH_OK;
 }
 
 static int check_header(const uint8_t *h, size_t len, const char *path, const char *digest,
-                        int wmax, int n, struct gh_err *err)
+                        enum gh_kern_prec prec, int wmax, int n, struct gh_err *err)
 {
-    if (len < HEAD_LEN || memcmp(h, MAGIC, 8) != 0 || get32(h + 8) != VERSION)
+    if (len < HEAD_LEN || memcmp(h, MAGIC, 8) != 0)
         return gh_err_set(err, GH_EINVAL,
-                          "%s is not a gymhelper int8 weight file of version %u (run `gymhelper "
-                          "model quantize` again)",
-                          path, VERSION);
-    if (get32(h + 24) != BOM || memcmp(h + 28, digest, 64) != 0 ||
-        get32(h + 12) != (uint32_t)wmax || get32(h + 16) != GH_KERN_NR)
-        return GH_EMISMATCH; /* another model, CPU family or byte order: not ours to use */
+                          "%s is not a gymhelper packed weight file (run `gymhelper model "
+                          "quantize` again)",
+                          path);
+    if (get32(h + 8) != VERSION || get32(h + 24) != BOM || memcmp(h + 28, digest, 64) != 0 ||
+        get32(h + 92) != (uint32_t)prec ||
+        get32(h + 12) != (prec == GH_KERN_I8 ? (uint32_t)wmax : 0) || get32(h + 16) != GH_KERN_NR)
+        return GH_EMISMATCH; /* another version, model, CPU family or byte order: not ours */
     if (get32(h + 20) != (uint32_t)n || HEAD_LEN + (size_t)n * ENT_LEN > len)
         return gh_err_set(err, GH_EINVAL, "%s holds %u weights; the model has %d", path,
                           get32(h + 20), n);
@@ -187,10 +202,11 @@ int gh_qfile_map(const char *path, const char *digest, int wmax, struct gh_kern_
                                : gh_err_set(err, GH_EIO, "%s: %s", path, strerror(errno));
     if (fstat(fd, &sb) != 0 || sb.st_size < HEAD_LEN) {
         close(fd);
-        return gh_err_set(err, GH_EINVAL,
-                          "%s is too short for a gymhelper int8 weight file (run `gymhelper model "
-                          "quantize` again)",
-                          path);
+        return gh_err_set(
+            err, GH_EINVAL,
+            "%s is too short for a gymhelper packed weight file (run `gymhelper model "
+            "quantize` again)",
+            path);
     }
     if (!(q = gh_malloc(sizeof *q))) {
         close(fd);
@@ -203,7 +219,7 @@ int gh_qfile_map(const char *path, const char *digest, int wmax, struct gh_kern_
         gh_free(q);
         return gh_err_set(err, GH_EIO, "%s: cannot map: %s", path, strerror(errno));
     }
-    rc = check_header(q->map, q->len, path, digest, wmax, n, err);
+    rc = check_header(q->map, q->len, path, digest, n ? w[0]->prec : GH_KERN_I8, wmax, n, err);
     for (int i = 0; rc == GH_OK && i < n; i++)
         rc = map_entry(q, path, i, w[i], err);
     if (rc != GH_OK) {

@@ -329,30 +329,38 @@ def _copy_model(src, dst):
     return dst
 
 
-@pytest.mark.parametrize("isa", ["avx512", "avx2", "ref"])
+PACKED = [("int8", "avx512"), ("int8", "avx2"), ("int8", "ref"), ("bf16", "avx512"),
+          ("bf16", "ref"), ("f32", "avx512"), ("f32", "avx2")]
+
+
+@pytest.mark.parametrize("prec,isa", PACKED, ids=["%s-%s" % p for p in PACKED])
 @pytest.mark.parametrize("name", ["f32-quick", "f32-uneven", "bf16-gelu"])
 def test_quantized_file_gives_the_same_embeddings(gh, gymhelper, run_gymhelper, models, tmp_path,
-                                                  isa, name):
-    """`gymhelper model quantize` stores the int8 weights the loader would compute; a later int8
-    load maps them instead, and every embedding is the same to the bit (texts too)."""
+                                                  prec, isa, name):
+    """`gymhelper model quantize [--precision P]` stores the packed weights the loader would
+    compute; a later load in P maps them instead, and every embedding is the same to the bit
+    (texts too)."""
     model = _copy_model(models[name], tmp_path / name)
     size = json.loads((model / "config.json").read_text())["vision_config"]["image_size"]
     pixels = np.random.default_rng(15).standard_normal((3, 3, size, size)).astype(np.float32)
     pixels.tofile(tmp_path / "px.f32")
-    env = {"CLIP_DRIVER_PRECISION": "int8", "GH_CLIP_ISA": isa}
+    env = {"CLIP_DRIVER_PRECISION": prec, "GH_CLIP_ISA": isa}
     before = run_gymhelper(driver_for(gymhelper), model, 2, tmp_path / "px.f32", *TEXTS[:3],
                            env=env)
-    if before.returncode != 0 and "cannot run on this CPU" in before.stderr:
-        pytest.skip("this CPU has no %s kernels" % isa)
+    if before.returncode != 0 and ("cannot run on this CPU" in before.stderr
+                                   or "needs AVX512-BF16" in before.stderr):
+        pytest.skip("this CPU has no %s %s kernels" % (isa, prec))
     assert before.returncode == 0, before
-    assert "int8 weights quantised at load" in json.loads(before.out_lines[-1])["kernels"]
-    q = gh("model", "quantize", model, env={"GH_CLIP_ISA": isa})
+    assert "%s weights %s at load" % (prec, "quantised" if prec == "int8" else "packed") \
+        in json.loads(before.out_lines[-1])["kernels"]
+    q = gh("model", "quantize", "--precision", prec, model, env={"GH_CLIP_ISA": isa})
     assert q.returncode == 0, q
-    assert (model / "gymhelper-int8.bin").is_file() and "wrote" in q.stdout, q
+    assert (model / ("gymhelper-%s.bin" % prec)).is_file() and "wrote" in q.stdout, q
     after = run_gymhelper(driver_for(gymhelper), model, 2, tmp_path / "px.f32", *TEXTS[:3],
                           env=env)
     assert after.returncode == 0, after
-    assert "mapped from gymhelper-int8.bin" in json.loads(after.out_lines[-1])["kernels"]
+    assert "%s weights mapped from gymhelper-%s.bin" % (prec, prec) \
+        in json.loads(after.out_lines[-1])["kernels"]
     assert rows(after.stdout) and after.out_lines[:-1] == before.out_lines[:-1]
 
 
@@ -401,5 +409,7 @@ def test_damaged_quantized_file_is_a_clear_error(gh, gymhelper, run_gymhelper, m
 def test_quantize_usage_and_errors(gh, tmp_path):
     r = gh("model", "quantize")
     assert r.returncode == 2 and "MODEL" in r.stderr, r
+    r = gh("model", "quantize", "--precision", "int4", tmp_path)
+    assert r.returncode == 2 and "int4" in r.stderr, r
     r = gh("model", "quantize", tmp_path / "nothing-here")
     assert r.returncode == 1 and "nothing-here" in r.stderr, r
