@@ -39,7 +39,7 @@ char *gh_answer_correct(const struct gh_catalogue *cat, const char *stored, cons
  * with their correction. Thread-safe. gh_personal_new returns NULL when out of memory. */
 struct gh_correction;
 struct gh_personal;
-struct gh_personal *gh_personal_new(struct gh_store *st, int64_t refresh_ms);
+struct gh_personal *gh_personal_new(struct gh_store *st, struct gh_lru *lru, int64_t refresh_ms);
 void gh_personal_free(struct gh_personal *pi);
 /* Adds c (owner, sha256, phash, slug), replacing that owner's earlier entry for the photo;
  * owner "" is ignored (open mode's corrections are shared). */
@@ -47,7 +47,8 @@ void gh_personal_put(struct gh_personal *pi, const struct gh_correction *c);
 /* 1 when refresh_ms has passed since the last pull: I/O threads then hand a signed-in person's
  * request to a worker, which pulls first. */
 int gh_personal_stale(struct gh_personal *pi);
-/* Pulls newer corrections from the store when stale (blocks on the store: workers only). */
+/* Pulls newer corrections from the store when stale (blocks on the store: workers only), and
+ * drops their photos from lru: a new vote may have changed a shared answer elsewhere. */
 void gh_personal_refresh(struct gh_personal *pi);
 /* 1 with slug and *distance when owner corrected this photo (sha256) or one within
  * max_distance of phash (0: unknown, exact only); the nearest wins. No I/O. */

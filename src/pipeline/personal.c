@@ -10,6 +10,7 @@
 #include "gh/alloc.h"
 #include "gh/clock.h"
 #include "gh/log.h"
+#include "gh/lru.h"
 #include "gh/store_corrections.h"
 
 #include <pthread.h>
@@ -36,6 +37,7 @@ struct personal_owner {
 
 struct gh_personal {
     struct gh_store *store;
+    struct gh_lru *lru; /* may be NULL */
     int64_t refresh_ms;
     pthread_rwlock_t lock; /* guards buckets and the photos */
     struct personal_owner *buckets[PERSONAL_BUCKETS];
@@ -44,6 +46,7 @@ struct gh_personal {
     int64_t last_id;         /* the newest store row seen (under pull_mu) */
     atomic_int_least64_t last_pull_ms;
     int warned;
+    int loaded; /* a first pull succeeded (under pull_mu) */
 };
 
 static uint32_t hash_owner(const char *s)
@@ -55,7 +58,7 @@ static uint32_t hash_owner(const char *s)
     return h % PERSONAL_BUCKETS;
 }
 
-struct gh_personal *gh_personal_new(struct gh_store *st, int64_t refresh_ms)
+struct gh_personal *gh_personal_new(struct gh_store *st, struct gh_lru *lru, int64_t refresh_ms)
 {
     struct gh_personal *pi = gh_malloc(sizeof *pi);
 
@@ -63,6 +66,7 @@ struct gh_personal *gh_personal_new(struct gh_store *st, int64_t refresh_ms)
         return NULL;
     memset(pi, 0, sizeof *pi);
     pi->store = st;
+    pi->lru = lru;
     pi->refresh_ms = refresh_ms > 0 ? refresh_ms : 1000;
     pthread_rwlock_init(&pi->lock, NULL);
     pthread_mutex_init(&pi->pull_mu, NULL);
@@ -166,6 +170,11 @@ void gh_personal_refresh(struct gh_personal *pi)
         for (size_t i = 0; i < n; i++)
             put_locked(pi, &page[i]);
         pthread_rwlock_unlock(&pi->lock);
+        /* a new vote may have changed the photo's shared answer on another instance (a trusted
+         * person's, a quorum's): this instance's memory layer reads it again from Redis or the
+         * store (the first pull has nothing cached to drop) */
+        for (size_t i = 0; pi->lru && pi->loaded && i < n; i++)
+            gh_lru_remove(pi->lru, page[i].sha256);
         pi->last_id = page[n - 1].id;
         if (n < PERSONAL_PAGE)
             break;
@@ -174,6 +183,7 @@ void gh_personal_refresh(struct gh_personal *pi)
         gh_logf(GH_LOG_WARN, "reading people's corrections failed (retried every second): %s",
                 err.msg);
     pi->warned = rc != GH_OK;
+    pi->loaded |= rc == GH_OK && page;
     /* a failure waits for the next period too: the store's breaker decides the rest */
     atomic_store(&pi->last_pull_ms, (int64_t)gh_mono_ms());
     gh_free(page);

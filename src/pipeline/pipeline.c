@@ -97,7 +97,7 @@ struct gh_pipeline *gh_pipeline_new(const struct gh_pipeline_config *cfg,
     p->cfg = *cfg;
     p->deps = *deps;
     p->recorder = gh_recorder_new(deps->store, RECORDER_QUEUE);
-    p->personal = gh_personal_new(deps->store, cfg->personal_refresh_ms);
+    p->personal = gh_personal_new(deps->store, deps->lru, cfg->personal_refresh_ms);
     if (!p->recorder || !p->personal) {
         gh_recorder_free(p->recorder);
         gh_personal_free(p->personal);
