@@ -411,6 +411,10 @@ static int gyms_work(struct gh_http_request *req)
             return gyms_list(req);
         return is(req, "POST") ? gyms_create(req) : not_allowed(req, "GET, HEAD, POST");
     }
+    if (p.n == 1 && !is(req, "GET") && !is(req, "PATCH") && !is(req, "DELETE"))
+        return not_allowed(req, "GET, HEAD, PATCH, DELETE");
+    if (p.n == 3 && !is(req, "PUT") && !is(req, "DELETE"))
+        return not_allowed(req, "PUT, DELETE");
     id = seg_id(p.s[0]);
     if (!id) {
         gh_http_problem(req, 404, "gym_not_found", "'%s' is not a gym id", p.s[0]);
@@ -756,6 +760,10 @@ static int workouts_work(struct gh_http_request *req)
     }
     if (p.n > 3 || (p.n >= 2 && strcmp(p.s[1], "sets") != 0))
         return no_such_path(req);
+    if (p.n == 2 && !is(req, "POST"))
+        return not_allowed(req, "POST");
+    if (p.n != 2 && !is(req, "GET") && !is(req, "PATCH") && !is(req, "DELETE"))
+        return not_allowed(req, "GET, HEAD, PATCH, DELETE");
     id = seg_id(p.s[0]);
     if (!id) {
         gh_http_problem(req, 404, "workout_not_found", "'%s' is not a workout id", p.s[0]);

@@ -812,3 +812,108 @@ def test_feedback_on_an_expired_answer_is_409(module_procs, binary, fake, doc, p
     r = post_json(s, "%s/%s/feedback" % (IDENTS, ident), {"slug": "squat-rack"})
     body = doc.check(r, path, "post", 409, "conflict")
     assert "upload the photo again" in body["detail"], body
+
+
+def test_workout_log_routes(server, doc):
+    """Every documented status of the workout log (issue 12), open mode's local user."""
+    W, G_ = "/api/v1/workouts", "/api/v1/gyms"
+
+    def send(method, path, body=None, ctype="application/json"):
+        data = body if body is None or isinstance(body, bytes) else json.dumps(body).encode()
+        return server.request(method, path, data, {"Content-Type": ctype} if data else {})
+    gym = {"client_id": "oa-gym-00001", "name": "Doc gym", "equipment": ["smith-machine"]}
+    g = doc.check(send("POST", G_, gym), G_, "post", 201)
+    doc.check(send("POST", G_, gym), G_, "post", 200)
+    doc.check(send("POST", G_, b"{nope"), G_, "post", 400, "invalid_json")
+    doc.check(send("POST", G_, b"{}", "text/plain"), G_, "post", 415, "unsupported_media_type")
+    doc.check(send("POST", G_, {"client_id": "oa-gym-00002", "name": "X", "equipment": ["no"]}),
+              G_, "post", 422, "unknown_equipment")
+    doc.check(send("GET", G_), G_, "get", 200)
+    one, eq = G_ + "/{id}", G_ + "/{id}/equipment/{slug}"
+    gp = "%s/%d" % (G_, g["id"])
+    doc.check(send("GET", gp), one, "get", 200)
+    doc.check(send("GET", G_ + "/999999"), one, "get", 404, "gym_not_found")
+    doc.check(send("PATCH", gp, {"name": "Renamed"}), one, "patch", 200)
+    doc.check(send("PATCH", gp, {"name": ""}), one, "patch", 400, "invalid_field")
+    doc.check(send("PATCH", G_ + "/999999", {"name": "N"}), one, "patch", 404, "gym_not_found")
+    doc.check(send("PUT", gp + "/equipment/leg-press-machine"), eq, "put", 200)
+    doc.check(send("PUT", gp + "/equipment/no-such"), eq, "put", 404, "equipment_not_found")
+    doc.check(send("DELETE", gp + "/equipment/leg-press-machine"), eq, "delete", 200)
+    doc.check(send("DELETE", G_ + "/999999/equipment/smith-machine"), eq, "delete", 404,
+              "gym_not_found")
+    wo = {"client_id": "oa-wo-000001", "started_at": "2026-11-30T18:00:00Z", "gym_id": g["id"]}
+    w = doc.check(send("POST", W, wo), W, "post", 201)
+    doc.check(send("POST", W, wo), W, "post", 200)
+    doc.check(send("POST", W, {"client_id": "x"}), W, "post", 400, "invalid_field")
+    doc.check(send("POST", W, {"client_id": "oa-wo-000002", "gym_id": 999999}), W, "post", 404,
+              "gym_not_found")
+    doc.check(send("GET", W + "?limit=5"), W, "get", 200)
+    doc.check(send("GET", W + "?limit=0"), W, "get", 400, "invalid_parameter")
+    wone, sets, sone = W + "/{id}", W + "/{id}/sets", W + "/{id}/sets/{set_id}"
+    wp = "%s/%d" % (W, w["id"])
+    st = {"client_id": "oa-set-00001", "exercise": "barbell-bench-press", "weight": 60, "reps": 8}
+    s1 = doc.check(send("POST", wp + "/sets", st), sets, "post", 201)
+    doc.check(send("POST", wp + "/sets", st), sets, "post", 200)
+    doc.check(send("POST", wp + "/sets", b"[1]"), sets, "post", 400, "invalid_json")
+    doc.check(send("POST", W + "/999999/sets", st), sets, "post", 404, "workout_not_found")
+    doc.check(send("POST", wp + "/sets", {"client_id": "oa-set-00002", "exercise": "running",
+                                          "reps": 3}), sets, "post", 422, "set_does_not_fit")
+    sp = "%s/sets/%d" % (wp, s1["id"])
+    doc.check(send("GET", sp), sone, "get", 200)
+    doc.check(send("GET", wp + "/sets/999999"), sone, "get", 404, "set_not_found")
+    doc.check(send("PATCH", sp, {"reps": 9}), sone, "patch", 200)
+    doc.check(send("PATCH", sp, {"weight": None}), sone, "patch", 422, "set_does_not_fit")
+    doc.check(send("PATCH", wp + "/sets/999999", {"reps": 1}), sone, "patch", 404,
+              "set_not_found")
+    doc.check(send("GET", wp), wone, "get", 200)
+    doc.check(send("GET", W + "/999999"), wone, "get", 404, "workout_not_found")
+    doc.check(send("PATCH", wp, {"ended_at": "2026-11-30T19:00:00Z", "notes": "ok"}), wone,
+              "patch", 200)
+    doc.check(send("PATCH", wp, {"ended_at": "later"}), wone, "patch", 400, "invalid_field")
+    doc.check(send("PATCH", W + "/999999", {"notes": "x"}), wone, "patch", 404,
+              "workout_not_found")
+    pe, pl, pm = ("/api/v1/progress/exercises/{slug}", "/api/v1/progress/exercises/{slug}/last",
+                  "/api/v1/progress/muscles")
+    doc.check(send("GET", "/api/v1/progress/exercises/barbell-bench-press?weeks=52"), pe, "get",
+              200)
+    doc.check(send("GET", "/api/v1/progress/exercises/barbell-bench-press?weeks=0"), pe, "get",
+              400, "invalid_parameter")
+    doc.check(send("GET", "/api/v1/progress/exercises/nope"), pe, "get", 404,
+              "exercise_not_found")
+    doc.check(send("GET", "/api/v1/progress/exercises/barbell-bench-press/last"), pl, "get", 200)
+    doc.check(send("GET", "/api/v1/progress/exercises/nope/last"), pl, "get", 404,
+              "exercise_not_found")
+    doc.check(send("GET", pm + "?weeks=4"), pm, "get", 200)
+    doc.check(send("GET", pm + "?weeks=0"), pm, "get", 400, "invalid_parameter")
+    ex = "/api/v1/exports/workouts.csv"
+    csv_text = doc.check(send("GET", ex), ex, "get", 200)
+    imp = "/api/v1/imports"
+    doc.check(send("POST", imp + "?format=gymhelper", csv_text.encode(), "text/csv"), imp, "post",
+              200)
+    doc.check(send("POST", imp + "?format=fitbod", b"a\n", "text/csv"), imp, "post", 400,
+              "invalid_parameter")
+    doc.check(send("POST", imp + "?format=strong", b"a\n", "image/png"), imp, "post", 415,
+              "unsupported_media_type")
+    doc.check(send("POST", imp + "?format=hevy", b"a,b\n1,2\n", "text/csv"), imp, "post", 422,
+              "invalid_csv")
+    doc.check(send("DELETE", sp), sone, "delete", 204)
+    doc.check(send("DELETE", sp), sone, "delete", 404, "set_not_found")
+    doc.check(send("DELETE", wp), wone, "delete", 204)
+    doc.check(send("DELETE", wp), wone, "delete", 404, "workout_not_found")
+    doc.check(send("DELETE", gp), one, "delete", 204)
+    doc.check(send("DELETE", gp), one, "delete", 404, "gym_not_found")
+
+
+def test_workout_log_routes_need_an_identity(procs, binary, doc, tmp_path):
+    """With AUTH_MODE=required, every workout route answers the documented 401 without one."""
+    s = procs.server(binary, args=["--database-url", "sqlite:///%s" % (tmp_path / "w.db"),
+                                   "--auth-mode", "required"])
+    for path, ops in doc.doc["paths"].items():
+        for method, op in ops.items():
+            if "Workouts" not in op.get("tags", []):
+                continue
+            url = re.sub(r"\{[^}]*\}", "1", path)
+            body = b"{}" if method in ("post", "patch") else None
+            r = s.request(method.upper(), url, body,
+                          {"Content-Type": "application/json"} if body else {})
+            doc.check(r, path, method, 401, "unauthorized")
