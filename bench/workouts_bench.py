@@ -148,7 +148,7 @@ def main():
         year, n_year = year_csv()
         print("\n## Progress API over a year of daily logs (365 sessions, %d sets)\n" % n_year)
         print("| backend | GET progress/exercises/{slug}?weeks=52 | floor: store query (rows) |"
-              " GET progress/muscles?weeks=52 | floor: store query (rows) | GET .../last |"
+              " GET progress/muscles?weeks=52 | floor: store counts per exercise and day (rows) | GET .../last |"
               " target < 50 ms |")
         print("|---|---:|---:|---:|---:|---:|---|")
         for name, url in (("sqlite", "sqlite:///%s" % os.path.join(tmp, "year.db")),

@@ -135,6 +135,18 @@ int gh_store_set_delete(struct gh_store *st, const char *owner, int64_t workout_
 int gh_store_set_query(struct gh_store *st, const char *owner, const struct gh_set_filter *f,
                        struct gh_wset **out, size_t *n_out, struct gh_err *err) GH_MUST_CHECK;
 
+/* Working sets of one exercise on one UTC day. */
+struct gh_set_count {
+    char exercise[64];
+    int64_t day; /* performed_at / 86400 */
+    int64_t n;
+};
+
+/* Owner's working sets performed at or after since (>= 0), counted per exercise and UTC day
+ * (the muscles view reads these instead of every set); *out is gh_malloc'd (NULL when none). */
+int gh_store_set_counts(struct gh_store *st, const char *owner, int64_t since,
+                        struct gh_set_count **out, size_t *n_out, struct gh_err *err) GH_MUST_CHECK;
+
 /* ---- import ---- */
 
 /* Adds, in one transaction, the workouts ws[0..n_ws) and the sets sets[0..n_sets), whose

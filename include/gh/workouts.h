@@ -64,9 +64,10 @@ struct json_t *gh_workouts_progress_json(const struct gh_exercise *ex, const str
                                          size_t n);
 
 /* Working sets per ISO week (from the week of since to the week of now) per primary muscle,
- * with the target range. NULL when out of memory. */
-struct json_t *gh_workouts_muscles_json(const struct gh_catalogue *cat, const struct gh_wset *sets,
-                                        size_t n, int64_t since, int64_t now);
+ * from gh_store_set_counts' counts, with the target range. NULL when out of memory. */
+struct json_t *gh_workouts_muscles_json(const struct gh_catalogue *cat,
+                                        const struct gh_set_count *counts, size_t n, int64_t since,
+                                        int64_t now);
 
 /* ---- CSV ---- */
 

@@ -855,20 +855,20 @@ static int progress_exercise(struct gh_http_request *req, const struct gh_exerci
 
 static int progress_muscles(struct gh_http_request *req)
 {
-    struct gh_set_filter f = {0, NULL, 0, 1};
     struct gh_err err = {0};
-    struct gh_wset *sets = NULL;
+    struct gh_set_count *counts = NULL;
     long long weeks = 8;
     size_t n = 0;
-    int64_t now = (int64_t)time(NULL);
+    int64_t now = (int64_t)time(NULL), since;
 
     if (arg_int(req, "weeks", 1, 104, &weeks))
         return 0;
-    f.since = now - (int64_t)(weeks - 1) * 7 * 86400;
-    if (gh_store_set_query(req->app->store, owner_of(req), &f, &sets, &n, &err))
+    since = now - (int64_t)(weeks - 1) * 7 * 86400;
+    since -= since % 86400; /* counts are per UTC day */
+    if (gh_store_set_counts(req->app->store, owner_of(req), since, &counts, &n, &err))
         return store_failed(req, &err, "not_found");
-    gh_http_json_doc(req, 200, gh_workouts_muscles_json(req->app->cat, sets, n, f.since, now));
-    gh_free(sets);
+    gh_http_json_doc(req, 200, gh_workouts_muscles_json(req->app->cat, counts, n, since, now));
+    gh_free(counts);
     return 0;
 }
 

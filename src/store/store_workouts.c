@@ -664,6 +664,59 @@ int gh_store_set_query(struct gh_store *st, const char *owner, const struct gh_s
     return GH_OK;
 }
 
+struct count_page {
+    struct gh_set_count *v;
+    size_t n, cap;
+};
+
+static int read_count(void *ctx, const struct gh_rows_cur *c)
+{
+    struct count_page *p = ctx;
+
+    if (p->n == GH_SETS_QUERY_MAX)
+        return GH_OK;
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 256;
+        struct gh_set_count *v = gh_realloc(p->v, cap * sizeof *v);
+
+        if (!v)
+            return GH_ENOMEM;
+        p->v = v;
+        p->cap = cap;
+    }
+    snprintf(p->v[p->n].exercise, sizeof p->v[p->n].exercise, "%s", c->text(c, 0));
+    p->v[p->n].day = c->i64(c, 1);
+    p->v[p->n++].n = c->i64(c, 2);
+    return GH_OK;
+}
+
+int gh_store_set_counts(struct gh_store *st, const char *owner, int64_t since,
+                        struct gh_set_count **out, size_t *n_out, struct gh_err *err)
+{
+    struct count_page p = {NULL, 0, 0};
+    int rc = check_owner(st, owner, err);
+
+    *out = NULL;
+    *n_out = 0;
+    if (rc)
+        return rc;
+    rc = run(st,
+             "SELECT exercise, performed_at / 86400, count(*) FROM workout_sets"
+             " WHERE owner = ?1 AND performed_at >= ?2 AND warmup = 0"
+             " GROUP BY exercise, performed_at / 86400",
+             (struct gh_rows_arg[]){T(owner), I(since < 0 ? 0 : since)}, 2, read_count, &p, NULL,
+             "count sets", err);
+    if (rc == GH_ENOMEM)
+        gh_err_set(err, rc, "out of memory");
+    if (rc) {
+        gh_free(p.v);
+        return rc;
+    }
+    *out = p.v;
+    *n_out = p.n;
+    return GH_OK;
+}
+
 /* ---- import ---- */
 
 #define IMPORT_BATCH 100

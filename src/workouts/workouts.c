@@ -461,7 +461,7 @@ static json_t *muscle_list(void)
     return a;
 }
 
-json_t *gh_workouts_muscles_json(const struct gh_catalogue *cat, const struct gh_wset *sets,
+json_t *gh_workouts_muscles_json(const struct gh_catalogue *cat, const struct gh_set_count *sets,
                                  size_t n, int64_t since, int64_t now)
 {
     char name[16];
@@ -488,9 +488,9 @@ json_t *gh_workouts_muscles_json(const struct gh_catalogue *cat, const struct gh
     }
     for (size_t i = 0; i < n; i++) {
         const struct gh_exercise *ex = gh_catalogue_find_exercise(cat, sets[i].exercise);
-        int64_t wk = (iso_week(sets[i].performed_at, name) - first) / 7;
+        int64_t wk = (iso_week(sets[i].day * 86400, name) - first) / 7;
 
-        if (!ex || sets[i].warmup || wk < 0 || (size_t)wk >= n_weeks)
+        if (!ex || wk < 0 || (size_t)wk >= n_weeks)
             continue;
         for (size_t m = 0; m < ex->primary_muscles.n; m++) {
             const char *mu = ex->primary_muscles.v[m];
@@ -498,7 +498,8 @@ json_t *gh_workouts_muscles_json(const struct gh_catalogue *cat, const struct gh
 
             if (strcmp(mu, "cardiovascular") == 0)
                 continue;
-            json_object_set_new(counts[wk], mu, json_integer(c ? json_integer_value(c) + 1 : 1));
+            json_object_set_new(counts[wk], mu,
+                                json_integer((c ? json_integer_value(c) : 0) + sets[i].n));
         }
     }
     gh_free(counts);
