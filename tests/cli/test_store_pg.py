@@ -21,6 +21,9 @@ from servers.postgres import PostgresServer  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent.parent
 N_EQUIPMENT = len(json.loads((REPO / "catalogue" / "equipment.json").read_text())["equipment"])
+# The migrations this build knows (sq_migrations in src/store/sqlite.c, pg_migrations in pg.c):
+# 6 corrections as votes, 7 workouts, 8 plans. A new migration updates it.
+SCHEMA_VERSION = 8
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 
 
@@ -54,14 +57,14 @@ def test_migrate_stats_purge(gh, store_url, postgres):
     env = {"DATABASE_URL": store_url}
     r = gh("db", "migrate", env=env)
     assert r.returncode == 0, r
-    assert r.stdout.startswith("schema version 5, catalogue "), r
+    assert r.stdout.startswith("schema version %d, catalogue " % SCHEMA_VERSION), r
     assert "(%d equipment types)" % N_EQUIPMENT in r.stdout
     assert gh("db", "migrate", env=env).stdout == r.stdout  # again: nothing to do
     r = gh("cache", "stats", env=env)
     assert r.returncode == 0, r
     stats = json.loads(r.stdout)
     assert stats["backend"] == store_url.split(":")[0]
-    assert stats["schema_version"] == 5
+    assert stats["schema_version"] == SCHEMA_VERSION
     assert stats["equipment"] == N_EQUIPMENT
     assert stats["catalogue_version"]
     assert stats["entries"] == 0
@@ -113,11 +116,12 @@ def test_migrations_race_from_four_processes(gymhelper, pg_url, postgres):
     outs = [p.communicate(timeout=120) for p in procs]
     for p, (out, err) in zip(procs, outs):
         assert p.returncode == 0, err
-        assert out.startswith("schema version 5"), out
+        assert out.startswith("schema version %d" % SCHEMA_VERSION), out
         assert not any(m in err for m in SANITIZER_MARKERS), err
     db = db_name(pg_url)
     assert postgres.psql("SELECT string_agg(version::text, ',' ORDER BY version)"
-                         " FROM schema_migrations", db=db).strip() == "1,2,3,4,5"
+                         " FROM schema_migrations", db=db).strip() == ",".join(
+        str(v) for v in range(1, SCHEMA_VERSION + 1))
     assert int(postgres.psql("SELECT count(*) FROM equipment", db=db)) == N_EQUIPMENT
 
 
@@ -132,7 +136,9 @@ def test_server_down_is_a_clear_error(gh):
     r = gh("cache", "stats", env={
         "DATABASE_URL": "postgresql://gh:hunter2@127.0.0.1:%d/gymhelper" % port})
     assert r.returncode == 1
-    assert r.seconds < 5
+    # A refused connection is answered at once; the bound only catches a hang (a retry loop or
+    # the connect timeout), so it is generous for a loaded machine under ASan.
+    assert r.seconds < 30
     assert "127.0.0.1:%d" % port in r.stderr
     assert "unavailable" in r.stderr and "refused" in r.stderr.lower()
     assert "hunter2" not in r.stderr + r.stdout

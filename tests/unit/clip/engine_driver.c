@@ -9,10 +9,10 @@
  * at once; any result that differs from the single-threaded one by more than 1e-6 is reported
  * (exit 1; an image gathered into a larger pass may round differently in the last bit, as
  * test_batch_size_does_not_change_results allows; a pass that mixed up buffers is off by far
- * more): the model's lock must make concurrent calls take turns over its shared work buffers. The threads
- * start each round together (a barrier), so their calls arrive at once; CLIP_DRIVER_BATCH_WAIT_MS
- * sets how long a pass with company waits for more. The last line also gives the process's batch
- * counters (gh_clip_batch_stats): passes, images, calls. */
+ * more): the model's lock must make concurrent calls take turns over its shared work buffers. The
+ * threads start each round together (a barrier), so their calls arrive at once;
+ * CLIP_DRIVER_BATCH_WAIT_MS sets how long a pass with company waits for more. The last line also
+ * gives the process's batch counters (gh_clip_batch_stats): passes, images, calls. */
 #include "gh/alloc.h"
 #include "gh/clip.h"
 #include "gh/file.h"
