@@ -53,6 +53,7 @@ struct gh_http_config {
     int header_timeout_s;           /* HEADER_TIMEOUT_S: whole headers within, default 5 */
     size_t upload_min_rate;         /* UPLOAD_MIN_RATE_KBPS in bytes/s, default 16 KB/s */
     int upload_grace_s;             /* UPLOAD_GRACE_S before the rate counts, default 10 */
+    int shutdown_grace_s;           /* SHUTDOWN_GRACE_S for requests in progress, default 30 */
 };
 
 void gh_http_config_defaults(struct gh_http_config *cfg);
@@ -67,8 +68,10 @@ int gh_http_start(const struct gh_http_config *cfg, struct gh_app *app, struct g
 /* The port actually bound (useful with port 0). */
 int gh_http_port(const struct gh_http_server *srv);
 
-/* Graceful stop: stops accepting, lets requests in progress finish (up to grace_ms), then
- * closes everything and frees srv. NULL is a no-op. */
+/* Graceful stop: stops accepting, lets requests in progress finish (up to grace_ms); past it,
+ * requests still waiting for a worker are answered 503 shutting_down and the ones a worker is
+ * running finish within their own timeouts. Then closes everything and frees srv. NULL is a
+ * no-op. */
 void gh_http_stop(struct gh_http_server *srv, int grace_ms);
 
 #endif

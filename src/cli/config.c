@@ -144,6 +144,8 @@ static const struct setting settings[] = {
      "slower uploads are dropped after the grace period, KB/s (16)"},
     {"UPLOAD_GRACE_S", "upload-grace", K_INT, 0, 3600, AT(http.upload_grace_s),
      "seconds of an upload before the minimum rate applies (10)"},
+    {"SHUTDOWN_GRACE_S", "shutdown-grace", K_INT, 0, 3600, AT(http.shutdown_grace_s),
+     "seconds requests in progress get to finish on SIGTERM; then queued ones get 503 (30)"},
     {"ANALYSIS_QUEUE", "analysis-queue", K_INT, 1, 100000, AT(http.queue_cap),
      "analyses waiting for a worker; one more is 503 server_busy (256)"},
     {"LOG_LEVEL", "log-level", K_LEVEL, 0, 0, AT(log_level), "debug, info, warn, error (info)"},

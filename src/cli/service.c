@@ -296,7 +296,7 @@ int gh_cli_serve(int argc, char **argv)
     sig = wait_for_stop(&s);
     gh_logf(GH_LOG_INFO, "received %s; finishing requests in progress",
             sig == SIGINT ? "SIGINT" : "SIGTERM");
-    gh_http_stop(srv, 30000);
+    gh_http_stop(srv, s.cfg.http.shutdown_grace_s * 1000);
     gh_auth_free(auth);
     service_close(&s);
     gh_logf(GH_LOG_INFO, "stopped cleanly");

@@ -22,6 +22,9 @@ enum gh_http_pool {
     GH_HTTP_POOL_ANALYSIS,
 };
 
+/* Requests waiting for a worker now, by enum gh_http_pool; zeros when no server runs. */
+void gh_http_queue_waiting(int out[2]);
+
 /* Bodies of the JSON routes (feedback) are capped here; only analyze takes images. */
 #define GH_HTTP_JSON_BODY_MAX (16u << 10)
 

@@ -134,6 +134,21 @@ static void write_clip(struct gh_buf *b)
               "Requests for CLIP image embeddings (several may share one pass).", (double)cs.calls);
 }
 
+/* How deep each worker pool's queue is now: a rising analysis queue says add workers or
+ * instances before clients see 503 server_busy. */
+static void write_queues(struct gh_buf *b)
+{
+    static const char name[] = "gymhelper_http_queue_waiting";
+    const char *light[] = {"pool", "light", NULL}, *analysis[] = {"pool", "analysis", NULL};
+    int waiting[2];
+
+    gh_http_queue_waiting(waiting);
+    gh_metrics_write_family(b, name, "gauge",
+                            "Requests waiting for a worker, by pool (ANALYSIS_QUEUE caps each).");
+    gh_metrics_write_sample(b, name, light, waiting[GH_HTTP_POOL_LIGHT]);
+    gh_metrics_write_sample(b, name, analysis, waiting[GH_HTTP_POOL_ANALYSIS]);
+}
+
 static void write_process(struct gh_buf *b, struct gh_app *app)
 {
     static const char info[] = "gymhelper_build_info";
@@ -164,6 +179,7 @@ int gh_route_metrics(struct gh_http_request *req)
         write_lru(&b, app->lru);
         write_redis(&b, app->redis);
         write_clip(&b);
+        write_queues(&b);
         write_process(&b, app);
     }
     text = gh_buf_take(&b, &len);

@@ -33,6 +33,7 @@ struct pool {
     struct gh_http_request **queue;
     int queue_cap, queue_head, queue_len;
     int stopping;
+    int abandoned; /* past the shutdown grace: answer queued work 503, run none */
 };
 
 struct gh_http_server {
@@ -67,6 +68,7 @@ void gh_http_config_defaults(struct gh_http_config *cfg)
     cfg->header_timeout_s = 5;
     cfg->upload_min_rate = 16 * 1000;
     cfg->upload_grace_s = 10;
+    cfg->shutdown_grace_s = 30;
 }
 
 const char *gh_http_arg(struct gh_http_request *req, const char *name)
@@ -613,6 +615,14 @@ static void busy(struct gh_http_request *req)
                     "too many requests are waiting for a worker right now; try again shortly");
 }
 
+static void shutting_down(struct gh_http_request *req)
+{
+    gh_http_problem(req, 503, "shutting_down",
+                    "the server is shutting down; send the request again in a moment (another "
+                    "instance, or this one once it has restarted, will answer it)");
+    req->resp.retry_after_s = 1;
+}
+
 /* 0 when queued, -1 when the pool is full or stopping. */
 static int pool_submit(struct pool *pl, struct gh_http_request *req)
 {
@@ -656,6 +666,7 @@ static void *worker_main(void *arg)
     for (;;) {
         struct gh_http_request *req;
         gh_route_fn fn;
+        int abandoned;
 
         pthread_mutex_lock(&pl->mu);
         while (pl->queue_len == 0 && !pl->stopping)
@@ -667,10 +678,13 @@ static void *worker_main(void *arg)
         req = pl->queue[pl->queue_head];
         pl->queue_head = (pl->queue_head + 1) % pl->queue_cap;
         pl->queue_len--;
+        abandoned = pl->abandoned;
         pthread_mutex_unlock(&pl->mu);
         fn = req->work;
         req->work = NULL;
-        if (fn(req) == GH_ROUTE_WORK) {
+        if (abandoned) {
+            shutting_down(req);
+        } else if (fn(req) == GH_ROUTE_WORK) {
             if (pool_submit(&pl->srv->pools[req->pool], req) == 0)
                 continue; /* still suspended; the other pool answers */
             busy(req);
@@ -709,6 +723,40 @@ static void pool_stop(struct pool *pl)
     for (int i = 0; i < pl->n_threads; i++)
         pthread_join(pl->threads[i], NULL);
     pl->n_threads = 0;
+}
+
+/* Past the grace period: work still queued is answered 503 instead of run. */
+static void pool_abandon(struct pool *pl)
+{
+    pthread_mutex_lock(&pl->mu);
+    pl->abandoned = 1;
+    pthread_mutex_unlock(&pl->mu);
+}
+
+static int pool_waiting(const struct pool *pl)
+{
+    int n;
+
+    pthread_mutex_lock((pthread_mutex_t *)&pl->mu);
+    n = pl->queue_len;
+    pthread_mutex_unlock((pthread_mutex_t *)&pl->mu);
+    return n;
+}
+
+static void queue_waiting(const struct gh_http_server *srv, int out[2])
+{
+    out[GH_HTTP_POOL_LIGHT] = pool_waiting(&srv->pools[GH_HTTP_POOL_LIGHT]);
+    out[GH_HTTP_POOL_ANALYSIS] = pool_waiting(&srv->pools[GH_HTTP_POOL_ANALYSIS]);
+}
+
+void gh_http_queue_waiting(int out[2])
+{
+    if (the_server) {
+        queue_waiting(the_server, out);
+    } else {
+        out[0] = 0;
+        out[1] = 0;
+    }
 }
 
 static void pool_fini(struct pool *pl)
@@ -843,7 +891,12 @@ static void wait_zero(atomic_int *counter, double deadline)
 
 /* Requests being answered get the whole grace period; uploads still arriving get a second
  * more, since a client that vanished mid-body looks the same as a slow one until the
- * connection timeout. */
+ * connection timeout. Past the grace, nothing new starts: queued requests are answered 503
+ * shutting_down (a client or balancer retries elsewhere) and running ones end within their own
+ * timeouts (provider, store); their answers get a few seconds to go out before the sockets
+ * close. */
+enum { SHUTDOWN_DRAIN_MS = 5000 };
+
 void gh_http_stop(struct gh_http_server *srv, int grace_ms)
 {
     MHD_socket fd;
@@ -855,9 +908,18 @@ void gh_http_stop(struct gh_http_server *srv, int grace_ms)
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
     wait_zero(&srv->processing, gh_mono_ms() + grace_ms);
+    if (atomic_load(&srv->processing) > 0) {
+        int waiting[2];
+
+        queue_waiting(srv, waiting);
+        gh_logf(GH_LOG_WARN,
+                "stopping with %d requests unfinished after %d ms: %d waiting for a worker are "
+                "answered 503 shutting_down, the others finish first",
+                atomic_load(&srv->processing), grace_ms, waiting[0] + waiting[1]);
+        pool_abandon(&srv->pools[GH_HTTP_POOL_LIGHT]);
+        pool_abandon(&srv->pools[GH_HTTP_POOL_ANALYSIS]);
+        wait_zero(&srv->processing, gh_mono_ms() + SHUTDOWN_DRAIN_MS);
+    }
     wait_zero(&srv->in_flight, gh_mono_ms() + 1000);
-    if (atomic_load(&srv->processing) > 0)
-        gh_logf(GH_LOG_WARN, "stopping with %d requests unfinished after %d ms",
-                atomic_load(&srv->processing), grace_ms);
     server_free(srv);
 }

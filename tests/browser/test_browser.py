@@ -152,6 +152,16 @@ def test_no_console_or_page_errors(browser_run):
     assert not errs, "console/page errors:\n" + json.dumps(errs, indent=1, ensure_ascii=False)
 
 
+def test_no_failed_requests(browser_run):
+    """No request failed (reset, aborted, refused, blocked) over the whole run. The one
+    exception is the offline scenario, where the context is offline on purpose: there the
+    browser refuses the network itself, and only with net::ERR_INTERNET_DISCONNECTED."""
+    unexpected = [r for r in browser_run["failed_requests"]
+                  if not (r["scenario"] == "offline"
+                          and r["failure"] == "net::ERR_INTERNET_DISCONNECTED")]
+    assert not unexpected, "failed requests:\n" + json.dumps(unexpected, indent=1)
+
+
 def test_loopback_only(browser_run):
     """The browser requested nothing but the loopback server."""
     assert not browser_run["non_loopback_requests"], browser_run["non_loopback_requests"]

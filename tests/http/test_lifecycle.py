@@ -3,6 +3,7 @@
 socket closes, exit 0, the database intact), SIGINT, keep-alive connections and clients that
 stall or vanish."""
 import http.client
+import re
 import signal
 import socket
 import sqlite3
@@ -89,6 +90,60 @@ def test_sigterm_finishes_in_flight_request(procs, binary, photos, tmp_path):
     doc = s2.analyze(photos[0]).json()
     assert doc["cached"] is True and doc["cache"]["layer"] == "exact"
     assert fake.calls() == 1
+
+
+def analyses_waiting(s):
+    """The analysis pool's queue depth, from /metrics."""
+    r = s.get("/metrics")
+    assert r.status == 200, r
+    text = r.body.decode()
+    m = re.search(r'^gymhelper_http_queue_waiting\{pool="analysis"\} (\d+)$', text, re.M)
+    assert m, text[-2000:]
+    return int(m.group(1))
+
+
+@pytest.mark.asan
+def test_shutdown_after_grace_answers_queued_requests(procs, binary, photos, tmp_path):
+    """One analysis worker busy with a slow provider call and a second analysis queued behind
+    it: SIGTERM with a 1 s grace answers the queued one 503 shutting_down (Retry-After) once
+    the grace is over, instead of starting a provider call the shutdown would cut off, while the
+    running one still finishes and is answered."""
+    fake = procs.fake(mode="slow", slow_seconds=4)
+    s = procs.server(binary, db=tmp_path / "grace.db", provider=fake,
+                     args=["--workers", "1", "--shutdown-grace", "1",
+                           "--provider-timeout-ms", "20000"])
+    results = {}
+
+    def upload(i):
+        try:
+            results[i] = s.analyze(photos[i], timeout=40)
+        except Exception as e:  # reported below
+            results[i] = e
+
+    first = threading.Thread(target=upload, args=(0,))
+    first.start()
+    second = threading.Thread(target=upload, args=(1,))
+    try:
+        assert wait_for(lambda: fake.calls() == 1, timeout=20), "no provider call began"
+        second.start()
+        assert wait_for(lambda: analyses_waiting(s) == 1, timeout=20), \
+            "the second analysis never queued behind the first"
+        s.send_signal(signal.SIGTERM)
+    finally:
+        first.join(40)
+        if second.ident:
+            second.join(40)
+    ok, queued = results[0], results[1]
+    assert isinstance(ok, G.Response) and ok.status == 200, ok
+    assert isinstance(queued, G.Response) and queued.status == 503, queued
+    assert queued.json()["code"] == "shutting_down", queued.body
+    assert queued.headers.get("Retry-After") == "1"
+    assert fake.calls() == 1  # the queued analysis never reached the provider
+    assert s.stop(sig=None) == 0
+    err = s.stderr_text()
+    assert "1 waiting for a worker are answered 503 shutting_down" in err, err[-3000:]
+    assert "stopped cleanly" in err
+    assert not s.sanitizer_reports(), G._sanitizer_excerpt(err)
 
 
 @pytest.mark.asan
