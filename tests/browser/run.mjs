@@ -454,6 +454,10 @@ try {
     d.quality = { samples: await q('quality-samples'), verdict: await q('quality-verdict') };
     eq(d.quality.samples, String(quality.samples), 'quality panel samples = /api/v1/quality');
     check(d.quality.verdict.length > 20, `quality panel says what the samples mean: "${d.quality.verdict}"`);
+    // Leave the view: its refresh every 15 s would otherwise reach the server during later
+    // scenarios that count the server's requests (offline), depending on how slow they run.
+    await page.locator(tid('nav-catalogue')).click();
+    await poll(async () => page.evaluate(() => document.documentElement.dataset.view === 'catalogue'), 'off the status view');
   });
 
   // 6. phone
