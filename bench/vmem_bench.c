@@ -49,7 +49,7 @@ int main(int argc, char **argv)
     x = malloc((size_t)dim * sizeof *x);
     gh_vmem_dots_best(&kernel);
     for (int threads = 1; threads <= 2; threads++) {
-        struct gh_vmem_opts o = {"bench", dim, 0, 0, 0, threads};
+        struct gh_vmem_opts o = {"bench", dim, 0, 0, 0, threads, 0, 0};
         struct gh_vmem *vm = NULL;
         struct gh_vmem_stats st;
         struct gh_vmem_hit hits[8];

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Recognition above the CLIP engine: visual memory (every answered photo's image embedding,
  * kept as int8 with a scale, with its label and where the label came from) searched by a
- * brute-force SIMD scan, and the training-free sharpening of CLIP's zero-shot scores by the
+ * SIMD scan, exact for small memories, in two stages (bit codes, then int8) for large ones, and
+ * the training-free sharpening of CLIP's zero-shot scores by the
  * nearest remembered photos (Tip-Adapter, Zhang et al. 2022). The memory lives in the store
  * (both backends) and in an in-process index per instance that pulls other instances'
  * additions incrementally. Labels count only when confirmed (gh_vmem_source_confirmed). */
@@ -42,7 +43,13 @@ struct gh_vmem_opts {
     int64_t retention_s; /* entries older than this are dropped (VISUAL_MEMORY_DAYS) */
     int64_t refresh_ms;  /* searches pull other instances' additions at most this often */
     int threads;         /* scan threads for large memories; 0: 2 */
+    int64_t exact_max;   /* up to this many photos a search compares the query with each; beyond,
+                          * bit codes pick candidates first; 0: GH_VMEM_EXACT_MAX */
+    int candidates;      /* candidates the bit codes pick for the exact rerank; 0: from the
+                          * size (256 .. 4096, photos / 512) */
 };
+
+#define GH_VMEM_EXACT_MAX 8192
 
 struct gh_vmem_hit {
     char slug[64];
@@ -53,7 +60,7 @@ struct gh_vmem_hit {
 
 struct gh_vmem_stats {
     int64_t entries;        /* searchable now */
-    size_t bytes_per_entry; /* in-process: vector, scale, label, id, time */
+    size_t bytes_per_entry; /* in-process: vector, bit code, scale, label, id, time */
     int64_t refreshes;      /* successful pulls from the store */
     int64_t refresh_errors; /* failed pulls (the index keeps what it has) */
     int64_t last_id;        /* the newest store row seen */
@@ -76,10 +83,12 @@ void gh_vmem_free(struct gh_vmem *vm);
 int gh_vmem_refresh(struct gh_vmem *vm, int64_t now, struct gh_err *err) GH_MUST_CHECK;
 
 /* The k (1..GH_VMEM_K_MAX) most similar remembered photos to the L2-normalised embedding emb,
- * most similar first, into hits; *n_hits gets how many (0 when the memory is empty). Pulls
+ * most similar first, into hits; *n_hits gets how many (0 when the memory is empty). Past
+ * opts->exact_max photos, the most similar among the candidates the bit codes pick: recall is
+ * measured, not guaranteed, but the similarities are the exact int8 ones either way. Pulls
  * from the store first when refresh_ms has passed (a failure there is counted and the search
  * goes on with what the index holds). Thread-safe; searches run concurrently. Errors: GH_EINVAL
- * (a NaN or Inf in emb). */
+ * (a NaN or Inf in emb), GH_ENOMEM. */
 int gh_vmem_search(struct gh_vmem *vm, const float *emb, int k, int64_t now,
                    struct gh_vmem_hit *hits, int *n_hits, struct gh_err *err) GH_MUST_CHECK;
 

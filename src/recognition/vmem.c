@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* The visual memory's in-process index: every confirmed remembered photo of one embedding
- * model as an int8 row (padded to 64 bytes) with its scale, label, store id and time, searched
- * by a brute-force scan (scan.c) split over a few threads when large. Rows arrive from the
- * store in id order (gh_store_vmem_list), so an instance pulls what the others added since
- * its last look; retention and the cap drop the oldest from the front. */
+ * model as an int8 row (padded to 64 bytes) with its scale, label, store id and time, plus a
+ * bit code (one bit per dimension). A small memory is scanned exactly; a large one in two
+ * stages: the codes pick the best candidates, the int8 rows rank those exactly. Scans are split
+ * over a few threads when large. Rows arrive from the store in id order (gh_store_vmem_list),
+ * so an instance pulls what the others added since its last look; retention and the cap drop
+ * the oldest from the front. */
 #include "internal.h"
 
 #include "gh/alloc.h"
@@ -15,14 +17,22 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#define BATCH        512   /* rows per store read */
-#define LAG          256   /* ids re-read behind the newest seen: see refresh_locked */
-#define DEDUP_WINDOW 2048  /* how far back a re-read row is looked for */
-#define SCAN_CHUNK   1024  /* rows per kernel call */
-#define SPLIT_MIN    65536 /* fewer rows: one thread scans */
-#define LABELS_MAX   65535
+#define BATCH          512    /* rows per store read */
+#define LAG            256    /* ids re-read behind the newest seen: see refresh_locked */
+#define DEDUP_WINDOW   2048   /* how far back a re-read row is looked for */
+#define SCAN_CHUNK     1024   /* rows per kernel call */
+#define SPLIT_MIN      65536  /* fewer rows: one thread scans */
+#define CODE_SPLIT_MIN 262144 /* the same for the bit codes, 1/8 of the bytes */
+#define LABELS_MAX     65535
+/* Up to GH_VMEM_EXACT_MAX live rows (about 4 MB at 512 dimensions, a fraction of a
+ * millisecond) a search is an exact scan of them all; beyond, two stages. */
+#define CANDIDATES_MIN 512  /* the first stage keeps max(this, rows / CANDIDATES_DIV) ... */
+#define CANDIDATES_DIV 512  /* ... */
+#define CANDIDATES_MAX 4096 /* ... and at most this many, for the exact rerank */
+#define PREFETCH       8    /* candidates' rows fetched ahead of the rerank */
 
 struct label {
     char slug[64];
@@ -36,11 +46,19 @@ struct gh_vmem {
     size_t dim_pad;
     int64_t max_entries, retention_s, refresh_ms;
     int threads;
+    int64_t exact_max;
+    int candidates; /* fixed by opts, else 0: from the size */
+    size_t code_split_min;
     gh_vmem_dots_fn dots;
+    gh_vmem_bits_fn bits;
+    size_t n_words;             /* 64-bit words per code: dim_pad / 64 */
+    float *centre;              /* [dim_pad]: the mean of the live rows at the last relayout */
     pthread_rwlock_t lock;      /* the rows and labels */
     pthread_mutex_t refresh_mu; /* one pull from the store at a time */
     void *raw;                  /* the allocation vecs points into (aligned) */
     int8_t *vecs;               /* [cap, dim_pad] */
+    void *codes_raw;            /* the allocation codes points into (aligned) */
+    uint64_t *codes;            /* [cap, n_words] */
     float *scales;
     int64_t *ids, *created;
     uint16_t *labels;
@@ -98,7 +116,18 @@ int gh_vmem_new(struct gh_store *st, const struct gh_vmem_opts *o, struct gh_vme
     vm->retention_s = o->retention_s > 0 ? o->retention_s : INT64_MAX / 4;
     vm->refresh_ms = o->refresh_ms >= 0 ? o->refresh_ms : 1000;
     vm->threads = o->threads > 0 ? o->threads : 2;
+    vm->exact_max = o->exact_max > 0 ? o->exact_max : GH_VMEM_EXACT_MAX;
+    vm->candidates = o->candidates > 0 ? o->candidates : 0;
+    vm->code_split_min = CODE_SPLIT_MIN;
     vm->dots = gh_vmem_dots_best(NULL);
+    vm->bits = gh_vmem_bits_best(NULL);
+    vm->n_words = vm->dim_pad / 64;
+    vm->centre = gh_malloc_array(vm->dim_pad, sizeof *vm->centre);
+    if (!vm->centre) {
+        gh_free(vm);
+        return gh_err_set(err, GH_ENOMEM, "out of memory for the visual memory");
+    }
+    memset(vm->centre, 0, vm->dim_pad * sizeof *vm->centre);
     pthread_rwlock_init(&vm->lock, NULL);
     pthread_mutex_init(&vm->refresh_mu, NULL);
     *out = vm;
@@ -108,6 +137,7 @@ int gh_vmem_new(struct gh_store *st, const struct gh_vmem_opts *o, struct gh_vme
 static void free_rows(struct gh_vmem *vm)
 {
     gh_free(vm->raw);
+    gh_free(vm->codes_raw);
     gh_free(vm->scales);
     gh_free(vm->ids);
     gh_free(vm->created);
@@ -119,34 +149,80 @@ void gh_vmem_free(struct gh_vmem *vm)
     if (!vm)
         return;
     free_rows(vm);
+    gh_free(vm->centre);
     gh_free(vm->lab);
     pthread_rwlock_destroy(&vm->lock);
     pthread_mutex_destroy(&vm->refresh_mu);
     gh_free(vm);
 }
 
-/* Moves the live rows to the front of arrays of cap rows (new ones when cap changes). Called
- * with the write lock held. */
-static int relayout(struct gh_vmem *vm, size_t cap)
+/* Bit j of row i's code: dimension j above the centre (internal.h). */
+static void encode(const struct gh_vmem *vm, size_t i)
+{
+    const int8_t *v = vm->vecs + i * vm->dim_pad;
+    uint64_t *c = vm->codes + i * vm->n_words;
+    float scale = vm->scales[i];
+
+    for (size_t w = 0; w < vm->n_words; w++) {
+        size_t end = 64 * w + 64 < (size_t)vm->dim ? 64 * w + 64 : (size_t)vm->dim;
+        uint64_t bits = 0;
+
+        for (size_t j = 64 * w; j < end; j++)
+            bits |= (uint64_t)((float)v[j] * scale > vm->centre[j]) << (j % 64);
+        c[w] = bits;
+    }
+}
+
+/* The centre becomes the mean of the live rows and every code is made again: sign codes of
+ * raw CLIP embeddings waste bits on what all photos share (they sit in a narrow cone). Called
+ * from relayout, so it costs O(1) per row added, like the copy. */
+static void recentre(struct gh_vmem *vm)
 {
     size_t live = vm->n - vm->head;
+
+    if (!live)
+        return;
+    memset(vm->centre, 0, vm->dim_pad * sizeof *vm->centre);
+    for (size_t i = vm->head; i < vm->n; i++) {
+        const int8_t *v = vm->vecs + i * vm->dim_pad;
+        float scale = vm->scales[i] / (float)live;
+
+        for (int j = 0; j < vm->dim; j++)
+            vm->centre[j] += (float)v[j] * scale;
+    }
+    for (size_t i = vm->head; i < vm->n; i++)
+        encode(vm, i);
+}
+
+static void *aligned(void *raw)
+{
+    return (char *)raw + (GH_VMEM_ALIGN - (uintptr_t)raw % GH_VMEM_ALIGN) % GH_VMEM_ALIGN;
+}
+
+/* Moves the live rows to the front of arrays of cap rows (new ones when cap changes) and
+ * recentres the codes. Called with the write lock held. */
+static int relayout(struct gh_vmem *vm, size_t cap)
+{
+    size_t live = vm->n - vm->head, code_len = vm->n_words * sizeof(uint64_t);
     void *raw = cap <= (SIZE_MAX - GH_VMEM_ALIGN) / vm->dim_pad
                     ? gh_malloc(cap * vm->dim_pad + GH_VMEM_ALIGN) /* 64-byte aligned below */
                     : NULL;
+    void *codes_raw = raw ? gh_malloc(cap * code_len + GH_VMEM_ALIGN) : NULL;
     float *scales = gh_malloc_array(cap, sizeof *scales);
     int64_t *ids = gh_malloc_array(cap, sizeof *ids), *created = gh_malloc_array(cap, sizeof *ids);
     uint16_t *labels = gh_malloc_array(cap, sizeof *labels);
     int8_t *vecs;
 
-    if (!raw || !scales || !ids || !created || !labels) {
+    if (!raw || !codes_raw || !scales || !ids || !created || !labels) {
         gh_free(raw);
+        gh_free(codes_raw);
         gh_free(scales);
         gh_free(ids);
         gh_free(created);
         gh_free(labels);
         return GH_ENOMEM;
     }
-    vecs = (int8_t *)raw + (GH_VMEM_ALIGN - (uintptr_t)raw % GH_VMEM_ALIGN) % GH_VMEM_ALIGN;
+    vecs = aligned(raw);
     if (live) {
         memcpy(vecs, vm->vecs + vm->head * vm->dim_pad, live * vm->dim_pad);
         memcpy(scales, vm->scales + vm->head, live * sizeof *scales);
@@ -157,6 +233,8 @@ static int relayout(struct gh_vmem *vm, size_t cap)
     free_rows(vm);
     vm->raw = raw;
     vm->vecs = vecs;
+    vm->codes_raw = codes_raw;
+    vm->codes = aligned(codes_raw);
     vm->scales = scales;
     vm->ids = ids;
     vm->created = created;
@@ -164,6 +242,7 @@ static int relayout(struct gh_vmem *vm, size_t cap)
     vm->head = 0;
     vm->n = live;
     vm->cap = cap;
+    recentre(vm);
     return GH_OK;
 }
 
@@ -227,6 +306,7 @@ static int append(struct gh_vmem *vm, const struct gh_vmem_row *r)
     vm->ids[vm->n] = r->id;
     vm->created[vm->n] = r->created_at;
     vm->labels[vm->n] = (uint16_t)l;
+    encode(vm, vm->n);
     vm->n++;
     if (r->id > vm->last_id)
         vm->last_id = r->id;
@@ -316,6 +396,45 @@ static void topk_push(struct topk *t, float s, size_t row)
     t->row[i] = row;
 }
 
+#define THREADS_MAX 16
+
+/* Runs fn on nt jobs of size bytes each, job 0 on this thread; a job whose thread cannot start
+ * runs here. */
+static void run_jobs(void *(*fn)(void *), void *jobs, size_t size, int nt)
+{
+    pthread_t tid[THREADS_MAX];
+    int started[THREADS_MAX] = {0};
+
+    for (int t = 1; t < nt; t++)
+        started[t] = pthread_create(&tid[t], NULL, fn, (char *)jobs + (size_t)t * size) == 0;
+    fn(jobs);
+    for (int t = 1; t < nt; t++) {
+        if (started[t])
+            pthread_join(tid[t], NULL);
+        else
+            fn((char *)jobs + (size_t)t * size);
+    }
+}
+
+/* Large memories are split between threads: a scan is bound by memory bandwidth, which one
+ * core does not saturate. Thread t gets the live rows [*from, *to). */
+static int n_threads(const struct gh_vmem *vm, size_t split_min)
+{
+    int nt = vm->n - vm->head >= split_min ? vm->threads : 1;
+
+    return nt > THREADS_MAX ? THREADS_MAX : nt;
+}
+
+static void range_of(const struct gh_vmem *vm, int nt, int t, size_t *from, size_t *to)
+{
+    size_t live = vm->n - vm->head, chunk = (live + (size_t)nt - 1) / (size_t)nt;
+    size_t a = (size_t)t * chunk < live ? (size_t)t * chunk : live;
+    size_t b = (size_t)(t + 1) * chunk < live ? (size_t)(t + 1) * chunk : live;
+
+    *from = vm->head + a;
+    *to = vm->head + b;
+}
+
 struct scan_job {
     const struct gh_vmem *vm;
     const int16_t *q;
@@ -324,8 +443,9 @@ struct scan_job {
     struct topk top;
 };
 
-static void scan_range(struct scan_job *j)
+static void *scan_range(void *arg)
 {
+    struct scan_job *j = arg;
     const struct gh_vmem *vm = j->vm;
     int32_t dots[SCAN_CHUNK];
 
@@ -336,53 +456,185 @@ static void scan_range(struct scan_job *j)
         for (size_t r = 0; r < m; r++)
             topk_push(&j->top, (float)dots[r] * j->qscale * vm->scales[i + r], i + r);
     }
-}
-
-static void *scan_thread(void *arg)
-{
-    scan_range(arg);
     return NULL;
 }
 
-#define THREADS_MAX 16
-
-/* The k best live rows; read lock held. Large memories are split between threads: the scan
- * is bound by memory bandwidth, which one core does not saturate. */
+/* The k best live rows, all compared; read lock held. */
 static void scan(const struct gh_vmem *vm, const int16_t *q, float qscale, struct topk *out)
 {
     struct scan_job jobs[THREADS_MAX];
-    pthread_t tid[THREADS_MAX];
-    int started[THREADS_MAX] = {0};
-    size_t live = vm->n - vm->head;
-    int nt = live >= SPLIT_MIN ? vm->threads : 1;
+    int nt = n_threads(vm, SPLIT_MIN);
 
-    nt = nt > THREADS_MAX ? THREADS_MAX : nt;
     for (int t = 0; t < nt; t++) {
-        size_t chunk = (live + (size_t)nt - 1) / (size_t)nt;
-
-        jobs[t] = (struct scan_job){
-            vm,
-            q,
-            qscale,
-            vm->head + (size_t)t * chunk,
-            vm->head + ((size_t)(t + 1) * chunk < live ? (size_t)(t + 1) * chunk : live),
-            {.k = out->k}};
-        if (jobs[t].from > jobs[t].to)
-            jobs[t].from = jobs[t].to;
-        /* thread 0 is this one; a thread that cannot start is scanned here */
-        if (t > 0)
-            started[t] = pthread_create(&tid[t], NULL, scan_thread, &jobs[t]) == 0;
+        jobs[t] = (struct scan_job){vm, q, qscale, 0, 0, {.k = out->k}};
+        range_of(vm, nt, t, &jobs[t].from, &jobs[t].to);
     }
-    scan_range(&jobs[0]);
-    for (int t = 1; t < nt; t++) {
-        if (started[t])
-            pthread_join(tid[t], NULL);
-        else
-            scan_range(&jobs[t]);
-    }
+    run_jobs(scan_range, jobs, sizeof jobs[0], nt);
     for (int t = 0; t < nt; t++)
         for (int i = 0; i < jobs[t].top.n; i++)
             topk_push(out, jobs[t].top.sim[i], jobs[t].top.row[i]);
+}
+
+/* ---- two stages: the codes pick candidates, the int8 rows rank them ---- */
+
+struct cand {
+    int32_t score;
+    size_t row;
+};
+
+/* The first stage's order: score down, then row up (so that the candidates do not depend on
+ * how the rows were split between threads). */
+static int cand_before(const struct cand *a, const struct cand *b)
+{
+    return a->score > b->score || (a->score == b->score && a->row < b->row);
+}
+
+static void cand_swap(struct cand *a, struct cand *b)
+{
+    struct cand t = *a;
+
+    *a = *b;
+    *b = t;
+}
+
+/* Puts the r first of a[0, n) in cand_before's order into a[0, r), in no order: Hoare's selection
+ * with Lomuto's partition (rows are distinct, so no two are equal). */
+static void select_first(struct cand *a, size_t n, size_t r)
+{
+    size_t lo = 0, hi = n;
+
+    while (lo < r && r < hi) {
+        size_t s = lo;
+
+        cand_swap(&a[lo + (hi - lo) / 2], &a[hi - 1]);
+        for (size_t i = lo; i < hi - 1; i++)
+            if (cand_before(&a[i], &a[hi - 1]))
+                cand_swap(&a[i], &a[s++]);
+        cand_swap(&a[s], &a[hi - 1]); /* [lo, s) before the pivot at s, (s, hi) after */
+        if (s < r)
+            lo = s + 1;
+        else
+            hi = s;
+    }
+}
+
+struct code_job {
+    const struct gh_vmem *vm;
+    const uint64_t *planes;
+    size_t from, to, r;
+    struct cand *buf; /* [2 r] */
+    size_t n;
+};
+
+/* The r first rows of [from, to) by their codes. buf fills to 2 r, then is cut to its r first,
+ * whose last score becomes the bar: rows come in order, so a later one that only ties the bar
+ * comes after all r and is left out. */
+static void *code_range(void *arg)
+{
+    struct code_job *j = arg;
+    const struct gh_vmem *vm = j->vm;
+    int32_t scores[SCAN_CHUNK];
+    int64_t bar = INT64_MIN;
+
+    for (size_t i = j->from; i < j->to; i += SCAN_CHUNK) {
+        size_t m = j->to - i < SCAN_CHUNK ? j->to - i : SCAN_CHUNK;
+
+        vm->bits(j->planes, vm->codes + i * vm->n_words, vm->n_words, m, scores);
+        for (size_t r = 0; r < m; r++) {
+            if (scores[r] <= bar)
+                continue;
+            if (j->n == 2 * j->r) {
+                int32_t last = INT32_MAX;
+
+                select_first(j->buf, j->n, j->r);
+                j->n = j->r;
+                for (size_t c = 0; c < j->n; c++)
+                    last = j->buf[c].score < last ? j->buf[c].score : last;
+                bar = last;
+                if (scores[r] <= bar)
+                    continue;
+            }
+            j->buf[j->n++] = (struct cand){scores[r], i + r};
+        }
+    }
+    if (j->n > j->r) {
+        select_first(j->buf, j->n, j->r);
+        j->n = j->r;
+    }
+    return NULL;
+}
+
+static int row_order(const void *a, const void *b)
+{
+    const struct cand *x = a, *y = b;
+
+    return (x->row > y->row) - (x->row < y->row);
+}
+
+/* The query's 4-bit planes (internal.h): centred as the codes are, scaled to -7..7. */
+static void query_planes(const struct gh_vmem *vm, const float *emb, uint64_t *planes)
+{
+    float m = 0;
+
+    memset(planes, 0, GH_VMEM_PLANES * vm->n_words * sizeof *planes);
+    for (int j = 0; j < vm->dim; j++)
+        m = fabsf(emb[j] - vm->centre[j]) > m ? fabsf(emb[j] - vm->centre[j]) : m;
+    for (int j = 0; j < vm->dim; j++) {
+        int u = 8 + (m > 0 ? (int)lrintf((emb[j] - vm->centre[j]) / m * 7) : 0);
+
+        for (int p = 0; p < GH_VMEM_PLANES; p++)
+            planes[(size_t)p * vm->n_words + (size_t)j / 64] |= (uint64_t)((u >> p) & 1)
+                                                                << (j % 64);
+    }
+}
+
+static size_t n_candidates(const struct gh_vmem *vm)
+{
+    size_t r = (vm->n - vm->head) / CANDIDATES_DIV;
+
+    if (vm->candidates > 0)
+        return (size_t)vm->candidates;
+    return r < CANDIDATES_MIN ? CANDIDATES_MIN : r > CANDIDATES_MAX ? CANDIDATES_MAX : r;
+}
+
+/* The k best of the r rows whose codes score highest, by the exact int8 similarity; read
+ * lock held. buf: [threads * 2 r]. */
+static void search2(const struct gh_vmem *vm, const uint64_t *planes, const int16_t *q,
+                    float qscale, size_t r, struct cand *buf, struct topk *out)
+{
+    struct code_job jobs[THREADS_MAX];
+    int nt = n_threads(vm, vm->code_split_min);
+    size_t n = 0;
+
+    for (int t = 0; t < nt; t++) {
+        jobs[t] = (struct code_job){vm, planes, 0, 0, r, buf + (size_t)t * 2 * r, 0};
+        range_of(vm, nt, t, &jobs[t].from, &jobs[t].to);
+    }
+    run_jobs(code_range, jobs, sizeof jobs[0], nt);
+    for (int t = 0; t < nt; t++) {
+        memmove(buf + n, jobs[t].buf, jobs[t].n * sizeof *buf);
+        n += jobs[t].n;
+    }
+    if (n > r) {
+        select_first(buf, n, r);
+        n = r;
+    }
+    /* in row order: the exact scan's tie-break (the older row first), and kinder to memory */
+    qsort(buf, n, sizeof *buf, row_order);
+    for (size_t i = 0; i < n + PREFETCH; i++) {
+        size_t row = i < n ? buf[i].row : 0;
+        int32_t dot;
+
+        /* scattered rows: DRAM latency, not bandwidth, unless fetched ahead */
+        if (i < n)
+            for (size_t b = 0; b < vm->dim_pad; b += 64)
+                __builtin_prefetch(vm->vecs + row * vm->dim_pad + b);
+        if (i < PREFETCH)
+            continue;
+        row = buf[i - PREFETCH].row;
+        vm->dots(q, vm->vecs + row * vm->dim_pad, vm->dim_pad, vm->dim_pad, 1, &dot);
+        topk_push(out, (float)dot * qscale * vm->scales[row], row);
+    }
 }
 
 int gh_vmem_search(struct gh_vmem *vm, const float *emb, int k, int64_t now,
@@ -390,6 +642,8 @@ int gh_vmem_search(struct gh_vmem *vm, const float *emb, int k, int64_t now,
 {
     int16_t *q = NULL;
     int8_t *q8 = NULL;
+    uint64_t *planes = NULL;
+    struct cand *buf = NULL;
     struct topk top = {0};
     struct gh_err rerr = {0};
     float qscale;
@@ -407,7 +661,8 @@ int gh_vmem_search(struct gh_vmem *vm, const float *emb, int k, int64_t now,
     }
     q = gh_malloc_array(vm->dim_pad, sizeof *q);
     q8 = gh_malloc((size_t)vm->dim);
-    if (!q || !q8) {
+    planes = gh_malloc_array(GH_VMEM_PLANES * vm->n_words, sizeof *planes);
+    if (!q || !q8 || !planes) {
         rc = gh_err_set(err, GH_ENOMEM, "out of memory for a visual-memory search");
         goto out;
     }
@@ -417,8 +672,21 @@ int gh_vmem_search(struct gh_vmem *vm, const float *emb, int k, int64_t now,
         q[i] = q8[i];
     top.k = k < 1 ? 1 : k > GH_VMEM_K_MAX ? GH_VMEM_K_MAX : k;
     pthread_rwlock_rdlock(&vm->lock);
-    if (vm->n > vm->head)
+    if ((int64_t)(vm->n - vm->head) > vm->exact_max &&
+        vm->n - vm->head > (size_t)top.k + n_candidates(vm)) {
+        size_t r = n_candidates(vm);
+
+        buf = gh_malloc_array(2 * r * (size_t)n_threads(vm, vm->code_split_min), sizeof *buf);
+        if (!buf) {
+            pthread_rwlock_unlock(&vm->lock);
+            rc = gh_err_set(err, GH_ENOMEM, "out of memory for a visual-memory search");
+            goto out;
+        }
+        query_planes(vm, emb, planes);
+        search2(vm, planes, q, qscale, r, buf, &top);
+    } else if (vm->n > vm->head) {
         scan(vm, q, qscale, &top);
+    }
     for (int i = 0; i < top.n; i++) {
         const struct label *l = &vm->lab[vm->labels[top.row[i]]];
 
@@ -430,9 +698,23 @@ int gh_vmem_search(struct gh_vmem *vm, const float *emb, int k, int64_t now,
     *n_hits = top.n;
     pthread_rwlock_unlock(&vm->lock);
 out:
+    gh_free(buf);
+    gh_free(planes);
     gh_free(q8);
     gh_free(q);
     return rc;
+}
+
+int gh_vmem_use_kernels(struct gh_vmem *vm, const char *dots, const char *bits)
+{
+    gh_vmem_dots_fn d = dots ? gh_vmem_dots_by_name(dots) : vm->dots;
+    gh_vmem_bits_fn b = bits ? gh_vmem_bits_by_name(bits) : vm->bits;
+
+    if (!d || !b)
+        return GH_EINVAL;
+    vm->dots = d;
+    vm->bits = b;
+    return GH_OK;
 }
 
 int gh_vmem_add(struct gh_vmem *vm, const char *sha256, const float *emb, const char *slug,
@@ -477,6 +759,19 @@ int gh_vmem_add(struct gh_vmem *vm, const char *sha256, const float *emb, const 
     return rc;
 }
 
+void gh_vmem_tune(struct gh_vmem *vm, int threads, int64_t exact_max, int candidates,
+                  size_t split_min)
+{
+    if (split_min)
+        vm->code_split_min = split_min;
+    if (threads > 0)
+        vm->threads = threads;
+    if (exact_max > 0)
+        vm->exact_max = exact_max;
+    if (candidates)
+        vm->candidates = candidates > 0 ? candidates : 0;
+}
+
 void gh_vmem_stats(struct gh_vmem *vm, struct gh_vmem_stats *out)
 {
     memset(out, 0, sizeof *out);
@@ -484,7 +779,8 @@ void gh_vmem_stats(struct gh_vmem *vm, struct gh_vmem_stats *out)
     out->entries = (int64_t)(vm->n - vm->head);
     out->last_id = vm->last_id;
     pthread_rwlock_unlock(&vm->lock);
-    out->bytes_per_entry = vm->dim_pad + sizeof(float) + 2 * sizeof(int64_t) + sizeof(uint16_t);
+    out->bytes_per_entry = vm->dim_pad + vm->n_words * sizeof(uint64_t) + sizeof(float) +
+                           2 * sizeof(int64_t) + sizeof(uint16_t);
     out->refreshes = atomic_load(&vm->refreshes);
     out->refresh_errors = atomic_load(&vm->refresh_errors);
 }

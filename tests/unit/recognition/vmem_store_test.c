@@ -108,7 +108,7 @@ static void rows_round_trip_filtered_and_pruned(void)
 static void second_instance_sees_the_firsts_memory(void)
 {
     struct gh_store *a = open_store(), *b = open_store();
-    struct gh_vmem_opts o = {g_model, DIM, 0, 0, 0, 1};
+    struct gh_vmem_opts o = {g_model, DIM, 0, 0, 0, 1, 0, 0};
     struct gh_vmem *va = NULL, *vb = NULL;
     struct gh_vmem_hit hit;
     float v[DIM], w[DIM];
