@@ -46,7 +46,7 @@ struct gh_vmem_opts {
     int64_t exact_max;   /* up to this many photos a search compares the query with each; beyond,
                           * bit codes pick candidates first; 0: GH_VMEM_EXACT_MAX */
     int candidates;      /* candidates the bit codes pick for the exact rerank; 0: from the
-                          * size (256 .. 4096, photos / 512) */
+                          * size (512 .. 4096, photos / 256) */
 };
 
 #define GH_VMEM_EXACT_MAX 8192

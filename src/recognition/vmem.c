@@ -30,7 +30,7 @@
 /* Up to GH_VMEM_EXACT_MAX live rows (about 4 MB at 512 dimensions, a fraction of a
  * millisecond) a search is an exact scan of them all; beyond, two stages. */
 #define CANDIDATES_MIN 512  /* the first stage keeps max(this, rows / CANDIDATES_DIV) ... */
-#define CANDIDATES_DIV 512  /* ... */
+#define CANDIDATES_DIV 256  /* ... */
 #define CANDIDATES_MAX 4096 /* ... and at most this many, for the exact rerank */
 #define PREFETCH       8    /* candidates' rows fetched ahead of the rerank */
 
