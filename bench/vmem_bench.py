@@ -85,7 +85,7 @@ def parse(out):
         w = line.split()
         if w[0] == "load":
             runs["load"] = (float(w[1]), float(w[3]))
-        elif w[0] == "run":
+        elif w[0] == "run":  # MODE is exact, two, or the forced first stage's kernel
             cur = (w[1], int(w[2]), int(w[3]))
             runs[cur] = ("%s/%s" % (w[5], w[6]), int(w[10]), [], [])
         elif w[0] == "q":
@@ -105,6 +105,20 @@ def p(times, q):
     return sorted(times)[int(q * (len(times) - 1))]
 
 
+def cpu_flags():
+    """The ISA extensions the kernels choose between, as /proc/cpuinfo names them."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    have = set(line.split(":", 1)[1].split())
+                    return " ".join(x for x in ("avx2", "avx512bw", "avx512_vpopcntdq", "popcnt")
+                                    if x in have) or "none of avx2/avx512"
+    except OSError:
+        pass
+    return "unknown"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
@@ -113,10 +127,10 @@ def main():
     args = ap.parse_args()
     exe = os.path.join(args.build, "bench", "vmem_bench")
     load = os.getloadavg()
-    benchlib.section("Visual memory lookup, top 8 of N (CPU: %s, %d cores, load average %.2f "
-                     "%.2f %.2f at the start, numpy %s)"
-                     % (benchlib.cpu_model(), os.cpu_count(), load[0], load[1], load[2],
-                        np.__version__))
+    benchlib.section("Visual memory lookup, top 8 of N (CPU: %s, %d cores, %s; load average "
+                     "%.2f %.2f %.2f at the start, numpy %s)"
+                     % (benchlib.cpu_model(), os.cpu_count(), cpu_flags(), load[0], load[1],
+                        load[2], np.__version__))
     rng = np.random.default_rng(14)
     rows, sweep, verdicts, loads = [], [], [], []
     for n in [int(s) for s in args.sizes.split(",")]:
@@ -141,8 +155,14 @@ def main():
             rows.append(["%d" % n, "%s, %d thread%s" % (name, t, "s" * (t > 1)), "%d" % nbytes,
                          "%.2f" % statistics.median(times), "%.2f" % p(times, 0.99),
                          "%.4f" % recall(hits, exact)])
+        for mode in ("avx2", "scalar"):
+            if (mode, 2, 0) in runs:
+                _, nbytes, times, hits = runs[(mode, 2, 0)]
+                rows.append(["%d" % n, "gymhelper two stages (%s codes, forced), 2 threads" % mode,
+                             "%d" % nbytes, "%.2f" % statistics.median(times),
+                             "%.2f" % p(times, 0.99), "%.4f" % recall(hits, exact)])
         rows.append(["%d" % n, "numpy float32 x @ q + argpartition", "%d" % (4 * DIM),
-                     "%.2f" % statistics.median(peer), "%.2f" % p(peer, 0.99), "1"])
+                     "%.2f" % statistics.median(peer), "%.2f" % p(peer, 0.99), "-"])
         two = statistics.median(runs[("two", 2, 0)][2])
         ratio = statistics.median(runs[("exact", 2, 0)][2]) / two
         goal = 2.0 if n <= 100000 else 20.0
