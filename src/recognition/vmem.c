@@ -655,6 +655,20 @@ static void search2(const struct gh_vmem *vm, const uint64_t *planes, const int1
     }
 }
 
+/* The rows in top as hits; read lock held. Returns how many. */
+static int fill_hits(const struct gh_vmem *vm, const struct topk *top, struct gh_vmem_hit *hits)
+{
+    for (int i = 0; i < top->n; i++) {
+        const struct label *l = &vm->lab[vm->labels[top->row[i]]];
+
+        snprintf(hits[i].slug, sizeof hits[i].slug, "%s", l->slug);
+        snprintf(hits[i].source, sizeof hits[i].source, "%s", l->source);
+        hits[i].similarity = top->sim[i];
+        hits[i].id = vm->ids[top->row[i]];
+    }
+    return top->n;
+}
+
 int gh_vmem_search(struct gh_vmem *vm, const float *emb, int k, int64_t now,
                    struct gh_vmem_hit *hits, int *n_hits, struct gh_err *err)
 {
@@ -705,15 +719,7 @@ int gh_vmem_search(struct gh_vmem *vm, const float *emb, int k, int64_t now,
     } else if (vm->n > vm->head) {
         scan(vm, q, qscale, &top);
     }
-    for (int i = 0; i < top.n; i++) {
-        const struct label *l = &vm->lab[vm->labels[top.row[i]]];
-
-        snprintf(hits[i].slug, sizeof hits[i].slug, "%s", l->slug);
-        snprintf(hits[i].source, sizeof hits[i].source, "%s", l->source);
-        hits[i].similarity = top.sim[i];
-        hits[i].id = vm->ids[top.row[i]];
-    }
-    *n_hits = top.n;
+    *n_hits = fill_hits(vm, &top, hits);
     pthread_rwlock_unlock(&vm->lock);
 out:
     gh_free(buf);
