@@ -25,6 +25,7 @@ enum gh_scope {
     GH_SCOPE_ANALYZE = 1u << 0,
     GH_SCOPE_FEEDBACK = 1u << 1,
     GH_SCOPE_ADMIN = 1u << 2,
+    GH_SCOPE_WORKOUTS = 1u << 3, /* the person's workout log, plans and share links */
 };
 
 struct gh_identity {

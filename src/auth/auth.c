@@ -189,7 +189,7 @@ out:
 
 static unsigned role_scopes(enum gh_role r)
 {
-    unsigned s = GH_SCOPE_ANALYZE | GH_SCOPE_FEEDBACK;
+    unsigned s = GH_SCOPE_ANALYZE | GH_SCOPE_FEEDBACK | GH_SCOPE_WORKOUTS;
 
     return r == GH_ROLE_ADMIN ? s | GH_SCOPE_ADMIN : s;
 }
@@ -605,6 +605,7 @@ static const struct {
 } scope_names[] = {
     {"analyze", GH_SCOPE_ANALYZE},
     {"feedback", GH_SCOPE_FEEDBACK},
+    {"workouts", GH_SCOPE_WORKOUTS},
     {"admin", GH_SCOPE_ADMIN},
 };
 
@@ -618,13 +619,15 @@ int gh_auth_scopes_parse(const char *s, unsigned *out, struct gh_err *err)
             if (strlen(scope_names[i].name) == n && strncmp(s, scope_names[i].name, n) == 0)
                 break;
         if (i == sizeof scope_names / sizeof scope_names[0])
-            return gh_err_set(err, GH_EINVAL, "unknown scope '%.*s': use analyze, feedback, admin",
+            return gh_err_set(err, GH_EINVAL,
+                              "unknown scope '%.*s': use analyze, feedback, workouts, admin",
                               (int)(n > 32 ? 32 : n), s);
         *out |= scope_names[i].bit;
         s += n + (s[n] == ',');
     }
     if (!*out)
-        return gh_err_set(err, GH_EINVAL, "name at least one scope: analyze, feedback, admin");
+        return gh_err_set(err, GH_EINVAL,
+                          "name at least one scope: analyze, feedback, workouts, admin");
     return GH_OK;
 }
 

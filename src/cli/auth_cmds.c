@@ -213,12 +213,14 @@ int gh_cli_user(int argc, char **argv)
 }
 
 static const char key_usage[] =
-    "usage: gymhelper key create --name NAME --scope analyze,feedback,admin [--user USERNAME]\n"
+    "usage: gymhelper key create --name NAME --scope analyze,feedback,workouts,admin\n"
+    "                            [--user USERNAME]\n"
     "       gymhelper key list\n"
     "       gymhelper key revoke ID\n"
     "API keys for servers and scripts, sent as 'Authorization: Bearer gh_...' or\n"
     "'X-API-Key: gh_...'. The key is printed once; the store keeps only its SHA-256. A key\n"
-    "with --user acts as that user (and has admin only if the user is an admin).\n";
+    "with --user acts as that user (and has admin only if the user is an admin); 'workouts'\n"
+    "lets it read and change that user's workout log, plans and share links.\n";
 
 static int key_create(struct gh_store *st, const char *name, const char *scope, const char *user,
                       struct gh_err *err)

@@ -30,6 +30,28 @@ static int is_public(const char *url)
            starts(url, "/api/v1/shared/");
 }
 
+/* url is base or below it ("/api/v1/gyms", "/api/v1/gyms/7"; not "/api/v1/gymsX"). */
+static int under(const char *url, const char *base)
+{
+    size_t n = strlen(base);
+
+    return strncmp(url, base, n) == 0 && (url[n] == '\0' || url[n] == '/');
+}
+
+/* A person's workout log, plans and share links: a key made to analyze photos (a camera
+ * script) must not read, export, share or delete them. The public /api/v1/shared/ is not. */
+static int is_workouts(const char *url)
+{
+    static const char *const bases[] = {"/api/v1/gyms",    "/api/v1/workouts", "/api/v1/progress",
+                                        "/api/v1/exports", "/api/v1/imports",  "/api/v1/plans",
+                                        "/api/v1/shares"};
+
+    for (size_t i = 0; i < sizeof bases / sizeof bases[0]; i++)
+        if (under(url, bases[i]))
+            return 1;
+    return 0;
+}
+
 /* The scope an API key needs for url; 0: any authenticated caller. */
 static unsigned scope_for(const char *url, const char *method)
 {
@@ -37,6 +59,8 @@ static unsigned scope_for(const char *url, const char *method)
 
     if (starts(url, "/api/v1/corrections"))
         return GH_SCOPE_ADMIN;
+    if (is_workouts(url))
+        return GH_SCOPE_WORKOUTS;
     if (strcmp(method, "POST") == 0 && n > 9 && strcmp(url + n - 9, "/feedback") == 0)
         return GH_SCOPE_FEEDBACK;
     if (strcmp(url, "/api/v1/analyze") == 0)
@@ -100,7 +124,8 @@ int gh_http_auth_gate(struct gh_http_request *req)
 
     if (!app->auth) { /* no accounts at all: everyone is the local admin */
         req->ident.role = GH_ROLE_ADMIN;
-        req->ident.scopes = GH_SCOPE_ANALYZE | GH_SCOPE_FEEDBACK | GH_SCOPE_ADMIN;
+        req->ident.scopes =
+            GH_SCOPE_ANALYZE | GH_SCOPE_FEEDBACK | GH_SCOPE_WORKOUTS | GH_SCOPE_ADMIN;
         return 0;
     }
     if (authenticate(req, public))
@@ -109,7 +134,8 @@ int gh_http_auth_gate(struct gh_http_request *req)
     if (req->ident.kind == GH_IDENTITY_ANONYMOUS && !app->auth_required) {
         /* open mode: one implicit local user who may do everything, as before accounts */
         req->ident.role = GH_ROLE_ADMIN;
-        req->ident.scopes = GH_SCOPE_ANALYZE | GH_SCOPE_FEEDBACK | GH_SCOPE_ADMIN;
+        req->ident.scopes =
+            GH_SCOPE_ANALYZE | GH_SCOPE_FEEDBACK | GH_SCOPE_WORKOUTS | GH_SCOPE_ADMIN;
     }
     if (public)
         return 0;
@@ -130,8 +156,11 @@ int gh_http_auth_gate(struct gh_http_request *req)
     }
     need = scope_for(req->url, req->method);
     if (need && !(req->ident.scopes & need)) {
-        gh_http_forbidden(req, need == GH_SCOPE_ADMIN
-                                   ? "this needs an admin"
+        gh_http_forbidden(req, need == GH_SCOPE_ADMIN ? "this needs an admin"
+                               : need == GH_SCOPE_WORKOUTS
+                                   ? "the workout log, plans and share links need an API key "
+                                     "with the 'workouts' scope (gymhelper key create --scope "
+                                     "workouts --user NAME) or a signed-in user's token"
                                    : "this API key lacks the scope this route needs");
         return 1;
     }

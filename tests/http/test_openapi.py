@@ -680,6 +680,17 @@ def test_security_is_documented_and_enforced(procs, binary, fake, doc, photos, r
     doc.check(s.get(IDENTS + "?user=nobody", tok["sadm"]), IDENTS, "get", 404, "user_not_found")
     doc.check(s.get("/metrics", tok["su"]), "/metrics", "get", 403, "forbidden")
     assert s.get("/metrics", tok["sadm"]).status == 200
+    # the workout log, plans and share links: the analyze key lacks the `workouts` scope
+    family = ("/api/v1/gyms", "/api/v1/workouts", "/api/v1/progress", "/api/v1/exports",
+              "/api/v1/imports", "/api/v1/plans", "/api/v1/shares")
+    for path, ops in doc.doc["paths"].items():
+        if not any(path == f or path.startswith(f + "/") for f in family):
+            continue
+        url = re.sub(r"\{[a-z_]+\}", "1", path.replace("{slug}", "barbell"))
+        for method in ops:
+            r = s.request(method.upper(), url, b"{}" if method in ("post", "patch") else None,
+                          dict(away, **{"X-API-Key": key, "Content-Type": "application/json"}))
+            doc.check(r, path, method, 403, "forbidden")
 
 
 def test_plans_and_shares(server, doc):

@@ -1,0 +1,162 @@
+# SPDX-License-Identifier: MIT
+"""A stranger's attacks on accounts, corrections, the workout log, plans and share links, with
+AUTH_MODE=required on both store backends: two ordinary users (alice, bob), a trusted one and
+an admin. Each test is an attack that worked before its fix (or one that held, kept so that it
+keeps holding): API keys' scopes, another person's ids in paths, bodies, filters and client
+ids, share links, hostile CSV imports and the export's formula cells, and the corrections'
+quorum and review."""
+import io
+import itertools
+import json
+import re
+
+import pytest
+from PIL import Image
+
+import ghhttp as G
+
+pytestmark = pytest.mark.asan
+
+SECRET = "test-secret-0123456789-abcdefghijklmnop"
+USERS = {"alice": "user", "bob": "user", "carol": "user", "dave": "user", "tina": "trusted",
+         "root": "admin"}
+DATABASES = itertools.count()  # pytest may set a module fixture up again: a new database each
+# The workout log, plans and share links: what an API key needs the `workouts` scope for.
+WORKOUT_ROUTES = (
+    ("GET", "/api/v1/gyms"), ("POST", "/api/v1/gyms"), ("GET", "/api/v1/gyms/{gym}"),
+    ("PATCH", "/api/v1/gyms/{gym}"), ("DELETE", "/api/v1/gyms/{gym}"),
+    ("PUT", "/api/v1/gyms/{gym}/equipment/barbell"),
+    ("DELETE", "/api/v1/gyms/{gym}/equipment/barbell"),
+    ("GET", "/api/v1/workouts"), ("POST", "/api/v1/workouts"),
+    ("GET", "/api/v1/workouts/{workout}"), ("PATCH", "/api/v1/workouts/{workout}"),
+    ("DELETE", "/api/v1/workouts/{workout}"), ("POST", "/api/v1/workouts/{workout}/sets"),
+    ("GET", "/api/v1/workouts/{workout}/sets/{set}"),
+    ("PATCH", "/api/v1/workouts/{workout}/sets/{set}"),
+    ("DELETE", "/api/v1/workouts/{workout}/sets/{set}"),
+    ("GET", "/api/v1/progress/exercises/barbell-bench-press"),
+    ("GET", "/api/v1/progress/exercises/barbell-bench-press/last"),
+    ("GET", "/api/v1/progress/muscles"), ("GET", "/api/v1/exports/workouts.csv"),
+    ("POST", "/api/v1/imports?format=strong"), ("GET", "/api/v1/plans"),
+    ("POST", "/api/v1/plans/generate"), ("GET", "/api/v1/plans/{plan}"),
+    ("DELETE", "/api/v1/plans/{plan}"), ("POST", "/api/v1/plans/{plan}/days/1/start"),
+    ("GET", "/api/v1/shares"), ("POST", "/api/v1/shares"), ("DELETE", "/api/v1/shares/{share}"),
+)
+STRONG_HEAD = "Date,Workout Name,Exercise Name,Set Order,Weight,Reps\n"
+
+
+def password(name):
+    return name + "-password-123"
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def world(request, module_procs, binary, fake, tmp_path_factory, run_gymhelper, postgres):
+    if request.param == "sqlite":
+        url = "sqlite:///%s" % (tmp_path_factory.mktemp("attacks") / "gh.db")
+    else:
+        url = postgres.create_database("attacks_%s_%d" % (binary.variant, next(DATABASES)))
+    for name, role in USERS.items():
+        r = run_gymhelper(binary, "user", "add", name, "--role", role, "--password-stdin",
+                          "--database-url", url, input=(password(name) + "\n").encode())
+        assert r.returncode == 0, r
+
+    def key(scope, user):
+        r = run_gymhelper(binary, "key", "create", "--name", "k-" + scope, "--scope", scope,
+                          "--user", user, "--database-url", url)
+        assert r.returncode == 0, r
+        return re.search(r"\bgh_[A-Za-z0-9_-]{43}\b", r.stdout).group(0)
+
+    keys = {"analyze": key("analyze", "bob"), "feedback": key("analyze,feedback", "bob")}
+    s = module_procs.server(binary, provider=fake,
+                            args=["--database-url", url, "--auth-mode", "required"],
+                            env={"JWT_SECRET": SECRET, "LOGIN_MAX_FAILURES": "100",
+                                 "CORRECTION_QUORUM": "3"})
+    tokens = {}
+    for name in USERS:
+        r = s.request("POST", "/api/v1/auth/login",
+                      json.dumps({"username": name, "password": password(name)}).encode(),
+                      {"Content-Type": "application/json"})
+        assert r.status == 200, r
+        tokens[name] = r.json()["access_token"]
+    return {"server": s, "tokens": tokens, "keys": keys, "key": key}
+
+
+def call(world, who, method, path, body=None, ctype="application/json", timeout=30):
+    """who: a user's name, or a credential (gh_... key) as it is."""
+    cred = world["tokens"].get(who, who)
+    h = {"Authorization": "Bearer " + cred}
+    data = None
+    if body is not None:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        h["Content-Type"] = ctype
+    return world["server"].request(method, path, data, h, timeout=timeout)
+
+
+def ok(r, status=(200, 201)):
+    assert r.status in ((status,) if isinstance(status, int) else status), r
+    return r.json() if r.body else None
+
+
+def bobs_things(world):
+    """A gym, a workout with one set, a plan and a share link of bob's: their ids."""
+    gym = ok(call(world, "bob", "POST", "/api/v1/gyms",
+                  {"client_id": "bob-gym-000001", "name": "Bob's", "equipment": ["barbell"]}))
+    w = ok(call(world, "bob", "POST", "/api/v1/workouts",
+                {"client_id": "bob-wo-0000001", "gym_id": gym["id"], "notes": "private"}))
+    st = ok(call(world, "bob", "POST", "/api/v1/workouts/%d/sets" % w["id"],
+                 {"client_id": "bob-set-000001", "exercise": "barbell-bench-press",
+                  "weight": 60, "reps": 5}))
+    plan = ok(call(world, "bob", "POST", "/api/v1/plans/generate",
+                   {"client_id": "bob-plan-00001", "goal": "strength", "days_per_week": 3,
+                    "gym_id": gym["id"]}))
+    share = ok(call(world, "bob", "POST", "/api/v1/shares", {"kind": "plan", "id": plan["id"]}))
+    return {"gym": gym["id"], "workout": w["id"], "set": st["id"], "plan": plan["id"],
+            "share": share["share_id"], "token": share["token"]}
+
+
+def body_for(method, path):
+    if method in ("GET", "DELETE", "PUT"):
+        return None, "application/json"
+    if "imports" in path:
+        return (STRONG_HEAD + "2025-01-01 10:00:00,W,Bench Press (Barbell),1,60,5\n").encode(), \
+            "text/csv"
+    if path.endswith("/generate"):
+        return {"goal": "muscle", "days_per_week": 2, "equipment": ["barbell"]}, "application/json"
+    if path.endswith("/shares"):
+        return {"kind": "workout", "id": 1}, "application/json"
+    if path.endswith("/sets"):
+        return {"client_id": "key-set-00001", "exercise": "pull-up", "reps": 3}, "application/json"
+    return {"client_id": "key-made-0001", "name": "x", "notes": "x", "reps": 9}, "application/json"
+
+
+# ---- API keys' scopes ----------------------------------------------------------------------
+
+def test_an_analyze_key_reaches_none_of_its_users_workout_log(world):
+    """A key made for a camera script (`--scope analyze --user bob`) acted as bob everywhere:
+    it read, exported, shared and deleted bob's workout log. The log, plans and links now need
+    the `workouts` scope; bob's own token has it, and so does a key made with it."""
+    ids = bobs_things(world)
+    for who in (world["keys"]["analyze"], world["keys"]["feedback"]):
+        for method, tmpl in WORKOUT_ROUTES:
+            path = tmpl.format(**ids)
+            body, ctype = body_for(method, path)
+            r = call(world, who, method, path, body, ctype)
+            doc = G.is_problem(r, 403, "forbidden")
+            assert "workouts" in doc["detail"], (method, path, doc)
+    # nothing changed, and the public link still works without credentials
+    w = ok(call(world, "bob", "GET", "/api/v1/workouts/%d" % ids["workout"]), 200)
+    assert w["notes"] == "private" and [s["id"] for s in w["sets"]] == [ids["set"]]
+    assert [s["share_id"] for s in ok(call(world, "bob", "GET", "/api/v1/shares"), 200)
+            ["items"]] == [ids["share"]]
+    assert world["server"].get("/api/v1/shared/" + ids["token"]).status == 200
+    # the key still analyzes; a key with the scope reads bob's log
+    me = ok(call(world, world["keys"]["analyze"], "GET", "/api/v1/me"), 200)
+    assert me["scopes"] == "analyze" and me["user"]["username"] == "bob"
+    wk = world["key"]("workouts", "bob")
+    assert ok(call(world, wk, "GET", "/api/v1/me"), 200)["scopes"] == "workouts"
+    items = ok(call(world, wk, "GET", "/api/v1/workouts"), 200)["items"]
+    assert ids["workout"] in [i["id"] for i in items]
+    assert ok(call(world, "bob", "GET", "/api/v1/me"), 200)["scopes"] == \
+        "analyze,feedback,workouts"
+    # and a workouts key is not an analyze key
+    r = world["server"].analyze(G.solid(64, 64, "JPEG"), headers={"X-API-Key": wk})
+    G.is_problem(r, 403, "forbidden")
