@@ -35,31 +35,55 @@ static void publish(const struct gh_pipeline_parts *pp, struct gh_cache_entry *f
                 fix->sha256);
 }
 
-/* Makes slug the shared answer of photo sha256: its cached answer (store, else Redis) with the
- * equipment replaced, "corrected": true, expiring when it did (repeating a correction never
- * renews it). With override 0 a shared answer that is a correction already is kept:
- * GH_ECONFLICT with *kept = 1. */
+/* The cached answer the person was served for photo sha256 (pHash phash, 0: unknown) into
+ * *out: the photo's own entry (store, else Redis: an answer this instance served from Redis
+ * was never in its own store), else the near duplicate's whose answer it was (the near layer
+ * keeps no row per copy: the store within CACHE_MAX_DISTANCE, else Redis by exact pHash).
+ * 1 when found. */
+static int served_entry(const struct gh_pipeline_parts *pp, const char *sha256, uint64_t phash,
+                        int64_t now, struct gh_cache_entry *out)
+{
+    struct gh_err serr = {0};
+    int distance = 0;
+
+    if (gh_store_get_exact(pp->deps->store, sha256, now, out, &serr) == GH_OK)
+        return 1;
+    if (pp->deps->redis && gh_redis_get_sha(pp->deps->redis, sha256, now, out) == GH_OK)
+        return 1;
+    if (!phash)
+        return 0;
+    if (gh_store_get_near(pp->deps->store, phash, pp->cfg->max_distance, now, out, &distance,
+                          &serr) == GH_OK)
+        return 1;
+    return pp->deps->redis && gh_redis_get_phash(pp->deps->redis, phash, now, out) == GH_OK;
+}
+
+/* Makes slug the shared answer of photo sha256: its cached answer with the equipment replaced,
+ * "corrected": true, expiring when it did (repeating a correction never renews it). When that
+ * answer was a near duplicate's, the near duplicate's entry is corrected: it is what answers
+ * the photo and its copies. With override 0 a shared answer that is a correction already is
+ * kept: GH_ECONFLICT with *kept = 1. */
 static int shared_apply(const struct gh_pipeline_parts *pp, int64_t ident_id, const char *sha256,
                         uint64_t phash, const char *slug, int override, int64_t now, int *kept,
                         struct gh_err *err)
 {
     struct gh_cache_entry cached, fix;
-    struct gh_err serr = {0};
     char *answer = NULL;
-    int have, rc;
+    int rc;
 
     *kept = 0;
     memset(&cached, 0, sizeof cached);
-    have = gh_store_get_exact(pp->deps->store, sha256, now, &cached, &serr) == GH_OK;
-    /* An answer this instance served from Redis was never in its own store. */
-    if (!have && pp->deps->redis)
-        have = gh_redis_get_sha(pp->deps->redis, sha256, now, &cached) == GH_OK;
     /* The corrected answer is the cached one with the equipment replaced: without it there is
      * no record of the image's details to build a whole answer from. */
-    if (!have)
+    if (!served_entry(pp, sha256, phash, now, &cached)) {
+        gh_cache_entry_fini(&cached);
         return gh_err_set(err, GH_ECONFLICT,
                           "the answer for that photo is no longer cached; upload the photo again "
                           "and correct the new answer");
+    }
+    /* The memory layer learnt a near duplicate's answer under this photo's own key too. */
+    if (pp->deps->lru && strcmp(cached.sha256, sha256) != 0)
+        gh_lru_remove(pp->deps->lru, sha256);
     if (cached.corrected && strcmp(cached.equipment_slug, slug) == 0) {
         rc = GH_OK; /* shared already: nothing to write, the expiry stays */
         goto out;
@@ -77,8 +101,8 @@ static int shared_apply(const struct gh_pipeline_parts *pp, int64_t ident_id, co
         goto out;
     }
     memset(&fix, 0, sizeof fix);
-    copy_str(fix.sha256, sizeof fix.sha256, sha256);
-    fix.phash = phash ? phash : cached.phash;
+    copy_str(fix.sha256, sizeof fix.sha256, cached.sha256);
+    fix.phash = cached.phash ? cached.phash : phash;
     fix.answer_json = answer;
     copy_str(fix.equipment_slug, sizeof fix.equipment_slug, slug);
     copy_str(fix.provider, sizeof fix.provider, cached.provider);

@@ -160,3 +160,55 @@ def test_an_analyze_key_reaches_none_of_its_users_workout_log(world):
     # and a workouts key is not an analyze key
     r = world["server"].analyze(G.solid(64, 64, "JPEG"), headers={"X-API-Key": wk})
     G.is_problem(r, 403, "forbidden")
+
+
+# ---- corrections ---------------------------------------------------------------------------
+
+def reencode(data, quality=80):
+    out = io.BytesIO()
+    Image.open(io.BytesIO(data)).save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
+def analyze(world, who, data):
+    r = world["server"].analyze(data, headers={"Authorization": "Bearer " + world["tokens"][who]})
+    assert r.status == 200, r
+    return r.json()
+
+
+def slug_of(doc):
+    return doc["equipment"]["slug"] if doc.get("equipment") else None
+
+
+def feedback(world, who, answer, slug):
+    return call(world, who, "POST",
+                "/api/v1/identifications/%s/feedback" % answer["identification_id"],
+                {"slug": slug})
+
+
+def test_accepting_a_vote_on_a_near_duplicate_makes_it_shared(world, photos):
+    """The known bug: bob's answer came from the near-duplicate layer (a re-encoded copy of a
+    photo alice analysed), so the cache holds the answer under alice's SHA-256, not his; the
+    admin's accept looked the photo up by his exact SHA-256 and answered 409 "no longer
+    cached". A trusted person's correction of such an answer failed the same way."""
+    photo = photos[6]
+    assert slug_of(analyze(world, "alice", photo)) == G.ANSWER
+    copy = reencode(photo)
+    mine = analyze(world, "bob", copy)
+    assert mine["cache"]["layer"] == "near" and slug_of(mine) == G.ANSWER, mine
+    vote = ok(feedback(world, "bob", mine, "squat-rack"), 200)["correction"]
+    assert vote["status"] == "pending"
+    r = call(world, "root", "POST", "/api/v1/corrections/%d/accept" % vote["id"], {})
+    assert r.status == 200 and r.json()["status"] == "accepted", r
+    # everyone now gets the correction, for the copy and for the photo it was a copy of
+    for data in (copy, photo, reencode(photo, 70)):
+        doc = analyze(world, "carol", data)
+        assert slug_of(doc) == "squat-rack" and doc.get("corrected") is True, doc
+    # a trusted person's correction of a near-duplicate answer is shared at once
+    other = photos[7]
+    assert slug_of(analyze(world, "alice", other)) == G.ANSWER
+    t = analyze(world, "tina", reencode(other))
+    assert t["cache"]["layer"] == "near", t
+    r = feedback(world, "tina", t, "smith-machine")
+    assert r.status == 200 and r.json()["shared"] is True, r
+    assert slug_of(analyze(world, "dave", other)) == "smith-machine"
