@@ -9,6 +9,7 @@
 #include "gh/alloc.h"
 #include "gh/buf.h"
 #include "gh/digest.h"
+#include "gh/str.h"
 
 #include <ctype.h>
 #include <jansson.h>
@@ -22,6 +23,12 @@
 #define ROWS_MAX   200000
 #define FIELDS_MAX 40
 #define FIELD_CAP  2048
+/* Distinct (name, reason) entries of not_mapped; rows past them share one more entry, so a
+ * file of a million made-up names answers a bounded list. */
+#define NOT_MAPPED_MAX 1000
+/* A text cell starting with one of these is a formula to a spreadsheet: the export puts a '
+ * before it, and the import of our own export takes that ' away. */
+#define GUARDED "=+-@"
 
 /* ---- reading CSV ---- */
 
@@ -195,6 +202,7 @@ struct parse {
     size_t cap_ws, cap_sets;
     int64_t ordinal; /* of the row within its workout */
     char wkey[512];  /* the current workout's key */
+    json_t *seen;    /* not_mapped's entries by reason and name: one lookup per row */
 };
 
 static const char *field(const struct parse *p, const struct record *r, enum col c)
@@ -289,21 +297,30 @@ static void derive_id(char out[GH_CLIENT_ID_CAP], const char *prefix, const char
 
 /* ---- not mapped ---- */
 
+/* Lists row line under name and reason. The name is the file's: bytes that are not UTF-8
+ * become '?' (JSON carries only UTF-8). */
 static int note(struct parse *p, const char *name, int line, const char *reason)
 {
-    json_t *nm = p->imp->not_mapped, *e = NULL;
-    size_t i;
+    char clean[FIELD_CAP], key[FIELD_CAP + 256], others[160];
+    json_t *e;
 
-    json_array_foreach(nm, i, e)
-    {
-        if (strcmp(json_string_value(json_object_get(e, "name")), name) == 0 &&
-            strcmp(json_string_value(json_object_get(e, "reason")), reason) == 0)
-            break;
-        e = NULL;
+    gh_utf8_sanitize(clean, sizeof clean, name);
+    snprintf(key, sizeof key, "%s\n%s", reason, clean);
+    e = json_object_get(p->seen, key);
+    if (!e && json_object_size(p->seen) >= NOT_MAPPED_MAX) {
+        snprintf(clean, sizeof clean, "(other names)");
+        snprintf(others, sizeof others,
+                 "more than %d different names were not mapped; the rows of the others are "
+                 "listed here together",
+                 NOT_MAPPED_MAX);
+        reason = others;
+        snprintf(key, sizeof key, "%s", reason);
+        e = json_object_get(p->seen, key);
     }
     if (!e) {
-        e = json_pack("{s:s, s:[], s:s}", "name", name, "rows", "reason", reason);
-        if (!e || json_array_append_new(nm, e) != 0)
+        e = json_pack("{s:s, s:[], s:s}", "name", clean, "rows", "reason", reason);
+        if (!e || json_array_append_new(p->imp->not_mapped, e) != 0 ||
+            json_object_set(p->seen, key, e) != 0)
             return GH_ENOMEM;
     }
     return json_array_append_new(json_object_get(e, "rows"), json_integer(line)) ? GH_ENOMEM
@@ -352,7 +369,7 @@ static int64_t duration_s(const char *s)
 static int row_workout(struct parse *p, const struct record *r, int64_t start, size_t *wi)
 {
     struct gh_import *imp = p->imp;
-    char key[512];
+    char key[512], text[2 * FIELD_CAP + 2];
     struct gh_workout *w;
     const char *client = field(p, r, C_WCLIENT);
 
@@ -379,14 +396,18 @@ static int row_workout(struct parse *p, const struct record *r, int64_t start, s
         w->ended_at = start + duration_s(field(p, r, C_DURATION_OLD));
     if (w->ended_at < start)
         w->ended_at = 0;
-    snprintf(w->notes, sizeof w->notes, "%s%s%s", field(p, r, C_WORKOUT),
+    snprintf(text, sizeof text, "%s%s%s", field(p, r, C_WORKOUT),
              field(p, r, C_WORKOUT)[0] && field(p, r, C_WNOTES)[0] ? ": " : "",
              field(p, r, C_WNOTES));
     if (p->format == GH_IMPORT_GYMHELPER) {
         const char *n = field(p, r, C_WNOTES);
 
-        snprintf(w->notes, sizeof w->notes, "%s", n[0] == '\'' && strchr("=+-@", n[1]) ? n + 1 : n);
+        snprintf(text, sizeof text, "%s",
+                 n[0] == '\'' && n[1] && strchr(GUARDED, n[1]) ? n + 1 : n);
     }
+    /* stored text is UTF-8 (JSON carries nothing else): other bytes become '?', and the cap
+     * cuts at a whole character */
+    gh_utf8_sanitize(w->notes, sizeof w->notes, text);
     *wi = imp->n_ws++;
     return GH_OK;
 }
@@ -534,6 +555,11 @@ int gh_import_parse(const struct gh_catalogue *cat, enum gh_import_format format
     p->format = format;
     p->unit = weight_unit;
     p->imp = imp;
+    p->seen = json_object();
+    if (!p->seen) {
+        rc = gh_err_set(err, GH_ENOMEM, "out of memory");
+        goto out;
+    }
     if (!csv_next(&c, r) || blank(r)) {
         rc = gh_err_set(err, GH_EINVAL, "the CSV is empty: it needs a header row");
         goto out;
@@ -552,6 +578,8 @@ int gh_import_parse(const struct gh_catalogue *cat, enum gh_import_format format
 out:
     if (rc)
         gh_import_fini(imp);
+    if (p)
+        json_decref(p->seen);
     gh_free(r);
     gh_free(p);
     return rc;
@@ -575,7 +603,7 @@ static void put_text(struct gh_buf *b, const char *s, int guard)
 
     if (quote)
         gh_buf_append(b, "\"", 1);
-    if (guard && s[0] && strchr("=+-@", s[0]))
+    if (guard && s[0] && strchr(GUARDED, s[0]))
         gh_buf_append(b, "'", 1); /* a spreadsheet would run it as a formula */
     for (; *s; s++)
         gh_buf_append(b, *s == '"' ? "\"\"" : s, 1 + (*s == '"'));

@@ -5,6 +5,7 @@
 #include "gh/workouts.h"
 
 #include "gh/alloc.h"
+#include "gh/str.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -284,11 +285,15 @@ json_t *gh_workouts_set_json(const struct gh_wset *s)
 json_t *gh_workouts_workout_json(const struct gh_workout *w, const struct gh_wset *sets,
                                  size_t n_sets, int with_sets)
 {
-    json_t *o = json_pack("{s:I, s:s, s:o, s:o, s:o, s:s}", "id", (json_int_t)w->id, "client_id",
-                          w->client_id, "started_at", rfc3339(w->started_at), "ended_at",
-                          w->ended_at ? rfc3339(w->ended_at) : json_null(), "gym_id",
-                          int_or_null(w->gym_id, 0), "notes", w->notes);
-    json_t *a;
+    char notes[GH_WORKOUT_NOTES_CAP];
+    json_t *o, *a;
+
+    /* rows an import stored before it made its text UTF-8 must not make the workout unreadable */
+    gh_utf8_sanitize(notes, sizeof notes, w->notes);
+    o = json_pack("{s:I, s:s, s:o, s:o, s:o, s:s}", "id", (json_int_t)w->id, "client_id",
+                  w->client_id, "started_at", rfc3339(w->started_at), "ended_at",
+                  w->ended_at ? rfc3339(w->ended_at) : json_null(), "gym_id",
+                  int_or_null(w->gym_id, 0), "notes", notes);
 
     if (!o)
         return NULL;
