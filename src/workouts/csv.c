@@ -26,9 +26,10 @@
 /* Distinct (name, reason) entries of not_mapped; rows past them share one more entry, so a
  * file of a million made-up names answers a bounded list. */
 #define NOT_MAPPED_MAX 1000
-/* A text cell starting with one of these is a formula to a spreadsheet: the export puts a '
- * before it, and the import of our own export takes that ' away. */
-#define GUARDED "=+-@"
+/* A text cell starting with one of these is a formula to a spreadsheet (OWASP "CSV
+ * Injection": = + - @, tab and carriage return; line feed too, which a spreadsheet skips as
+ * well): the export puts a ' before it, and the import of our own export takes that ' away. */
+#define GUARDED "=+-@\t\r\n"
 
 /* ---- reading CSV ---- */
 

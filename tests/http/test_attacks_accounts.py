@@ -268,3 +268,28 @@ def test_many_names_not_mapped_are_listed_in_bounded_time(world):
     csv = (STRONG_HEAD + "\n".join(rows) + "\n").encode()
     doc = ok(imp(world, "dave", csv, timeout=300), 200)
     assert sum(len(e["rows"]) for e in doc["not_mapped"]) == 120000
+
+
+def test_the_export_neutralises_every_formula_cell(world):
+    """OWASP's CSV injection list is = + - @, tab and carriage return: the export guarded the
+    first four, so a note or gym name starting with a tab or CR before '=' reached the
+    spreadsheet as a formula. Our own import takes the guard away again."""
+    who = "alice"
+    evil = ["\t=HYPERLINK(\"http://evil.example/\",\"x\")", "\r=1+1", "\n@SUM(1+1)",
+            "=cmd|' /C calc'!A0", "-2+3", "+1"]
+    gym = ok(call(world, who, "POST", "/api/v1/gyms",
+                  {"client_id": "evil-gym-0001", "name": "\t=cmd|' /C calc'!A0"}))
+    for i, notes in enumerate(evil):
+        ok(call(world, who, "POST", "/api/v1/workouts",
+                {"client_id": "evil-wo-%05d" % i, "notes": notes, "gym_id": gym["id"],
+                 "started_at": "2025-04-0%dT10:00:00Z" % (i + 1)}))
+    r = call(world, who, "GET", "/api/v1/exports/workouts.csv")
+    assert r.status == 200, r
+    rows = list(__import__("csv").DictReader(io.StringIO(r.body.decode())))
+    cells = [row[c] for row in rows for c in ("gym", "workout_notes", "exercise_name") if row[c]]
+    assert cells and all(c[0] not in "=+-@\t\r\n" for c in cells), cells
+    got = ok(imp(world, "dave", r.body, fmt="gymhelper"), 200)
+    assert got["not_mapped"] == [], got
+    notes = {w["notes"] for w in
+             ok(call(world, "dave", "GET", "/api/v1/workouts?limit=100"), 200)["items"]}
+    assert set(evil) <= notes, notes
