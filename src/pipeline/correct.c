@@ -178,8 +178,8 @@ int gh_pipeline_correct(struct gh_pipeline *p, const char *id, const char *slug,
     if (trusted) /* the pending votes that agree are part of the shared answer now */
         rc = gh_store_correction_set_status(pp.deps->store, vote->id, GH_CORRECTION_APPLIED, now,
                                             err);
-    else if (vote->votes >= pp.cfg->correction_quorum)
-        quorum_apply(&pp, vote, now);
+    else if (vote->status == GH_CORRECTION_PENDING && vote->votes >= pp.cfg->correction_quorum)
+        quorum_apply(&pp, vote, now); /* a vote cast again after a reject stays rejected */
     if (rc == GH_OK) /* as the review API shows it: with the name and the status now */
         rc = gh_store_correction_get(pp.deps->store, vote->id, vote, err);
     if (rc == GH_OK)

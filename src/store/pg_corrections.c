@@ -50,9 +50,20 @@ static int pgc_add_tx(struct pg_store *s, struct pg_conn *c, struct gh_correctio
     gh_pg_param_text(&p, v->sha256);
     rc = gh_pg_exec_sql(s, c, "SELECT pg_advisory_xact_lock(hashtext($1 || ' ' || $2))", &p, NULL,
                         "lock the vote", err);
+    /* one an admin rejected stays rejected when the same slug is sent again */
     if (rc == GH_OK)
-        rc = gh_pg_exec_sql(s, c, "DELETE FROM corrections WHERE owner = $1 AND sha256 = $2", &p,
-                            NULL, "replace an earlier correction", err);
+        rc = gh_pg_exec_sql(s, c,
+                            "DELETE FROM corrections WHERE owner = $1 AND sha256 = $2"
+                            " RETURNING slug, status, decided_at",
+                            &p, &r, "replace an earlier correction", err);
+    for (int i = 0; rc == GH_OK && i < PQntuples(r); i++)
+        if (v->status == GH_CORRECTION_PENDING && strcmp(PQgetvalue(r, i, 0), v->slug) == 0 &&
+            gh_correction_status_parse(PQgetvalue(r, i, 1)) == GH_CORRECTION_REJECTED) {
+            v->status = GH_CORRECTION_REJECTED;
+            v->decided_at = gh_pg_i64(r, i, 2);
+        }
+    PQclear(r);
+    r = NULL;
     if (rc)
         return rc;
     p.n = 0;
@@ -74,7 +85,8 @@ static int pgc_add_tx(struct pg_store *s, struct pg_conn *c, struct gh_correctio
                         &p, &r, "record a correction", err);
     if (rc == GH_OK && PQntuples(r) == 1) {
         v->id = gh_pg_i64(r, 0, 0);
-        v->votes = gh_pg_i64(r, 0, 1) + 1; /* the subquery sees the table before the insert */
+        /* the subquery sees the table before the insert */
+        v->votes = gh_pg_i64(r, 0, 1) + (v->status != GH_CORRECTION_REJECTED);
     } else if (rc == GH_OK) {
         rc = gh_err_set(err, GH_EBACKEND, "postgresql: recording a correction returned no id");
     }

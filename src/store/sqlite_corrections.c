@@ -59,17 +59,42 @@ static int sqc_done(struct sq_conn *c, sqlite3_stmt *q, int bad, int64_t *change
     return rc;
 }
 
+/* Deletes owner's earlier vote for the photo. One an admin rejected stays rejected when the
+ * same slug is sent again: a reject would otherwise last until the voter repeats the vote. */
+static int sqc_replace(struct sq_conn *c, struct gh_correction *v, struct gh_err *err)
+{
+    sqlite3_stmt *q;
+    int rc, bad, step;
+
+    rc = sqc_prep(c,
+                  "DELETE FROM corrections WHERE owner = ?1 AND sha256 = ?2"
+                  " RETURNING slug, status, decided_at",
+                  &q, "replace an earlier correction", err);
+    if (rc)
+        return rc;
+    bad = gh_sq_bind_text(q, 1, v->owner) | gh_sq_bind_text(q, 2, v->sha256);
+    while (!bad && (step = gh_sq_step(q)) == SQLITE_ROW) {
+        const char *slug = (const char *)sqlite3_column_text(q, 0);
+        const char *status = (const char *)sqlite3_column_text(q, 1);
+
+        if (v->status == GH_CORRECTION_PENDING && slug && status && strcmp(slug, v->slug) == 0 &&
+            gh_correction_status_parse(status) == GH_CORRECTION_REJECTED) {
+            v->status = GH_CORRECTION_REJECTED;
+            v->decided_at = sqlite3_column_int64(q, 2);
+        }
+    }
+    if (bad || step != SQLITE_DONE)
+        rc = gh_sq_fail(err, c->db, "replace an earlier correction");
+    sqlite3_finalize(q);
+    return rc;
+}
+
 static int sqc_insert(struct sq_conn *c, struct gh_correction *v, struct gh_err *err)
 {
     sqlite3_stmt *q;
     int rc, bad;
 
-    rc = sqc_prep(c, "DELETE FROM corrections WHERE owner = ?1 AND sha256 = ?2", &q,
-                  "replace an earlier correction", err);
-    if (rc)
-        return rc;
-    bad = gh_sq_bind_text(q, 1, v->owner) | gh_sq_bind_text(q, 2, v->sha256);
-    rc = sqc_done(c, q, bad, NULL, "replace an earlier correction", err);
+    rc = sqc_replace(c, v, err);
     if (rc)
         return rc;
     rc = sqc_prep(c,

@@ -293,3 +293,28 @@ def test_the_export_neutralises_every_formula_cell(world):
     notes = {w["notes"] for w in
              ok(call(world, "dave", "GET", "/api/v1/workouts?limit=100"), 200)["items"]}
     assert set(evil) <= notes, notes
+
+
+def test_a_rejected_vote_stays_rejected_when_cast_again(world, photos):
+    """An admin's reject stops a vote counting; the voter sending the same correction again
+    replaced the rejected row with a new pending one, which counted towards the quorum: three
+    rejected voters re-voting changed the shared answer the admin had refused."""
+    photo = photos[8]
+    mine = {name: analyze(world, name, photo) for name in ("alice", "bob", "carol")}
+    votes = {}
+    for name in ("alice", "bob"):
+        votes[name] = ok(feedback(world, name, mine[name], "kettlebell"), 200)["correction"]
+        r = call(world, "root", "POST", "/api/v1/corrections/%d/reject" % votes[name]["id"], {})
+        assert r.status == 200 and r.json()["status"] == "rejected", r
+    for name in ("alice", "bob"):  # again, and again
+        for _ in range(2):
+            doc = ok(feedback(world, name, mine[name], "kettlebell"), 200)
+            assert doc["shared"] is False and doc["correction"]["status"] == "rejected", doc
+            assert doc["correction"]["votes"] == 0, doc
+    doc = ok(feedback(world, "carol", mine["carol"], "kettlebell"), 200)
+    assert doc["shared"] is False and doc["correction"]["votes"] == 1, doc
+    assert slug_of(analyze(world, "dave", photo)) == G.ANSWER
+    # their own answers keep their corrections; a different slug is a new vote
+    assert slug_of(analyze(world, "alice", photo)) == "kettlebell"
+    doc = ok(feedback(world, "alice", mine["alice"], "squat-rack"), 200)
+    assert doc["correction"]["status"] == "pending" and doc["correction"]["votes"] == 1, doc
