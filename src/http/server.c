@@ -573,6 +573,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return queue(req);
 }
 
+/* The path as the access log writes it: a share link's token is the link itself (the store
+ * keeps only its SHA-256), so a path that carries one is logged with "{token}" instead. */
+static const char *log_path(const char *url)
+{
+    static const char shared[] = "/api/v1/shared/", shares[] = "/api/v1/shares/";
+    size_t n = sizeof shares - 1;
+
+    if (strncmp(url, shared, sizeof shared - 1) == 0 && url[sizeof shared - 1])
+        return "/api/v1/shared/{token}";
+    if (strncmp(url, shares, n) == 0 && url[n] && strspn(url + n, "0123456789") != strlen(url + n))
+        return "/api/v1/shares/{token}";
+    return url;
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -586,7 +600,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     memset(&line, 0, sizeof line);
     line.request_id = req->request_id;
     line.method = req->method;
-    line.path = req->url;
+    line.path = log_path(req->url);
     line.status = req->resp.status ? req->resp.status : 499; /* client went away */
     line.duration_ms = gh_mono_ms() - req->t0;
     line.cached = req->cached;

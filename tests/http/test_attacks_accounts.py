@@ -318,3 +318,31 @@ def test_a_rejected_vote_stays_rejected_when_cast_again(world, photos):
     assert slug_of(analyze(world, "alice", photo)) == "kettlebell"
     doc = ok(feedback(world, "alice", mine["alice"], "squat-rack"), 200)
     assert doc["correction"]["status"] == "pending" and doc["correction"]["votes"] == 1, doc
+
+
+# ---- share links ---------------------------------------------------------------------------
+
+def test_a_share_token_never_reaches_the_log(world):
+    """The store keeps only a link token's SHA-256, but the access log wrote each request's
+    path: every visit of /api/v1/shared/<token> and every revoke by token put the token, which
+    is all a reader needs, in the logs."""
+    s = world["server"]
+    w = ok(call(world, "carol", "POST", "/api/v1/workouts", {"client_id": "carol-log-0001"}))
+    link = ok(call(world, "carol", "POST", "/api/v1/shares", {"kind": "workout", "id": w["id"]}))
+    token = link["token"]
+    seen = s.get("/api/v1/shared/" + token)
+    assert seen.status == 200 and "carol" not in seen.body.decode(), seen
+    gone = call(world, "carol", "DELETE", "/api/v1/shares/" + token)
+    assert gone.status == 204, gone
+    after = s.get("/api/v1/shared/" + token)
+    G.is_problem(after, 404, "share_not_found")
+    for r in (seen, gone, after):
+        line = s.access_log(r.header("X-Request-ID"))
+        assert token not in json.dumps(line) and line["path"].endswith("{token}"), line
+    assert token not in s.stderr_text()
+    # revoking by the id the list shows is logged as it is (an id is not a secret)
+    link = ok(call(world, "carol", "POST", "/api/v1/shares", {"kind": "workout", "id": w["id"]}))
+    r = call(world, "carol", "DELETE", "/api/v1/shares/%d" % link["share_id"])
+    assert r.status == 204
+    assert s.access_log(r.header("X-Request-ID"))["path"] == \
+        "/api/v1/shares/%d" % link["share_id"]
