@@ -346,3 +346,125 @@ def test_a_share_token_never_reaches_the_log(world):
     assert r.status == 204
     assert s.access_log(r.header("X-Request-ID"))["path"] == \
         "/api/v1/shares/%d" % link["share_id"]
+
+
+# ---- what held (kept so that it keeps holding) ---------------------------------------------
+
+def test_another_persons_ids_and_client_ids_reach_nothing(world):
+    """Bob tries alice's ids in paths, in bodies (a workout's gym, a plan's gym, a share's
+    object) and in filters, and her client ids: every one is a 404 or his own new row."""
+    a = {"gym": ok(call(world, "alice", "POST", "/api/v1/gyms",
+                        {"client_id": "al-gym-idor-1", "name": "Alice's",
+                         "equipment": ["barbell", "weight-bench"]}))["id"]}
+    a["workout"] = ok(call(world, "alice", "POST", "/api/v1/workouts",
+                           {"client_id": "al-wo-idor-01", "gym_id": a["gym"],
+                            "notes": "alice only"}))["id"]
+    a["set"] = ok(call(world, "alice", "POST", "/api/v1/workouts/%d/sets" % a["workout"],
+                       {"client_id": "al-set-idor-1", "exercise": "barbell-bench-press",
+                        "weight": 100, "reps": 5}))["id"]
+    a["plan"] = ok(call(world, "alice", "POST", "/api/v1/plans/generate",
+                        {"client_id": "al-plan-idor1", "goal": "strength", "days_per_week": 3,
+                         "gym_id": a["gym"]}))["id"]
+    link = ok(call(world, "alice", "POST", "/api/v1/shares", {"kind": "workout",
+                                                               "id": a["workout"]}))
+    mine = ok(call(world, "bob", "POST", "/api/v1/workouts", {"client_id": "bob-wo-idor-1"}))
+    attempts = [
+        ("PATCH", "/api/v1/workouts/%d" % mine["id"], {"gym_id": a["gym"]}, "gym_not_found"),
+        ("POST", "/api/v1/workouts", {"client_id": "bob-wo-idor-2", "gym_id": a["gym"]},
+         "gym_not_found"),
+        ("POST", "/api/v1/plans/generate", {"goal": "strength", "days_per_week": 3,
+                                            "gym_id": a["gym"]}, "gym_not_found"),
+        ("POST", "/api/v1/plans/%d/days/1/start" % a["plan"], {"client_id": "bob-start-idor"},
+         "plan_not_found"),
+        ("GET", "/api/v1/plans/%d" % a["plan"], None, "plan_not_found"),
+        ("DELETE", "/api/v1/plans/%d" % a["plan"], None, "plan_not_found"),
+        ("POST", "/api/v1/shares", {"kind": "workout", "id": a["workout"]}, "workout_not_found"),
+        ("POST", "/api/v1/shares", {"kind": "plan", "id": a["plan"]}, "plan_not_found"),
+        ("DELETE", "/api/v1/shares/%d" % link["share_id"], None, "share_not_found"),
+        ("DELETE", "/api/v1/shares/" + link["token"], None, "share_not_found"),
+        ("POST", "/api/v1/workouts/%d/sets" % a["workout"],
+         {"client_id": "bob-set-idor1", "exercise": "pull-up", "reps": 3}, "workout_not_found"),
+        ("GET", "/api/v1/workouts/%d/sets/%d" % (mine["id"], a["set"]), None, "set_not_found"),
+        ("PATCH", "/api/v1/workouts/%d/sets/%d" % (mine["id"], a["set"]), {"reps": 1},
+         "set_not_found"),
+        ("DELETE", "/api/v1/workouts/%d/sets/%d" % (mine["id"], a["set"]), None,
+         "set_not_found"),
+        ("GET", "/api/v1/workouts/%d" % a["workout"], None, "workout_not_found"),
+    ]
+    for method, path, body, code in attempts:
+        G.is_problem(call(world, "bob", method, path, body), 404, code)
+    assert ok(call(world, "bob", "GET", "/api/v1/workouts?before=%d" % a["workout"]),
+              200)["items"] == []
+    # an admin is not the owner either
+    G.is_problem(call(world, "root", "GET", "/api/v1/workouts/%d" % a["workout"]), 404,
+                 "workout_not_found")
+    # alice's client ids are bob's own new rows, never hers
+    for path, body in (("/api/v1/gyms", {"client_id": "al-gym-idor-1", "name": "B"}),
+                       ("/api/v1/workouts", {"client_id": "al-wo-idor-01"}),
+                       ("/api/v1/workouts/%d/sets" % mine["id"],
+                        {"client_id": "al-set-idor-1", "exercise": "pull-up", "reps": 2}),
+                       ("/api/v1/plans/generate", {"client_id": "al-plan-idor1", "goal": "muscle",
+                                                   "days_per_week": 2,
+                                                   "equipment": ["dumbbell"]})):
+        r = call(world, "bob", "POST", path, body)
+        assert r.status == 201, (path, r)
+        assert "alice" not in r.body.decode() and r.json().get("name") != "Alice's", r
+    w = ok(call(world, "alice", "GET", "/api/v1/workouts/%d" % a["workout"]), 200)
+    assert w["notes"] == "alice only" and w["sets"][0]["reps"] == 5
+    assert world["server"].get("/api/v1/shared/" + link["token"]).status == 200
+
+
+def test_one_person_is_one_vote_however_they_sign_in(world, photos):
+    """Two sessions and a key acting for bob vote as one person: no quorum alone."""
+    photo = photos[9]
+    r = world["server"].request("POST", "/api/v1/auth/login",
+                                json.dumps({"username": "bob",
+                                            "password": password("bob")}).encode(),
+                                {"Content-Type": "application/json"})
+    other_session = r.json()["access_token"]
+    for cred in (world["tokens"]["bob"], other_session, world["keys"]["feedback"]):
+        a = world["server"].analyze(photo, headers={"Authorization": "Bearer " + cred}).json()
+        doc = ok(call(world, cred, "POST",
+                      "/api/v1/identifications/%s/feedback" % a["identification_id"],
+                      {"slug": "leg-press-machine"}), 200)
+        assert doc["correction"]["votes"] == 1 and doc["shared"] is False, doc
+    assert slug_of(analyze(world, "dave", photo)) == G.ANSWER
+
+
+def test_hostile_csv_files_get_clear_answers(world):
+    """NUL bytes, a quote never closed, a million columns, formulas, a body past the cap, the
+    wrong format, another person's gym named in our own export's gym column: each answer is a
+    status and a stable code, never a 5xx, and the server lives on (the ASan build checks the
+    memory)."""
+    nul = (STRONG_HEAD + "2025-05-01 10:00:00,W\x00x,Squat (Barbell),1,100,5\n").encode()
+    doc = ok(imp(world, "carol", nul), 200)
+    assert doc["imported"] + len(doc["not_mapped"]) >= 1, doc
+    unclosed = (STRONG_HEAD + '2025-05-02 10:00:00,"never closed,Squat (Barbell),1,100,5\n' +
+                "2025-05-02 10:00:00,W,Squat (Barbell),1,100,5\n" * 1000).encode()
+    ok(imp(world, "carol", unclosed), 200)
+    wide = (STRONG_HEAD.rstrip("\n") + "," * 1000000 + "\n" +
+            "2025-05-03 10:00:00,W,Squat (Barbell),1,100,5" + ",x" * 500000 + "\n").encode()
+    assert ok(imp(world, "carol", wide), 200)["imported"] == 1
+    for body, fmt, status, code in (
+            (b"", "strong", 400, "empty_body"),
+            (b"\n\n\n", "strong", 422, "invalid_csv"),
+            (b"a,b,c\n1,2,3\n", "hevy", 422, "invalid_csv"),
+            (STRONG_HEAD.encode(), "excel", 400, "invalid_parameter"),
+            (b"\xff\xfe\x00" * 1000, "strong", 422, "invalid_csv")):
+        G.is_problem(imp(world, "carol", body, fmt), status, code)
+    G.is_problem(call(world, "carol", "POST", "/api/v1/imports?format=strong", b"x",
+                      "image/png"), 415, "unsupported_media_type")
+    big = STRONG_HEAD.encode() + b"2025-05-04 10:00:00,W,Squat (Barbell),1,100,5\n" * 230000
+    assert len(big) > 10_000_000
+    r = imp(world, "carol", big, timeout=120)
+    G.is_problem(r, 413, "payload_too_large")
+    # our own export names a gym; importing it never links a workout to anyone's gym
+    gym = ok(call(world, "alice", "POST", "/api/v1/gyms",
+                  {"client_id": "al-gym-csv-01", "name": "Alice CSV gym"}))
+    csv = ("started_at,exercise,weight,unit,reps,gym,workout_client_id\n"
+           "2025-05-05T10:00:00Z,barbell-back-squat,100,kg,5,%s,gym-steal-00001\n"
+           % gym["name"]).encode()
+    ok(imp(world, "carol", csv, "gymhelper"), 200)
+    items = ok(call(world, "carol", "GET", "/api/v1/workouts?limit=100"), 200)["items"]
+    assert all(i["gym_id"] is None for i in items), items
+    assert world["server"].alive()

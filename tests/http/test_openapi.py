@@ -907,6 +907,8 @@ def test_workout_log_routes(server, doc):
               "unsupported_media_type")
     doc.check(send("POST", imp + "?format=hevy", b"a,b\n1,2\n", "text/csv"), imp, "post", 422,
               "invalid_csv")
+    doc.check(send("POST", imp + "?format=strong", b"Date,Exercise Name\n" + b"x\n" * 200001,
+                   "text/csv"), imp, "post", 413, "payload_too_large")
     doc.check(send("DELETE", sp), sone, "delete", 204)
     doc.check(send("DELETE", sp), sone, "delete", 404, "set_not_found")
     doc.check(send("DELETE", wp), wone, "delete", 204)
