@@ -534,6 +534,30 @@ void gh_auth_use_redis(struct gh_auth *a, struct gh_redis *r)
     pthread_mutex_unlock(&a->stop_mu);
 }
 
+/* After a refresh issued out's pair in family: a reuse seen meanwhile revoked the family's
+ * tokens, but not the new one, written after; the spent token shows it (spending it again
+ * changes nothing). Then the new pair dies with the family: GH_ECONFLICT. A revocation after
+ * this look covers the new token, which is written by then. */
+static int revoked_meanwhile(struct gh_auth *a, const char *hash, const char *family, int64_t now,
+                             struct gh_auth_session *out, struct gh_err *err)
+{
+    struct gh_refresh_token t;
+    int spent = 0, rc = gh_store_refresh_spend(a->st, hash, now, &t, &spent, err);
+
+    if (rc == GH_OK && t.revoked_at == 0)
+        return GH_OK;
+    gh_auth_session_wipe(out);
+    if (rc)
+        return rc;
+    rc = gh_store_refresh_revoke_family(a->st, family, now, err);
+    if (rc == GH_OK)
+        rc = gh_auth_revoked(a->st, a, err);
+    return rc ? rc
+              : gh_err_set(err, GH_ECONFLICT,
+                           "this session was revoked while it was being refreshed (its refresh "
+                           "token was used twice); sign in again");
+}
+
 int gh_auth_refresh(struct gh_auth *a, const char *refresh_token, int64_t now,
                     struct gh_auth_session *out, struct gh_err *err)
 {
@@ -552,8 +576,11 @@ int gh_auth_refresh(struct gh_auth *a, const char *refresh_token, int64_t now,
     }
     if (rc)
         return rc;
-    if (!spent && t.used_at != 0 && t.revoked_at == 0) {
-        /* A token is spent once: a second use means it was copied. End the whole session. */
+    /* A token is spent once: a second use means it was copied. So is a use that found it
+     * unspent, live and still could not spend it: a request at the same moment spent it
+     * first (PostgreSQL reads the row as it was when this statement began). */
+    if (!spent && t.revoked_at == 0 && (t.used_at != 0 || t.expires_at > now)) {
+        /* End the whole session. */
         gh_logf(GH_LOG_WARN, "a refresh token was reused; revoking its session (user %lld)",
                 (long long)t.user_id);
         rc = gh_store_refresh_revoke_family(a->st, t.family, now, err);
@@ -575,7 +602,11 @@ int gh_auth_refresh(struct gh_auth *a, const char *refresh_token, int64_t now,
         gh_err_clear(err);
         return gh_err_set(err, GH_EINVAL, "the account is disabled or no longer exists");
     }
-    return rc ? rc : issue(a, &u, t.family, now, out, err);
+    if (rc == GH_OK)
+        rc = issue(a, &u, t.family, now, out, err);
+    if (rc == GH_OK)
+        rc = revoked_meanwhile(a, hash, t.family, now, out, err);
+    return rc;
 }
 
 int gh_auth_logout(struct gh_auth *a, const char *refresh_token, int64_t now, struct gh_err *err)

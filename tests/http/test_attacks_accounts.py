@@ -468,3 +468,34 @@ def test_hostile_csv_files_get_clear_answers(world):
     items = ok(call(world, "carol", "GET", "/api/v1/workouts?limit=100"), 200)["items"]
     assert all(i["gym_id"] is None for i in items), items
     assert world["server"].alive()
+
+
+# ---- tokens --------------------------------------------------------------------------------
+
+def test_a_refresh_token_spent_twice_at_once_ends_the_session(world):
+    """A refresh token works once, and a second use revokes its session (a copy was made).
+    Two uses at the same moment on PostgreSQL: the one that lost the race read the token as
+    unspent and was told "expired", and the session lived on in the winner's hands; whoever
+    holds a stolen copy can race the owner. Every loser now counts as a reuse."""
+    import concurrent.futures
+    s = world["server"]
+    for attempt in range(5):
+        r = s.request("POST", "/api/v1/auth/login",
+                      json.dumps({"username": "dave", "password": password("dave")}).encode(),
+                      {"Content-Type": "application/json"})
+        refresh = r.json()["refresh_token"]
+        body = json.dumps({"refresh_token": refresh}).encode()
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            got = list(pool.map(lambda _: s.request("POST", "/api/v1/auth/refresh", body,
+                                                    {"Content-Type": "application/json"}),
+                                range(8)))
+        won = [g for g in got if g.status == 200]
+        assert len(won) <= 1 and all(g.status in (200, 401) for g in got), got
+        for g in got:
+            if g.status == 401:
+                assert "expired" not in g.json()["detail"], g
+        if won:  # the session was revoked by the losers: the winner's new token is dead
+            again = s.request("POST", "/api/v1/auth/refresh",
+                              json.dumps({"refresh_token": won[0].json()["refresh_token"]})
+                              .encode(), {"Content-Type": "application/json"})
+            assert again.status == 401, (attempt, again)
