@@ -534,10 +534,10 @@ void gh_auth_use_redis(struct gh_auth *a, struct gh_redis *r)
     pthread_mutex_unlock(&a->stop_mu);
 }
 
-/* After a refresh issued out's pair in family: a reuse seen meanwhile revoked the family's
- * tokens, but not the new one, written after; the spent token shows it (spending it again
- * changes nothing). Then the new pair dies with the family: GH_ECONFLICT. A revocation after
- * this look covers the new token, which is written by then. */
+/* After a refresh issued out's pair in family: a reuse seen or a sign-out meanwhile revoked
+ * the family's tokens, but not the new one, written after; the spent token shows it (spending
+ * it again changes nothing). Then the new pair dies with the family: GH_ECONFLICT. A
+ * revocation after this look covers the new token, which is written by then. */
 static int revoked_meanwhile(struct gh_auth *a, const char *hash, const char *family, int64_t now,
                              struct gh_auth_session *out, struct gh_err *err)
 {
@@ -554,8 +554,8 @@ static int revoked_meanwhile(struct gh_auth *a, const char *hash, const char *fa
         rc = gh_auth_revoked(a->st, a, err);
     return rc ? rc
               : gh_err_set(err, GH_ECONFLICT,
-                           "this session was revoked while it was being refreshed (its refresh "
-                           "token was used twice); sign in again");
+                           "this session ended (signed out, or its refresh token was used "
+                           "twice) while it was being refreshed; sign in again");
 }
 
 int gh_auth_refresh(struct gh_auth *a, const char *refresh_token, int64_t now,
