@@ -98,6 +98,11 @@ int gh_store_refresh_spend(struct gh_store *st, const char *token_hash, int64_t 
 int gh_store_refresh_revoke_family(struct gh_store *st, const char *family, int64_t now,
                                    struct gh_err *err) GH_MUST_CHECK;
 
+/* Revokes every token of every family of user_id at now: a new password or a disabled
+ * account ends the sessions signed in before. */
+int gh_store_refresh_revoke_user(struct gh_store *st, int64_t user_id, int64_t now,
+                                 struct gh_err *err) GH_MUST_CHECK;
+
 /* *active = 1 while family has an unrevoked token. */
 int gh_store_refresh_family_active(struct gh_store *st, const char *family, int *active,
                                    struct gh_err *err) GH_MUST_CHECK;

@@ -77,7 +77,8 @@ static const char user_usage[] =
     "       gymhelper user passwd NAME [--password-stdin]\n"
     "       gymhelper user disable NAME | user enable NAME\n"
     "Accounts in the store (DATABASE_URL). Without --password-stdin a password is generated\n"
-    "and printed once. Disabling signs the user out everywhere within a second.\n";
+    "and printed once. A new password or disabling signs the user out everywhere within a\n"
+    "second, and enabling brings none of those sessions back.\n";
 
 /* The password from stdin, or a generated one that is printed. */
 static int new_password(int from_stdin, char *pw, size_t cap, int *generated, struct gh_err *err)
@@ -172,6 +173,10 @@ static int user_change(struct gh_store *st, const char *verb, const char *name, 
     } else {
         rc = gh_store_user_update(st, u.id, NULL, strcmp(verb, "disable") == 0, err);
     }
+    /* a new password, or a disabled account, ends every session signed in before: one signed
+     * in with a stolen password must not outlive it, nor come back with `user enable` */
+    if (rc == GH_OK && strcmp(verb, "enable") != 0)
+        rc = gh_store_refresh_revoke_user(st, u.id, (int64_t)time(NULL), err);
     if (rc == GH_OK)
         rc = gh_auth_revoked(st, NULL, err);
     if (rc == GH_OK)

@@ -129,6 +129,8 @@ struct gh_store_auth_ops {
                          struct gh_refresh_token *out, int *spent, struct gh_err *err);
     int (*refresh_revoke_family)(struct gh_store *st, const char *family, int64_t now,
                                  struct gh_err *err);
+    int (*refresh_revoke_user)(struct gh_store *st, int64_t user_id, int64_t now,
+                               struct gh_err *err);
     int (*refresh_family_active)(struct gh_store *st, const char *family, int *active,
                                  struct gh_err *err);
     int (*meta_get_or_set)(struct gh_store *st, const char *key, const char *proposed, char *out,

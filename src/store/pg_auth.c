@@ -284,6 +284,22 @@ static int pg_refresh_revoke_family(struct gh_store *st, const char *family, int
     return rc;
 }
 
+static int pg_refresh_revoke_user(struct gh_store *st, int64_t user_id, int64_t now,
+                                  struct gh_err *err)
+{
+    struct pg_params p = {.n = 0};
+    PGresult *r = NULL;
+    int rc;
+
+    gh_pg_param_i64(&p, user_id);
+    gh_pg_param_i64(&p, now);
+    rc = pga_run(st,
+                 "UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at = 0",
+                 &p, &r, "revoke a user's sessions", err);
+    PQclear(r);
+    return rc;
+}
+
 static int pg_refresh_family_active(struct gh_store *st, const char *family, int *active,
                                     struct gh_err *err)
 {
@@ -376,6 +392,7 @@ const struct gh_store_auth_ops gh_store_pg_auth_ops = {
     .refresh_add = pg_refresh_add,
     .refresh_spend = pg_refresh_spend,
     .refresh_revoke_family = pg_refresh_revoke_family,
+    .refresh_revoke_user = pg_refresh_revoke_user,
     .refresh_family_active = pg_refresh_family_active,
     .meta_get_or_set = pg_meta_get_or_set,
     .auth_epoch = pg_auth_epoch,

@@ -342,6 +342,21 @@ static int sq_refresh_revoke_family(struct gh_store *st, const char *family, int
     return rc;
 }
 
+static int sq_refresh_revoke_user(struct gh_store *st, int64_t user_id, int64_t now,
+                                  struct gh_err *err)
+{
+    struct sq_store *s = gh_sq_of(st);
+    struct sq_conn *c = gh_sq_acquire(s);
+    struct sqa_arg a[] = {SQA_I(user_id), SQA_I(now)};
+    int rc;
+
+    rc = sqa_exec(c,
+                  "UPDATE refresh_tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at = 0",
+                  a, 2, NULL, "revoke a user's sessions", err);
+    gh_sq_release(s, c);
+    return rc;
+}
+
 static int sq_refresh_family_active(struct gh_store *st, const char *family, int *active,
                                     struct gh_err *err)
 {
@@ -459,6 +474,7 @@ const struct gh_store_auth_ops gh_store_sqlite_auth_ops = {
     .refresh_add = sq_refresh_add,
     .refresh_spend = sq_refresh_spend,
     .refresh_revoke_family = sq_refresh_revoke_family,
+    .refresh_revoke_user = sq_refresh_revoke_user,
     .refresh_family_active = sq_refresh_family_active,
     .meta_get_or_set = sq_meta_get_or_set,
     .auth_epoch = sq_auth_epoch,

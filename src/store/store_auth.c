@@ -226,6 +226,16 @@ int gh_store_refresh_revoke_family(struct gh_store *st, const char *family, int6
     return rc ? rc : st->ops->auth->refresh_revoke_family(st, family, now, err);
 }
 
+int gh_store_refresh_revoke_user(struct gh_store *st, int64_t user_id, int64_t now,
+                                 struct gh_err *err)
+{
+    int rc = check_store(st, err);
+
+    if (rc == GH_OK && user_id <= 0)
+        rc = gh_err_set(err, GH_EINVAL, "no user id given");
+    return rc ? rc : st->ops->auth->refresh_revoke_user(st, user_id, now, err);
+}
+
 int gh_store_refresh_family_active(struct gh_store *st, const char *family, int *active,
                                    struct gh_err *err)
 {

@@ -77,7 +77,12 @@ def world(request, module_procs, binary, fake, tmp_path_factory, run_gymhelper, 
                       {"Content-Type": "application/json"})
         assert r.status == 200, r
         tokens[name] = r.json()["access_token"]
-    return {"server": s, "tokens": tokens, "keys": keys, "key": key}
+    def cli(*args, input=None):
+        r = run_gymhelper(binary, *args, "--database-url", url, input=input)
+        assert r.returncode == 0, r
+        return r
+
+    return {"server": s, "tokens": tokens, "keys": keys, "key": key, "cli": cli}
 
 
 def call(world, who, method, path, body=None, ctype="application/json", timeout=30):
@@ -529,3 +534,41 @@ def test_a_sign_out_racing_a_refresh_ends_the_session(world):
                     .status != 401:
                 assert time.monotonic() < end, "the signed-out session's token still works"
                 time.sleep(0.1)
+
+
+def test_a_new_password_or_a_disable_ends_the_accounts_sessions(world):
+    """README counts `user passwd` and `user disable` as revocations, but they only cleared the
+    caches: a session signed in with a stolen password outlived the new password (its access
+    and refresh tokens kept working), and a disabled account's sessions came back with
+    `user enable`."""
+    import time
+    s, cli = world["server"], world["cli"]
+    jh = {"Content-Type": "application/json"}
+
+    def login(pw):
+        r = s.request("POST", "/api/v1/auth/login",
+                      json.dumps({"username": "vic", "password": pw}).encode(), jh)
+        assert r.status == 200, r
+        return r.json()
+
+    def dead(pair):
+        end = time.monotonic() + 5  # revocations reach every cache within a second
+        while s.get("/api/v1/me", {"Authorization": "Bearer " + pair["access_token"]}) \
+                .status != 401:
+            assert time.monotonic() < end, "the old session's access token still works"
+            time.sleep(0.1)
+        r = s.request("POST", "/api/v1/auth/refresh",
+                      json.dumps({"refresh_token": pair["refresh_token"]}).encode(), jh)
+        assert r.status == 401, r
+
+    cli("user", "add", "vic", "--password-stdin", input=b"vic-old-password-1\n")
+    stolen = login("vic-old-password-1")
+    cli("user", "passwd", "vic", "--password-stdin", input=b"vic-new-password-2\n")
+    dead(stolen)
+    assert s.request("POST", "/api/v1/auth/login", json.dumps(
+        {"username": "vic", "password": "vic-old-password-1"}).encode(), jh).status == 401
+    mine = login("vic-new-password-2")
+    cli("user", "disable", "vic")
+    cli("user", "enable", "vic")
+    dead(mine)
+    login("vic-new-password-2")  # signing in again works

@@ -169,6 +169,50 @@ static void refresh_spend_once_and_revoke(void)
     gh_store_close(st);
 }
 
+/* A new password or a disabled account: every family of the user ends, nobody else's. */
+static void refresh_revoke_user(void)
+{
+    struct gh_store *st = open_store();
+    struct gh_refresh_token t;
+    struct gh_user u, v;
+    struct gh_err err = {0};
+    char f1[40], f2[40], f3[40], h1[GH_TOKEN_HASH_CAP], h2[GH_TOKEN_HASH_CAP],
+        h3[GH_TOKEN_HASH_CAP];
+    int spent = 0, active = 0;
+
+    if (!st)
+        return;
+    memset(&u, 0, sizeof u);
+    name(u.username, sizeof u.username, "ru");
+    snprintf(u.password_hash, sizeof u.password_hash, "x");
+    u.role = GH_ROLE_USER;
+    v = u;
+    name(v.username, sizeof v.username, "rv");
+    CHECK_INT(gh_store_user_add(st, &u, &err), GH_OK);
+    CHECK_INT(gh_store_user_add(st, &v, &err), GH_OK);
+    name(f1, sizeof f1, "ru-1");
+    name(f2, sizeof f2, "ru-2");
+    name(f3, sizeof f3, "rv-1");
+    hash_of(h1, "ru-1");
+    hash_of(h2, "ru-2");
+    hash_of(h3, "rv-1");
+    CHECK_INT(gh_store_refresh_add(st, f1, u.id, h1, T0, T0 + 100, &err), GH_OK);
+    CHECK_INT(gh_store_refresh_add(st, f2, u.id, h2, T0, T0 + 100, &err), GH_OK);
+    CHECK_INT(gh_store_refresh_add(st, f3, v.id, h3, T0, T0 + 100, &err), GH_OK);
+    CHECK_INT(gh_store_refresh_revoke_user(st, u.id, T0 + 5, &err), GH_OK);
+    CHECK_INT(gh_store_refresh_family_active(st, f1, &active, &err), GH_OK);
+    CHECK_INT(active, 0);
+    CHECK_INT(gh_store_refresh_family_active(st, f2, &active, &err), GH_OK);
+    CHECK_INT(active, 0);
+    CHECK_INT(gh_store_refresh_family_active(st, f3, &active, &err), GH_OK);
+    CHECK_INT(active, 1);
+    CHECK_INT(gh_store_refresh_spend(st, h2, T0 + 6, &t, &spent, &err), GH_OK);
+    CHECK_INT(spent, 0);
+    CHECK_INT(t.revoked_at, T0 + 5);
+    CHECK_INT(gh_store_refresh_revoke_user(st, 0, T0, NULL), GH_EINVAL);
+    gh_store_close(st);
+}
+
 static void meta_first_writer_wins_and_epoch_counts(void)
 {
     struct gh_store *st = open_store();
@@ -230,6 +274,7 @@ static const struct gh_test_case cases[] = {
     GH_TEST(users_add_get_list_update),
     GH_TEST(keys_add_find_revoke),
     GH_TEST(refresh_spend_once_and_revoke),
+    GH_TEST(refresh_revoke_user),
     GH_TEST(meta_first_writer_wins_and_epoch_counts),
     GH_TEST(history_by_owner),
 };
