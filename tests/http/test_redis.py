@@ -153,10 +153,12 @@ def test_hung_redis_costs_one_timeout(procs, binary, redis, photos):
     for _ in range(6):
         assert G.cache_layer(s.analyze(photos[0])) == "exact"
     # one timeout, then the breaker skips Redis: failed commands only for one probe per backoff
-    # period (the first is 1 s), whatever the machine's speed; a generous bound against hangs
+    # period (the first is 1 s), whatever the machine's speed; a generous bound against hangs.
+    # Two threads talk to Redis: a request and the revocation-epoch poller (every 50 ms), so
+    # the command each had in flight when Redis froze can both fail before the breaker opens.
     st = s.stats()["layers"]["redis"]
     elapsed = time.monotonic() - t0
-    assert 1 <= st["errors"] - before["errors"] <= 1 + int(elapsed), (before, st, elapsed)
+    assert 1 <= st["errors"] - before["errors"] <= 2 + int(elapsed), (before, st, elapsed)
     assert st["skipped"] > before["skipped"] and st["outages"] == before["outages"] + 1, st
     assert elapsed < 30, elapsed
     h = health(s)
