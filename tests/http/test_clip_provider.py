@@ -204,3 +204,26 @@ def test_bad_clip_precision_stops_the_start(binary, tiny, tmp_path):
                        capture_output=True, text=True, timeout=60)
     assert r.returncode != 0
     assert "CLIP_PRECISION=int4" in r.stderr and "f32, bf16, int8 or auto" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_clip_threads_setting_reaches_the_engine(procs, binary, tiny, tmp_path, photos, threads):
+    """CLIP_THREADS end to end: the engine runs on exactly that many threads (named in /health,
+    whatever the machine's core count) and answers."""
+    env = clip_env(tmp_path / "xdg", AI_PROVIDER="clip", CLIP_MODEL=tiny, CLIP_THREADS=threads)
+    s = procs.server(binary, env=env)
+    h = s.get("/health").json()
+    assert h["provider"]["ready"] is True, h
+    assert " on %d threads:" % threads in h["provider"]["kernels"], h
+    r = s.analyze(photos[0])
+    assert r.status == 200 and r.json()["provider"] == "clip", r
+    assert s.stop() == 0
+    assert not s.sanitizer_reports(), G._sanitizer_excerpt(s.stderr_text())
+
+
+def test_bad_clip_threads_stops_the_start(binary, tiny, tmp_path):
+    env = clip_env(tmp_path / "xdg", AI_PROVIDER="clip", CLIP_MODEL=tiny, CLIP_THREADS="300")
+    r = subprocess.run([str(binary), "serve", "--port", "0"], env={**binary.env, **env},
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0
+    assert "CLIP_THREADS" in r.stderr and "256" in r.stderr, r.stderr
