@@ -210,12 +210,25 @@ def test_stalled_client_does_not_block_others(procs, binary):
         stalled.sendall(b"GET /api/v1/equipment HTTP/1.1\r\nHost: t\r\nAccept: ")
         for _ in range(10):
             r = s.get("/api/v1/health", timeout=5)
-            assert r.status == 200 and r.elapsed < 1.0, r
+            # blocked by the stalled client, this would wait its 30 s connection timeout
+            assert r.status == 200 and r.elapsed < 5, r
         t0 = time.monotonic()
         assert s.stop() == 0
-        assert time.monotonic() - t0 < 3
+        assert time.monotonic() - t0 < 10  # not the 30 s grace
     finally:
         stalled.close()
+
+
+def requests_in_flight(s):
+    """gymhelper_http_requests_in_flight from /metrics (the /metrics request included)."""
+    text = s.get("/metrics").body.decode()
+    m = re.search(r"^gymhelper_http_requests_in_flight (\d+)$", text, re.M)
+    assert m, text[-2000:]
+    return int(m.group(1))
+
+
+def aborted_logged(s):
+    return len([x for x in s.log_lines() if x.get("status") == 499])
 
 
 def test_client_abort_mid_upload_does_not_delay_shutdown(procs, binary):
@@ -232,13 +245,18 @@ def test_client_abort_mid_upload_does_not_delay_shutdown(procs, binary):
         c.sendall(b"POST /api/v1/analyze HTTP/1.1\r\nHost: t\r\nContent-Type: image/jpeg\r\n"
                   b"Content-Length: 5000\r\n\r\n\xff\xd8\xff")
         c.close()
+    # SIGTERM only once the server has taken all three in (still arriving, or already logged
+    # as aborted): on a loaded machine it may not have accepted them yet, and a connection
+    # still in the listen backlog at SIGTERM is never a request at all.
+    assert wait_for(lambda: requests_in_flight(s) - 1 + aborted_logged(s) >= 3, timeout=20), \
+        "the server never took the three uploads in"
     t0 = time.monotonic()
     try:
-        rc = s.stop(timeout=4)
+        rc = s.stop(timeout=15)
     except AssertionError:
         rc = None
     took = time.monotonic() - t0
-    assert rc == 0 and took < 3, (
+    assert rc == 0 and took < 10, (  # not the 30 s grace
         "SIGTERM took %.1f s (exit %s) after clients aborted uploads" % (took, rc))
     aborted = [x for x in s.log_lines() if x.get("status") == 499]
     assert len(aborted) == 3, "the aborted uploads were not all logged: %r" % aborted
