@@ -177,3 +177,34 @@ def test_gateway_tls_policy():
     assert "./tls:/etc/nginx/tls:ro" in nginx["volumes"]
     for name in ("backend1", "backend2"):
         assert compose["services"][name]["environment"]["TRUSTED_PROXIES"]
+
+
+def seconds(duration):
+    """A compose duration ("1m30s", "45s", "500ms") in seconds."""
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001, "us": 1e-6}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(h|ms|us|m|s)", str(duration))
+    assert parts and "".join(n + u for n, u in parts) == str(duration), duration
+    return sum(float(n) * units[u] for n, u in parts)
+
+
+def test_compose_lets_the_instances_finish_their_shutdown(release_gymhelper):
+    """On `docker compose stop` or a redeploy, Docker sends SIGTERM and, after stop_grace_period
+    (10 s unless set), SIGKILL. gymhelper spends up to SHUTDOWN_GRACE_S on the requests in
+    progress, then answers the queued ones 503 shutting_down and gives the running ones
+    SHUTDOWN_DRAIN_MS more, then a second for uploads (src/http/server.c): killed before that,
+    every request in progress is cut off and no 503 is sent."""
+    help_text = subprocess.run([str(release_gymhelper), "serve", "--help"], capture_output=True,
+                               text=True, env=release_gymhelper.env, timeout=30).stdout
+    default = int(re.search(r"^\s+SHUTDOWN_GRACE_S\s.*\((\d+)\)\s*$", help_text, re.M).group(1))
+    env_example = dict(line.split("=", 1) for line in
+                       (DEPLOY / ".env.example").read_text().splitlines()
+                       if "=" in line and not line.lstrip().startswith("#"))
+    server_c = (REPO / "src" / "http" / "server.c").read_text()
+    drain_s = int(re.search(r"SHUTDOWN_DRAIN_MS = (\d+)", server_c).group(1)) / 1000
+    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    for name in ("backend1", "backend2"):
+        svc = compose["services"][name]
+        grace = int(svc["environment"].get("SHUTDOWN_GRACE_S")
+                    or env_example.get("SHUTDOWN_GRACE_S", "").strip() or default)
+        stop = seconds(svc.get("stop_grace_period", "10s"))
+        assert stop >= grace + drain_s + 1, (name, stop, grace, drain_s)
