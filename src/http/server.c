@@ -637,20 +637,39 @@ static void shutting_down(struct gh_http_request *req)
     req->resp.retry_after_s = 1;
 }
 
-/* 0 when queued, -1 when the pool is full or stopping. */
+/* 0 when queued; else -1 with req answered 503: server_busy when the pool is full or stopping,
+ * shutting_down past the shutdown grace, when no work starts any more. */
 static int pool_submit(struct pool *pl, struct gh_http_request *req)
 {
-    int ok;
+    int ok, abandoned;
 
     pthread_mutex_lock(&pl->mu);
-    ok = !pl->stopping && pl->queue_len < pl->queue_cap;
+    abandoned = pl->abandoned;
+    ok = !pl->stopping && !abandoned && pl->queue_len < pl->queue_cap;
     if (ok) {
         pl->queue[(pl->queue_head + pl->queue_len) % pl->queue_cap] = req;
         pl->queue_len++;
         pthread_cond_signal(&pl->cv);
     }
     pthread_mutex_unlock(&pl->mu);
+    if (!ok && abandoned)
+        shutting_down(req);
+    else if (!ok)
+        busy(req);
     return ok ? 0 : -1;
+}
+
+/* The oldest queued request, taken off the queue; NULL when it is empty. pl->mu held. */
+static struct gh_http_request *pool_pop(struct pool *pl)
+{
+    struct gh_http_request *req;
+
+    if (pl->queue_len == 0)
+        return NULL;
+    req = pl->queue[pl->queue_head];
+    pl->queue_head = (pl->queue_head + 1) % pl->queue_cap;
+    pl->queue_len--;
+    return req;
 }
 
 /* The answer is in req->resp: let the I/O thread send it. done is set before the resume, whose
@@ -667,10 +686,8 @@ static void hand_off(struct gh_http_server *srv, struct gh_http_request *req)
 {
     req->suspended = 1;
     MHD_suspend_connection(req->conn);
-    if (pool_submit(&srv->pools[req->pool], req) != 0) {
-        busy(req);
+    if (pool_submit(&srv->pools[req->pool], req) != 0)
         finish(req);
-    }
 }
 
 static void *worker_main(void *arg)
@@ -689,9 +706,7 @@ static void *worker_main(void *arg)
             pthread_mutex_unlock(&pl->mu);
             return NULL;
         }
-        req = pl->queue[pl->queue_head];
-        pl->queue_head = (pl->queue_head + 1) % pl->queue_cap;
-        pl->queue_len--;
+        req = pool_pop(pl);
         abandoned = pl->abandoned;
         pthread_mutex_unlock(&pl->mu);
         fn = req->work;
@@ -701,7 +716,6 @@ static void *worker_main(void *arg)
         } else if (fn(req) == GH_ROUTE_WORK) {
             if (pool_submit(&pl->srv->pools[req->pool], req) == 0)
                 continue; /* still suspended; the other pool answers */
-            busy(req);
         }
         finish(req);
     }
@@ -739,12 +753,24 @@ static void pool_stop(struct pool *pl)
     pl->n_threads = 0;
 }
 
-/* Past the grace period: work still queued is answered 503 instead of run. */
+/* Past the grace period no work starts: what is queued is answered 503 here and now, not when a
+ * worker is idle again: a provider call can hold every worker for PROVIDER_TIMEOUT_MS, past the
+ * drain, and then the sockets close with the answers unsent. pool_submit answers what comes
+ * later, and a worker what it takes off the queue meanwhile. */
 static void pool_abandon(struct pool *pl)
 {
-    pthread_mutex_lock(&pl->mu);
-    pl->abandoned = 1;
-    pthread_mutex_unlock(&pl->mu);
+    struct gh_http_request *req;
+
+    do {
+        pthread_mutex_lock(&pl->mu);
+        pl->abandoned = 1;
+        req = pool_pop(pl);
+        pthread_mutex_unlock(&pl->mu);
+        if (req) {
+            shutting_down(req);
+            finish(req);
+        }
+    } while (req);
 }
 
 static int pool_waiting(const struct pool *pl)

@@ -104,19 +104,22 @@ def analyses_waiting(s):
 
 @pytest.mark.asan
 def test_shutdown_after_grace_answers_queued_requests(procs, binary, photos, tmp_path):
-    """One analysis worker busy with a slow provider call and a second analysis queued behind
-    it: SIGTERM with a 1 s grace answers the queued one 503 shutting_down (Retry-After) once
-    the grace is over, instead of starting a provider call the shutdown would cut off, while the
-    running one still finishes and is answered."""
-    fake = procs.fake(mode="slow", slow_seconds=4)
+    """One analysis worker busy with a provider call and a second analysis queued behind it:
+    SIGTERM with a 1 s grace answers the queued one 503 shutting_down (Retry-After) once the
+    grace is over, instead of starting a provider call the shutdown would cut off, while the
+    running one still finishes and is answered. The provider holds the first call until the
+    503 is in: the queued request is answered without waiting for a worker to come free (a
+    provider call can take PROVIDER_TIMEOUT_MS), and the order does not depend on how fast
+    this machine is."""
+    fake = procs.fake(mode="hold")
     s = procs.server(binary, db=tmp_path / "grace.db", provider=fake,
                      args=["--workers", "1", "--shutdown-grace", "1",
-                           "--provider-timeout-ms", "20000"])
+                           "--provider-timeout-ms", "300000"])
     results = {}
 
     def upload(i):
         try:
-            results[i] = s.analyze(photos[i], timeout=40)
+            results[i] = s.analyze(photos[i], timeout=150)
         except Exception as e:  # reported below
             results[i] = e
 
@@ -124,21 +127,26 @@ def test_shutdown_after_grace_answers_queued_requests(procs, binary, photos, tmp
     first.start()
     second = threading.Thread(target=upload, args=(1,))
     try:
-        assert wait_for(lambda: fake.calls() == 1, timeout=20), "no provider call began"
+        assert wait_for(lambda: fake.held() == 1, timeout=20), "no provider call began"
         second.start()
         assert wait_for(lambda: analyses_waiting(s) == 1, timeout=20), \
             "the second analysis never queued behind the first"
         s.send_signal(signal.SIGTERM)
+        second.join(60)  # the fake holds the running call 120 s: the answer cannot wait for it
+        assert 1 in results, "the queued analysis was not answered while the running one held"
+        assert 0 not in results, results
+        assert fake.calls() == 1  # the queued analysis never reached the provider
     finally:
-        first.join(40)
+        fake.release()
+        first.join(150)
         if second.ident:
-            second.join(40)
+            second.join(150)
     ok, queued = results[0], results[1]
     assert isinstance(ok, G.Response) and ok.status == 200, ok
     assert isinstance(queued, G.Response) and queued.status == 503, queued
     assert queued.json()["code"] == "shutting_down", queued.body
     assert queued.headers.get("Retry-After") == "1"
-    assert fake.calls() == 1  # the queued analysis never reached the provider
+    assert fake.calls() == 1
     assert s.stop(sig=None) == 0
     err = s.stderr_text()
     assert "1 waiting for a worker are answered 503 shutting_down" in err, err[-3000:]
