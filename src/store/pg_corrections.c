@@ -57,11 +57,8 @@ static int pgc_add_tx(struct pg_store *s, struct pg_conn *c, struct gh_correctio
                             " RETURNING slug, status, decided_at",
                             &p, &r, "replace an earlier correction", err);
     for (int i = 0; rc == GH_OK && i < PQntuples(r); i++)
-        if (v->status == GH_CORRECTION_PENDING && strcmp(PQgetvalue(r, i, 0), v->slug) == 0 &&
-            gh_correction_status_parse(PQgetvalue(r, i, 1)) == GH_CORRECTION_REJECTED) {
-            v->status = GH_CORRECTION_REJECTED;
-            v->decided_at = gh_pg_i64(r, i, 2);
-        }
+        gh_store_correction_keep_rejected(v, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
+                                          gh_pg_i64(r, i, 2));
     PQclear(r);
     r = NULL;
     if (rc)

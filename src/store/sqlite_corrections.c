@@ -73,16 +73,10 @@ static int sqc_replace(struct sq_conn *c, struct gh_correction *v, struct gh_err
     if (rc)
         return rc;
     bad = gh_sq_bind_text(q, 1, v->owner) | gh_sq_bind_text(q, 2, v->sha256);
-    while (!bad && (step = gh_sq_step(q)) == SQLITE_ROW) {
-        const char *slug = (const char *)sqlite3_column_text(q, 0);
-        const char *status = (const char *)sqlite3_column_text(q, 1);
-
-        if (v->status == GH_CORRECTION_PENDING && slug && status && strcmp(slug, v->slug) == 0 &&
-            gh_correction_status_parse(status) == GH_CORRECTION_REJECTED) {
-            v->status = GH_CORRECTION_REJECTED;
-            v->decided_at = sqlite3_column_int64(q, 2);
-        }
-    }
+    while (!bad && (step = gh_sq_step(q)) == SQLITE_ROW)
+        gh_store_correction_keep_rejected(v, (const char *)sqlite3_column_text(q, 0),
+                                          (const char *)sqlite3_column_text(q, 1),
+                                          sqlite3_column_int64(q, 2));
     if (bad || step != SQLITE_DONE)
         rc = gh_sq_fail(err, c->db, "replace an earlier correction");
     sqlite3_finalize(q);
