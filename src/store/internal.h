@@ -106,11 +106,12 @@ struct gh_store_corrections_ops {
     int (*set_status)(struct gh_store *st, int64_t id, int status, int64_t now, struct gh_err *err);
 };
 
-/* Both backends, for each earlier vote of v's owner for the photo that v replaces (its slug,
- * stored status and decided_at): a pending v of the slug an admin rejected stays rejected, or
- * a reject would last only until the voter sends the same correction again. */
-void gh_store_correction_keep_rejected(struct gh_correction *v, const char *slug,
-                                       const char *status, int64_t decided_at);
+/* Both backends, for each earlier vote of v's owner for the photo that v replaces (its stored
+ * status and decided_at): once an admin rejected one, a pending v stays rejected whatever its
+ * slug, or a reject would last only until the voter votes again (for another slug, then the
+ * first: one row per person and photo keeps no other memory of the reject). */
+void gh_store_correction_keep_rejected(struct gh_correction *v, const char *status,
+                                       int64_t decided_at);
 
 struct gh_store_rows_ops;
 

@@ -50,15 +50,14 @@ static int pgc_add_tx(struct pg_store *s, struct pg_conn *c, struct gh_correctio
     gh_pg_param_text(&p, v->sha256);
     rc = gh_pg_exec_sql(s, c, "SELECT pg_advisory_xact_lock(hashtext($1 || ' ' || $2))", &p, NULL,
                         "lock the vote", err);
-    /* one an admin rejected stays rejected when the same slug is sent again */
+    /* once an admin rejected it, the owner's later votes for the photo stay rejected */
     if (rc == GH_OK)
         rc = gh_pg_exec_sql(s, c,
                             "DELETE FROM corrections WHERE owner = $1 AND sha256 = $2"
-                            " RETURNING slug, status, decided_at",
+                            " RETURNING status, decided_at",
                             &p, &r, "replace an earlier correction", err);
     for (int i = 0; rc == GH_OK && i < PQntuples(r); i++)
-        gh_store_correction_keep_rejected(v, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
-                                          gh_pg_i64(r, i, 2));
+        gh_store_correction_keep_rejected(v, PQgetvalue(r, i, 0), gh_pg_i64(r, i, 1));
     PQclear(r);
     r = NULL;
     if (rc)

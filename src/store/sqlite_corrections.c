@@ -59,8 +59,9 @@ static int sqc_done(struct sq_conn *c, sqlite3_stmt *q, int bad, int64_t *change
     return rc;
 }
 
-/* Deletes owner's earlier vote for the photo. One an admin rejected stays rejected when the
- * same slug is sent again: a reject would otherwise last until the voter repeats the vote. */
+/* Deletes owner's earlier vote for the photo. Once an admin rejected it, the owner's later votes
+ * for that photo stay rejected, whatever their slug: a reject would otherwise last only until
+ * the voter votes again. */
 static int sqc_replace(struct sq_conn *c, struct gh_correction *v, struct gh_err *err)
 {
     sqlite3_stmt *q;
@@ -68,15 +69,14 @@ static int sqc_replace(struct sq_conn *c, struct gh_correction *v, struct gh_err
 
     rc = sqc_prep(c,
                   "DELETE FROM corrections WHERE owner = ?1 AND sha256 = ?2"
-                  " RETURNING slug, status, decided_at",
+                  " RETURNING status, decided_at",
                   &q, "replace an earlier correction", err);
     if (rc)
         return rc;
     bad = gh_sq_bind_text(q, 1, v->owner) | gh_sq_bind_text(q, 2, v->sha256);
     while (!bad && (step = gh_sq_step(q)) == SQLITE_ROW)
         gh_store_correction_keep_rejected(v, (const char *)sqlite3_column_text(q, 0),
-                                          (const char *)sqlite3_column_text(q, 1),
-                                          sqlite3_column_int64(q, 2));
+                                          sqlite3_column_int64(q, 1));
     if (bad || step != SQLITE_DONE)
         rc = gh_sq_fail(err, c->db, "replace an earlier correction");
     sqlite3_finalize(q);

@@ -23,10 +23,10 @@ int gh_correction_status_parse(const char *s)
     return -1;
 }
 
-void gh_store_correction_keep_rejected(struct gh_correction *v, const char *slug,
-                                       const char *status, int64_t decided_at)
+void gh_store_correction_keep_rejected(struct gh_correction *v, const char *status,
+                                       int64_t decided_at)
 {
-    if (v->status == GH_CORRECTION_PENDING && slug && strcmp(slug, v->slug) == 0 &&
+    if (v->status == GH_CORRECTION_PENDING &&
         gh_correction_status_parse(status) == GH_CORRECTION_REJECTED) {
         v->status = GH_CORRECTION_REJECTED;
         v->decided_at = decided_at;

@@ -319,10 +319,17 @@ def test_a_rejected_vote_stays_rejected_when_cast_again(world, photos):
     doc = ok(feedback(world, "carol", mine["carol"], "kettlebell"), 200)
     assert doc["shared"] is False and doc["correction"]["votes"] == 1, doc
     assert slug_of(analyze(world, "dave", photo)) == G.ANSWER
-    # their own answers keep their corrections; a different slug is a new vote
+    # their own answers keep their corrections; a vote for another slug stays rejected too, and
+    # so does the first slug after it (else a reject is undone in two requests), while what
+    # alice is served follows her latest correction
     assert slug_of(analyze(world, "alice", photo)) == "kettlebell"
     doc = ok(feedback(world, "alice", mine["alice"], "squat-rack"), 200)
-    assert doc["correction"]["status"] == "pending" and doc["correction"]["votes"] == 1, doc
+    assert doc["correction"]["status"] == "rejected" and doc["correction"]["votes"] == 0, doc
+    assert slug_of(analyze(world, "alice", photo)) == "squat-rack"
+    doc = ok(feedback(world, "alice", mine["alice"], "kettlebell"), 200)
+    assert doc["correction"]["status"] == "rejected", doc
+    assert doc["correction"]["votes"] == 1, doc  # carol's; alice's no longer counts
+    assert slug_of(analyze(world, "dave", photo)) == G.ANSWER
 
 
 # ---- share links ---------------------------------------------------------------------------

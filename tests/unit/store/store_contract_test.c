@@ -1019,8 +1019,8 @@ static void corrections_are_votes(void)
     CHECK_INT(gh_store_correction_get(st, again.id, &got, &err), GH_OK);
     CHECK_INT(got.status, GH_CORRECTION_REJECTED);
     CHECK_INT(got.votes, 0);
-    /* cast again, it stays rejected (a reject is not undone by repeating the vote); another
-     * slug is a new vote */
+    /* cast again, it stays rejected (a reject is not undone by repeating the vote); so does a
+     * vote for another slug, and the first slug after it (a reject undone in two steps) */
     again = vote_of(sha, rec.id, o1, "leg-press", T0 + 7);
     CHECK_INT(gh_store_correction_add(st, &again, &err), GH_OK);
     CHECK_INT(again.status, GH_CORRECTION_REJECTED);
@@ -1031,8 +1031,14 @@ static void corrections_are_votes(void)
     CHECK_INT(got.votes, 0);
     again = vote_of(sha, rec.id, o1, "smith-machine", T0 + 8);
     CHECK_INT(gh_store_correction_add(st, &again, &err), GH_OK);
-    CHECK_INT(again.status, GH_CORRECTION_PENDING);
-    CHECK_INT(again.votes, 1);
+    CHECK_INT(again.status, GH_CORRECTION_REJECTED);
+    CHECK_INT(again.votes, 0);
+    again = vote_of(sha, rec.id, o1, "leg-press", T0 + 9);
+    CHECK_INT(gh_store_correction_add(st, &again, &err), GH_OK);
+    CHECK_INT(again.status, GH_CORRECTION_REJECTED);
+    CHECK_INT(again.votes, 0);
+    CHECK_INT(gh_store_correction_get(st, again.id, &got, &err), GH_OK);
+    CHECK(got.decided_at == T0 + 6);
     /* lists: by status, newest first, and what instances pull, oldest first */
     CHECK_INT(gh_store_correction_list(st, GH_CORRECTION_APPLIED, 0, 50, page, &n, &err), GH_OK);
     for (size_t i = 0; i < n; i++)
