@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -44,6 +45,7 @@ struct gh_http_server {
     atomic_int processing; /* of those, the ones whose body is in (being answered) */
     struct pool pools[2];  /* by enum gh_http_pool */
     struct gh_admission *adm;
+    int listen_fd; /* from MHD_quiesce_daemon, closed once the daemon has stopped; else -1 */
 };
 
 /* The server of the current process; routes reach the worker queue through it. One server
@@ -816,6 +818,8 @@ static void server_free(struct gh_http_server *srv)
     pool_stop(&srv->pools[GH_HTTP_POOL_ANALYSIS]);
     if (srv->daemon)
         MHD_stop_daemon(srv->daemon);
+    if (srv->listen_fd >= 0)
+        close(srv->listen_fd);
     gh_admission_free(srv->adm);
     pool_fini(&srv->pools[GH_HTTP_POOL_LIGHT]);
     pool_fini(&srv->pools[GH_HTTP_POOL_ANALYSIS]);
@@ -874,6 +878,7 @@ int gh_http_start(const struct gh_http_config *cfg, struct gh_app *app, struct g
     if (!srv)
         return gh_err_set(err, GH_ENOMEM, "out of memory starting the server");
     memset(srv, 0, sizeof *srv);
+    srv->listen_fd = -1;
     srv->app = app;
     for (int i = 0; i < 2; i++) {
         pthread_mutex_init(&srv->pools[i].mu, NULL);
@@ -944,9 +949,14 @@ void gh_http_stop(struct gh_http_server *srv, int grace_ms)
     if (!srv)
         return;
     /* Stop accepting; requests already started (queued or on a worker) may finish. */
+    /* Shut down, not closed: new clients are refused at once, while the fd stays valid until
+     * MHD_stop_daemon, whose polling thread may still take it out of its epoll set (a closed fd
+     * there is a libmicrohttpd panic, seen once under TSan). */
     fd = MHD_quiesce_daemon(srv->daemon);
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
+    if (fd != MHD_INVALID_SOCKET) {
+        shutdown(fd, SHUT_RDWR);
+        srv->listen_fd = fd;
+    }
     wait_zero(&srv->processing, gh_mono_ms() + grace_ms);
     if (atomic_load(&srv->processing) > 0) {
         int waiting[2];
