@@ -57,6 +57,14 @@ struct gh_http_response {
     int close; /* Connection: close (framing in doubt, or the server crowded) */
 };
 
+/* Request ids (request_id.c): a client's X-Request-ID is kept when it is a plain token of at
+ * most this many bytes that is not all digits (safe in JSON and logs, and never mistaken for a
+ * history number); otherwise gh_http_request_id_make draws one: 16 hex digits from the xorshift
+ * state, never all digits. */
+#define GH_HTTP_REQUEST_ID_MAX 64
+int gh_http_request_id_usable(const char *id);
+void gh_http_request_id_make(uint64_t *state, char out[17]);
+
 struct gh_http_request {
     struct gh_app *app;
     struct MHD_Connection *conn;
@@ -66,7 +74,7 @@ struct gh_http_request {
     void (*slow)(struct gh_http_request *req);
     const char *method; /* owned by libmicrohttpd, valid for the request */
     const char *url;
-    char request_id[65];
+    char request_id[GH_HTTP_REQUEST_ID_MAX + 1];
     double t0;
     struct gh_buf body;       /* uploaded bytes, capped at the route's limit */
     size_t body_max;          /* the route's body cap */

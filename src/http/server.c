@@ -83,33 +83,19 @@ const char *gh_http_header(struct gh_http_request *req, const char *name)
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
-/* A client's X-Request-ID is echoed when it is a plain token (so it is safe in JSON and
- * logs); otherwise we make one. */
+/* A client's X-Request-ID is echoed when usable (request_id.c); otherwise we make one. */
 static void set_request_id(struct gh_http_request *req)
 {
     static _Thread_local uint64_t state;
     const char *id = gh_http_header(req, "X-Request-ID");
-    size_t n = id ? strlen(id) : 0, i;
 
-    if (n > 0 && n < sizeof req->request_id) {
-        for (i = 0; i < n; i++) {
-            char c = id[i];
-
-            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '-' || c == '_' || c == '.' || c == ':'))
-                break;
-        }
-        if (i == n) {
-            memcpy(req->request_id, id, n + 1);
-            return;
-        }
+    if (gh_http_request_id_usable(id)) {
+        snprintf(req->request_id, sizeof req->request_id, "%s", id);
+        return;
     }
     if (state == 0 && getrandom(&state, sizeof state, 0) != (ssize_t)sizeof state)
         state = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)&state;
-    state ^= state << 13; /* xorshift64: ids need to be unique, not secret */
-    state ^= state >> 7;
-    state ^= state << 17;
-    snprintf(req->request_id, sizeof req->request_id, "%016llx", (unsigned long long)state);
+    gh_http_request_id_make(&state, req->request_id);
 }
 
 static int accepts_gzip(struct gh_http_request *req)

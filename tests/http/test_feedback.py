@@ -50,6 +50,25 @@ def test_correction_is_served_from_then_on(procs, binary, photos):
     assert after["equipment"]["slug"] == "squat-rack" and after["corrected"] is True
 
 
+def test_an_answer_is_corrected_by_its_own_id(procs, binary, photos):
+    """The identification routes take history numbers (digits) and request ids: a request id
+    is never all digits, or it would be read as a number. A client's numeric X-Request-ID
+    names history number 1 here (another photo's), so the server answers with its own id."""
+    fake = procs.fake()
+    s = procs.server(binary, provider=fake)
+    other = s.analyze(photos[1]).json()
+    r = s.analyze(photos[0], headers={"X-Request-ID": "1"})
+    assert r.status == 200, r
+    mine = r.json()
+    assert mine["identification_id"] != "1" and not mine["identification_id"].isdigit()
+    assert r.header("X-Request-ID") == mine["request_id"] == mine["identification_id"]
+    r = post_feedback(s, mine["identification_id"], {"slug": "squat-rack"})
+    assert r.status == 200, r
+    assert r.json()["identification"]["sha256"] == mine["image"]["sha256"]
+    assert r.json()["identification"]["sha256"] != other["image"]["sha256"]
+    assert s.analyze(photos[1]).json()["equipment"]["slug"] == G.ANSWER
+
+
 def test_history_pages_and_lookups(procs, binary, photos):
     fake = procs.fake()
     s = procs.server(binary, provider=fake)
