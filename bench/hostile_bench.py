@@ -11,6 +11,7 @@ Loopback only; the attackers, wrk and the server share this machine's CPUs (name
 header). Exits non-zero only when a run failed to run.
 """
 import argparse
+import multiprocessing
 import os
 import selectors
 import socket
@@ -49,16 +50,48 @@ def open_fds(pid):
 
 
 class Attack:
-    """One thread drives every attacker socket with a selector: slowloris sockets from
-    127.0.1.x (30 per address) and uploads from 127.0.2.x (30 per address)."""
+    """The attackers, in a process of their own (Attacker): not a thread of this process, whose
+    Python loop over 1,150 sockets would hold the interpreter lock the /health sampler needs,
+    so that the sampler timed the lock instead of the server."""
 
     def __init__(self, port):
+        ctx = multiprocessing.get_context("spawn")
+        self.stop = ctx.Event()
+        self.counts = ctx.Array("q", 2)  # opened, dropped: written by the attacker at its end
+        self.opened = self.dropped = 0
+        self.process = ctx.Process(target=attacker_main, args=(port, self.stop, self.counts),
+                                   daemon=True)
+
+    def start(self):
+        self.process.start()
+
+    def finish(self):
+        self.stop.set()
+        self.process.join(30)
+        if self.process.is_alive():
+            self.process.kill()
+            raise BenchError("the attacker process did not stop")
+        self.opened, self.dropped = self.counts[0], self.counts[1]
+
+
+def attacker_main(port, stop, counts):
+    a = Attacker(port, stop)
+    try:
+        a.run()
+    finally:
+        counts[0], counts[1] = a.opened, a.dropped
+
+
+class Attacker:
+    """One selector drives every attacker socket: slowloris sockets from 127.0.1.x (30 per
+    address) and uploads from 127.0.2.x (30 per address)."""
+
+    def __init__(self, port, stop):
         self.port = port
-        self.stop = threading.Event()
+        self.stop = stop
         self.opened = 0
         self.dropped = 0
         self.body = os.urandom(1 << 18)
-        self.thread = threading.Thread(target=self.run, daemon=True)
 
     def connect(self, kind, i):
         src = "127.0.%d.%d" % (1 if kind == "slow" else 2, 1 + i // 30)
@@ -184,7 +217,7 @@ def run_hits(bench, base, body_path, duration, label, attack_port=None, conns=16
     attack = None
     if attack_port:
         attack = Attack(attack_port)
-        attack.thread.start()
+        attack.start()
         time.sleep(5)  # let the attackers reach their steady state
     sampler = Sampler(attack_port or int(base.rsplit(":", 1)[1]), srv.pid)
     sampler.thread.start()
@@ -196,8 +229,7 @@ def run_hits(bench, base, body_path, duration, label, attack_port=None, conns=16
         sampler.stop.set()
         sampler.thread.join()
         if attack:
-            attack.stop.set()
-            attack.thread.join()
+            attack.finish()
     return [label, "%.0f" % res["rps"], "%.2f" % (res["p50_us"] / 1000.0),
             "%.2f" % (res["p99_us"] / 1000.0), str(res["non2xx"] + res["socket_errors"]),
             "%.1f / %.1f / %.1f" % (pct(sampler.lat, 50), pct(sampler.lat, 99),
