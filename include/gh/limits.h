@@ -70,6 +70,10 @@ void gh_limits_free(struct gh_limits *l);
 int gh_limits_take(struct gh_limits *l, enum gh_limits_kind kind, const char *key,
                    struct gh_limits_verdict *out);
 
+/* 1 when gh_limits_take for kind asks Redis (that limit is on and the buckets are shared), so a
+ * caller that must not block runs it elsewhere. */
+int gh_limits_shared(const struct gh_limits *l, enum gh_limits_kind kind);
+
 /* Whether a paid provider call may start now: GH_LIMITS_BUDGET_OK, or which budget today
  * (UTC) has used up; *retry_after_s gets the seconds until the next UTC day. Counts are
  * shared through Redis when set (this instance's own counts while it is down). Calls running

@@ -34,6 +34,10 @@ void gh_http_queue_waiting(int out[2]);
 
 /* A route's return when it handed the request to a worker (gh_http_defer). */
 #define GH_ROUTE_WORK 1
+/* A work function's return when it ran a request's header-stage decision on a worker (the
+ * shared rate limits: a Redis round trip) and the request goes on: the connection resumes and
+ * its body is read and routed as usual. */
+#define GH_ROUTE_CONTINUE 2
 
 /* A response ready to queue. body is owned (gh_free) unless body_static. */
 struct gh_http_response {
@@ -84,6 +88,7 @@ struct gh_http_request {
     size_t discarded;         /* body bytes read and dropped after refusing */
     int dispatched;           /* the body is in and a route is answering */
     int suspended;            /* the connection is suspended while a worker runs req->work */
+    int has_body;             /* a body follows the headers (Content-Length or chunked) */
     atomic_int done;          /* the worker finished; resp is ready (set before the resume) */
     int (*work)(struct gh_http_request *req); /* what a worker runs next (gh_http_defer) */
     enum gh_http_pool pool;                   /* on which pool */
@@ -225,6 +230,9 @@ const struct gh_asset *gh_http_asset(const char *url);
  * headers: 0 to go on, 1 when refused (req->resp holds the 429). Health and metrics are never
  * limited. Call once per request, after the identity is final. */
 int gh_http_rate_limit(struct gh_http_request *req);
+/* 1 when gh_http_rate_limit may block on I/O for req (the buckets are shared through Redis):
+ * the server runs it on a light worker then. */
+int gh_http_rate_limit_blocks(const struct gh_http_request *req);
 
 /* The RateLimit-Policy / RateLimit fields (IETF httpapi draft) of a verdict, and Retry-After
  * when it refused; nothing for a limit that is off. */

@@ -29,6 +29,12 @@ void gh_http_rate_limit_headers(struct gh_http_request *req, const struct gh_lim
         r->retry_after_s = v->retry_after_s;
 }
 
+int gh_http_rate_limit_blocks(const struct gh_http_request *req)
+{
+    return req->app->limits && !exempt(req->url) &&
+           gh_limits_shared(req->app->limits, GH_LIMITS_REQUESTS);
+}
+
 int gh_http_rate_limit(struct gh_http_request *req)
 {
     struct gh_limits_verdict v;

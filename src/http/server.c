@@ -491,6 +491,19 @@ static enum MHD_Result refuse_no_memory(struct gh_http_server *srv, struct MHD_C
     return queue(&tmp);
 }
 
+/* The rate limit at the headers: GH_ROUTE_CONTINUE to read the body and route, or 0 with the
+ * 429 in req->resp (it goes out before the body, which is drained after: lingering close). On
+ * the I/O thread, or on a light worker when the decision needs Redis. */
+static int rate_limit_work(struct gh_http_request *req)
+{
+    if (!gh_http_rate_limit(req))
+        return GH_ROUTE_CONTINUE;
+    req->refused = 1;
+    if (req->has_body)
+        gh_admission_linger(req->conn_ctx);
+    return 0;
+}
+
 /* libmicrohttpd calls this first with the headers, then with each piece of the body, then
  * once more with nothing: we answer on that last call (keep-alive stays possible), except
  * for uploads refused early. */
@@ -531,13 +544,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 gh_admission_linger(req->conn_ctx);
             return queue(req);
         }
-        /* The identity is final here (authentication goes before this line). */
-        if (gh_http_rate_limit(req)) {
-            req->refused = 1;
-            if (req->body_declared || gh_http_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING))
-                gh_admission_linger(req->conn_ctx); /* the 429 goes out before the body */
-            return queue(req);
+        /* The identity is final here (authentication goes before this line). Shared buckets
+         * cost a Redis round trip (up to REDIS_TIMEOUT_MS when it hangs): a light worker
+         * decides while the connection waits suspended, as a route's blocking part would. */
+        req->has_body =
+            req->body_declared || gh_http_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
+        if (gh_http_rate_limit_blocks(req)) {
+            req->work = rate_limit_work;
+            req->pool = GH_HTTP_POOL_LIGHT;
+            hand_off(srv, req);
+            return MHD_YES;
         }
+        if (rate_limit_work(req) == 0)
+            return queue(req);
         return MHD_YES;
     }
     if (atomic_load(&req->done))
@@ -664,7 +683,17 @@ static struct gh_http_request *pool_pop(struct pool *pl)
  * mutex publishes resp to the I/O thread. */
 static void finish(struct gh_http_request *req)
 {
+    if (!req->dispatched && req->has_body) /* answered at the headers: drain after the close */
+        gh_admission_linger(req->conn_ctx);
     atomic_store(&req->done, 1);
+    MHD_resume_connection(req->conn);
+}
+
+/* A header-stage decision let the request through: the I/O thread reads its body and routes
+ * it (suspended is cleared before the resume, whose mutex publishes it). */
+static void go_on(struct gh_http_request *req)
+{
+    req->suspended = 0;
     MHD_resume_connection(req->conn);
 }
 
@@ -701,8 +730,14 @@ static void *worker_main(void *arg)
         req->work = NULL;
         if (abandoned) {
             shutting_down(req);
-        } else if (fn(req) == GH_ROUTE_WORK) {
-            if (pool_submit(&pl->srv->pools[req->pool], req) == 0)
+        } else {
+            int rc = fn(req);
+
+            if (rc == GH_ROUTE_CONTINUE) {
+                go_on(req);
+                continue;
+            }
+            if (rc == GH_ROUTE_WORK && pool_submit(&pl->srv->pools[req->pool], req) == 0)
                 continue; /* still suspended; the other pool answers */
         }
         finish(req);

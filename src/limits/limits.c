@@ -276,6 +276,13 @@ int gh_limits_take(struct gh_limits *l, enum gh_limits_kind kind, const char *ke
     return take_local(t, key, out);
 }
 
+int gh_limits_shared(const struct gh_limits *l, enum gh_limits_kind kind)
+{
+    if (!l || !l->redis || (kind != GH_LIMITS_REQUESTS && kind != GH_LIMITS_PROVIDER))
+        return 0;
+    return l->tables[kind].enabled;
+}
+
 /* --- daily budget ------------------------------------------------------------------------ */
 
 static int64_t utc_day(int64_t *seconds_left)

@@ -7,6 +7,7 @@ same pixels, by pHash; a correction made on one is what the other serves; a stop
 one line, and the layer comes back with the server."""
 import json
 import struct
+import threading
 import time
 
 import pytest
@@ -176,3 +177,40 @@ def test_health_without_redis(procs, binary):
     h = health(s)
     assert h["redis"] == "disabled" and h["status"] == "ok", h
     assert s.stats()["layers"]["redis"]["state"] == "disabled"
+
+
+@pytest.mark.asan
+@pytest.mark.tsan
+def test_a_hung_redis_holds_no_io_thread(procs, binary, redis):
+    """The shared rate limits ask Redis for every request; a worker asks, not the I/O thread.
+    With one I/O thread and Redis frozen, a request waits out REDIS_TIMEOUT_MS for its
+    decision (then this instance's buckets decide) while /metrics, answered on the I/O thread,
+    answers at once."""
+    s = procs.server(binary, provider=procs.fake(),
+                     env={"REDIS_URL": redis.url(), "REDIS_TIMEOUT_MS": "3000",
+                          "HTTP_THREADS": "1", "RATE_LIMIT_REQUESTS_PER_MINUTE": "600"})
+    assert s.get("/api/v1/equipment").status == 200  # Redis answers the bucket
+    out = {}
+
+    def slow():
+        t0 = time.monotonic()
+        out["r"] = s.get("/api/v1/equipment")
+        out["s"] = time.monotonic() - t0
+
+    redis.pause()
+    try:
+        t = threading.Thread(target=slow)
+        t.start()
+        probes = []
+        while t.is_alive() and len(probes) < 10:
+            time.sleep(0.2)
+            t0 = time.monotonic()
+            r = s.get("/metrics")
+            probes.append(time.monotonic() - t0)
+            assert r.status == 200, r
+        t.join(30)
+    finally:
+        redis.resume()
+    assert out["r"].status == 200, out["r"]
+    assert out["s"] >= 2.5, out  # it did wait for the frozen Redis
+    assert probes and max(probes) < 1.0, probes
