@@ -88,7 +88,7 @@ int main(int argc, char **argv)
     t0 = now_ns();
     for (long i = 0; i < n; i++) {
         memset(&id, 0, sizeof id);
-        bad |= gh_auth_authenticate(a, header, NULL, now, &id, &err) != GH_OK;
+        bad |= gh_auth_authenticate(a, header, NULL, now, 1, &id, &err) != GH_OK;
     }
     t_auth = (now_ns() - t0) / (double)n;
     if (bad) {

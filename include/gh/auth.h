@@ -99,9 +99,11 @@ int gh_auth_jwt_verify(struct gh_auth *a, const char *token, int64_t now,
  * X-API-Key header. With neither, id stays as it is (anonymous) and GH_OK. Otherwise fills
  * id's kind, user_id, key_id, role and scopes and its key; GH_EINVAL (bad, expired, revoked
  * token or key, disabled user) with a sentence in err; GH_EBACKEND when the store cannot say.
- * May read the store on a cache miss. Thread-safe. */
+ * Reads the store on a cache miss when may_block is set; without it, a miss is GH_EWOULDBLOCK
+ * (nothing changed: call again where blocking is allowed). Thread-safe. */
 int gh_auth_authenticate(struct gh_auth *a, const char *authorization, const char *api_key,
-                         int64_t now, struct gh_identity *id, struct gh_err *err) GH_MUST_CHECK;
+                         int64_t now, int may_block, struct gh_identity *id,
+                         struct gh_err *err) GH_MUST_CHECK;
 
 /* Overwrites the session's secrets (a compiler may not drop it). */
 void gh_auth_session_wipe(struct gh_auth_session *s);

@@ -33,6 +33,7 @@ enum gh_err_code {
     GH_EUNAVAILABLE = -13, /* no provider (or other dependency) is ready to serve */
     GH_ECONFLICT = -14,    /* the request contradicts stored state */
     GH_ELIMITED = -15,     /* a rate limit or budget refuses it for now */
+    GH_EWOULDBLOCK = -16,  /* the answer needs I/O the caller asked not to do */
 };
 
 #define GH_ERR_MSG_CAP 256

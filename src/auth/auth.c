@@ -194,9 +194,14 @@ static unsigned role_scopes(enum gh_role r)
     return r == GH_ROLE_ADMIN ? s | GH_SCOPE_ADMIN : s;
 }
 
+static int would_block(struct gh_err *err)
+{
+    return gh_err_set(err, GH_EWOULDBLOCK, "not cached: the store must be asked");
+}
+
 /* The user's current state: enabled and role. GH_EINVAL when gone or disabled. */
-static int user_state(struct gh_auth *a, int64_t user_id, int64_t now, struct auth_cached *out,
-                      struct gh_err *err)
+static int user_state(struct gh_auth *a, int64_t user_id, int64_t now, int may_block,
+                      struct auth_cached *out, struct gh_err *err)
 {
     struct gh_user u;
     unsigned gen;
@@ -205,6 +210,8 @@ static int user_state(struct gh_auth *a, int64_t user_id, int64_t now, struct au
     memset(out, 0, sizeof *out);
     snprintf(out->key, sizeof out->key, "u:%lld", (long long)user_id);
     if (!cache_get(a, out->key, now, out, &gen)) {
+        if (!may_block)
+            return would_block(err);
         rc = gh_store_user_get(a->st, user_id, NULL, &u, err);
         if (rc && rc != GH_ENOTFOUND)
             return rc;
@@ -220,7 +227,8 @@ static int user_state(struct gh_auth *a, int64_t user_id, int64_t now, struct au
     return GH_OK;
 }
 
-static int family_state(struct gh_auth *a, const char *sid, int64_t now, struct gh_err *err)
+static int family_state(struct gh_auth *a, const char *sid, int64_t now, int may_block,
+                        struct gh_err *err)
 {
     struct auth_cached c;
     unsigned gen;
@@ -229,6 +237,8 @@ static int family_state(struct gh_auth *a, const char *sid, int64_t now, struct 
     memset(&c, 0, sizeof c);
     snprintf(c.key, sizeof c.key, "f:%s", sid);
     if (!cache_get(a, c.key, now, &c, &gen)) {
+        if (!may_block)
+            return would_block(err);
         rc = gh_store_refresh_family_active(a->st, sid, &active, err);
         if (rc)
             return rc;
@@ -243,8 +253,8 @@ static int family_state(struct gh_auth *a, const char *sid, int64_t now, struct 
     return GH_OK;
 }
 
-static int key_state(struct gh_auth *a, const char *key, int64_t now, struct auth_cached *out,
-                     struct gh_err *err)
+static int key_state(struct gh_auth *a, const char *key, int64_t now, int may_block,
+                     struct auth_cached *out, struct gh_err *err)
 {
     char hash[GH_TOKEN_HASH_CAP];
     struct gh_api_key k;
@@ -257,6 +267,8 @@ static int key_state(struct gh_auth *a, const char *key, int64_t now, struct aut
     memset(out, 0, sizeof *out);
     snprintf(out->key, sizeof out->key, "k:%s", hash);
     if (!cache_get(a, out->key, now, out, &gen)) {
+        if (!may_block)
+            return would_block(err);
         rc = gh_store_key_find(a->st, hash, &k, err);
         if (rc && rc != GH_ENOTFOUND)
             return rc;
@@ -275,11 +287,11 @@ static int key_state(struct gh_auth *a, const char *key, int64_t now, struct aut
 
 /* A key's powers: its scopes, and admin only when its owner is an admin (a service key with
  * the admin scope is one). */
-static int identify_key(struct gh_auth *a, const char *key, int64_t now, struct gh_identity *id,
-                        struct gh_err *err)
+static int identify_key(struct gh_auth *a, const char *key, int64_t now, int may_block,
+                        struct gh_identity *id, struct gh_err *err)
 {
     struct auth_cached k, u;
-    int rc = key_state(a, key, now, &k, err);
+    int rc = key_state(a, key, now, may_block, &k, err);
 
     if (rc)
         return rc;
@@ -289,7 +301,7 @@ static int identify_key(struct gh_auth *a, const char *key, int64_t now, struct 
     id->scopes = k.scopes;
     id->role = k.scopes & GH_SCOPE_ADMIN ? GH_ROLE_ADMIN : GH_ROLE_USER;
     if (k.user_id > 0) {
-        rc = user_state(a, k.user_id, now, &u, err);
+        rc = user_state(a, k.user_id, now, may_block, &u, err);
         if (rc)
             return rc;
         if (u.role != GH_ROLE_ADMIN)
@@ -300,17 +312,17 @@ static int identify_key(struct gh_auth *a, const char *key, int64_t now, struct 
     return GH_OK;
 }
 
-static int identify_jwt(struct gh_auth *a, const char *token, int64_t now, struct gh_identity *id,
-                        struct gh_err *err)
+static int identify_jwt(struct gh_auth *a, const char *token, int64_t now, int may_block,
+                        struct gh_identity *id, struct gh_err *err)
 {
     struct gh_auth_claims c;
     struct auth_cached u;
     int rc = gh_auth_jwt_verify(a, token, now, &c, err);
 
     if (rc == GH_OK)
-        rc = user_state(a, c.user_id, now, &u, err);
+        rc = user_state(a, c.user_id, now, may_block, &u, err);
     if (rc == GH_OK)
-        rc = family_state(a, c.sid, now, err);
+        rc = family_state(a, c.sid, now, may_block, err);
     if (rc)
         return rc;
     id->kind = GH_IDENTITY_USER;
@@ -323,7 +335,7 @@ static int identify_jwt(struct gh_auth *a, const char *token, int64_t now, struc
 }
 
 int gh_auth_authenticate(struct gh_auth *a, const char *authorization, const char *api_key,
-                         int64_t now, struct gh_identity *id, struct gh_err *err)
+                         int64_t now, int may_block, struct gh_identity *id, struct gh_err *err)
 {
     const char *cred;
 
@@ -334,11 +346,11 @@ int gh_auth_authenticate(struct gh_auth *a, const char *authorization, const cha
         while (*cred == ' ')
             cred++;
         if (strncmp(cred, GH_AUTH_KEY_PREFIX, strlen(GH_AUTH_KEY_PREFIX)) == 0)
-            return identify_key(a, cred, now, id, err);
-        return identify_jwt(a, cred, now, id, err);
+            return identify_key(a, cred, now, may_block, id, err);
+        return identify_jwt(a, cred, now, may_block, id, err);
     }
     if (api_key)
-        return identify_key(a, api_key, now, id, err);
+        return identify_key(a, api_key, now, may_block, id, err);
     return GH_OK;
 }
 

@@ -61,6 +61,8 @@ const char *gh_err_name(int code)
         return "conflict";
     case GH_ELIMITED:
         return "rate_limited";
+    case GH_EWOULDBLOCK:
+        return "would_block";
     default:
         return "unknown";
     }

@@ -91,8 +91,9 @@ int gh_http_may_see(const struct gh_http_request *req, const char *owner)
     return req->owner[0] && strcmp(req->owner, owner) == 0;
 }
 
-/* Authenticates the credentials sent, if any. 0, or 1 with the answer set. */
-static int authenticate(struct gh_http_request *req, int public)
+/* Authenticates the credentials sent, if any: a GH_GATE_ value, with the answer set when
+ * refused. */
+static int authenticate(struct gh_http_request *req, int public, int may_block)
 {
     const char *authz = gh_http_header(req, "Authorization");
     const char *key = gh_http_header(req, "X-API-Key");
@@ -101,35 +102,40 @@ static int authenticate(struct gh_http_request *req, int public)
     int rc;
 
     if (!authz && !key)
-        return 0;
-    rc = gh_auth_authenticate(req->app->auth, authz, key, (int64_t)time(NULL), &id, &err);
+        return GH_GATE_OK;
+    rc = gh_auth_authenticate(req->app->auth, authz, key, (int64_t)time(NULL), may_block, &id,
+                              &err);
     if (rc == GH_OK) {
         req->ident = id;
-        return 0;
+        return GH_GATE_OK;
     }
+    if (rc == GH_EWOULDBLOCK)
+        return GH_GATE_BLOCKS;
     if (public)
-        return 0; /* a stale token does not lock anyone out of the catalogue or sign-in */
+        return GH_GATE_OK; /* a stale token does not lock anyone out of the catalogue or sign-in */
     if (rc == GH_EINVAL)
         unauthorized(req, err.msg);
     else
         gh_http_problem_from_store_err(req, &err);
-    return 1;
+    return GH_GATE_REFUSED;
 }
 
-int gh_http_auth_gate(struct gh_http_request *req)
+int gh_http_auth_gate(struct gh_http_request *req, int may_block)
 {
     struct gh_app *app = req->app;
     int public = is_public(req->url);
     unsigned need;
+    int rc;
 
     if (!app->auth) { /* no accounts at all: everyone is the local admin */
         req->ident.role = GH_ROLE_ADMIN;
         req->ident.scopes =
             GH_SCOPE_ANALYZE | GH_SCOPE_FEEDBACK | GH_SCOPE_WORKOUTS | GH_SCOPE_ADMIN;
-        return 0;
+        return GH_GATE_OK;
     }
-    if (authenticate(req, public))
-        return 1;
+    rc = authenticate(req, public, may_block);
+    if (rc != GH_GATE_OK)
+        return rc;
     gh_auth_owner(&req->ident, req->owner);
     if (req->ident.kind == GH_IDENTITY_ANONYMOUS && !app->auth_required) {
         /* open mode: one implicit local user who may do everything, as before accounts */
@@ -138,21 +144,21 @@ int gh_http_auth_gate(struct gh_http_request *req)
             GH_SCOPE_ANALYZE | GH_SCOPE_FEEDBACK | GH_SCOPE_WORKOUTS | GH_SCOPE_ADMIN;
     }
     if (public)
-        return 0;
+        return GH_GATE_OK;
     if (strcmp(req->url, "/metrics") == 0) {
         if (req->ident.loopback || gh_http_is_admin(req))
-            return 0;
+            return GH_GATE_OK;
         if (req->ident.kind == GH_IDENTITY_ANONYMOUS)
             unauthorized(req, "/metrics answers loopback clients and admins; send an admin's "
                               "token or key");
         else
             gh_http_forbidden(req, "/metrics answers loopback clients and admins only");
-        return 1;
+        return GH_GATE_REFUSED;
     }
     if (req->ident.kind == GH_IDENTITY_ANONYMOUS && app->auth_required) {
         unauthorized(req, "sign in first: send Authorization: Bearer <access token or API key> "
                           "(POST /api/v1/auth/login gives a token)");
-        return 1;
+        return GH_GATE_REFUSED;
     }
     need = scope_for(req->url, req->method);
     if (need && !(req->ident.scopes & need)) {
@@ -162,7 +168,7 @@ int gh_http_auth_gate(struct gh_http_request *req)
                                      "with the 'workouts' scope (gymhelper key create --scope "
                                      "workouts --user NAME) or a signed-in user's token"
                                    : "this API key lacks the scope this route needs");
-        return 1;
+        return GH_GATE_REFUSED;
     }
-    return 0;
+    return GH_GATE_OK;
 }

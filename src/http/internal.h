@@ -89,6 +89,8 @@ struct gh_http_request {
     int dispatched;           /* the body is in and a route is answering */
     int suspended;            /* the connection is suspended while a worker runs req->work */
     int has_body;             /* a body follows the headers (Content-Length or chunked) */
+    int gate_pending;         /* authentication needs the store: a light worker does it */
+    int recall;               /* resumed at the headers: the next empty call repeats them */
     atomic_int done;          /* the worker finished; resp is ready (set before the resume) */
     int (*work)(struct gh_http_request *req); /* what a worker runs next (gh_http_defer) */
     enum gh_http_pool pool;                   /* on which pool */
@@ -205,9 +207,12 @@ int gh_route_shared(struct gh_http_request *req);
 
 /* Who the request is from, and whether it may go on (auth_gate.c). Called once the headers
  * are in: authenticates a token or API key, then applies the route-independent policy
- * (AUTH_MODE, public paths, scopes, /metrics). Returns 0 to go on, or 1 with req->resp set
- * (401 unauthorized with WWW-Authenticate: Bearer, 403 forbidden, 503 store_unavailable). */
-int gh_http_auth_gate(struct gh_http_request *req);
+ * (AUTH_MODE, public paths, scopes, /metrics). Returns GH_GATE_OK to go on, GH_GATE_REFUSED
+ * with req->resp set (401 unauthorized with WWW-Authenticate: Bearer, 403 forbidden, 503
+ * store_unavailable), or, without may_block, GH_GATE_BLOCKS when the credentials are not in
+ * the auth cache: nothing changed, call again on a worker. */
+enum { GH_GATE_OK, GH_GATE_REFUSED, GH_GATE_BLOCKS };
+int gh_http_auth_gate(struct gh_http_request *req, int may_block);
 /* The request acts as an admin (admin role and admin scope; open mode's local user is one). */
 int gh_http_is_admin(const struct gh_http_request *req);
 /* Whether the request may see what owner created: admins all, others their own; open mode's

@@ -491,17 +491,33 @@ static enum MHD_Result refuse_no_memory(struct gh_http_server *srv, struct MHD_C
     return queue(&tmp);
 }
 
-/* The rate limit at the headers: GH_ROUTE_CONTINUE to read the body and route, or 0 with the
- * 429 in req->resp (it goes out before the body, which is drained after: lingering close). On
- * the I/O thread, or on a light worker when the decision needs Redis. */
-static int rate_limit_work(struct gh_http_request *req)
+/* Refused at the headers: a body still coming is drained after the answer (lingering close). */
+static struct gh_http_request *refuse(struct gh_http_request *req)
 {
-    if (!gh_http_rate_limit(req))
-        return GH_ROUTE_CONTINUE;
     req->refused = 1;
     if (req->has_body)
         gh_admission_linger(req->conn_ctx);
-    return 0;
+    return req;
+}
+
+/* The decisions at the headers that may block: authentication left pending by the I/O thread,
+ * then the rate limit. GH_ROUTE_CONTINUE to read the body and route, or 0 with the refusal
+ * (401/403/429/503) in req->resp. On the I/O thread when nothing blocks, else on a light
+ * worker. */
+static int headers_work(struct gh_http_request *req)
+{
+    if (req->gate_pending) {
+        req->gate_pending = 0;
+        if (gh_http_auth_gate(req, 1) != GH_GATE_OK) {
+            refuse(req);
+            return 0;
+        }
+    }
+    if (gh_http_rate_limit(req)) {
+        refuse(req);
+        return 0;
+    }
+    return GH_ROUTE_CONTINUE;
 }
 
 /* libmicrohttpd calls this first with the headers, then with each piece of the body, then
@@ -536,26 +552,31 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         default:
             break;
         }
-        /* Who it is from (a token or key), and whether it may go on: a refusal costs an
-         * HMAC at most; a body still coming is drained after the answer (lingering close). */
-        if (gh_http_auth_gate(req) != 0) {
-            req->refused = 1;
-            if (req->body_declared || gh_http_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING))
-                gh_admission_linger(req->conn_ctx);
-            return queue(req);
-        }
-        /* The identity is final here (authentication goes before this line). Shared buckets
-         * cost a Redis round trip (up to REDIS_TIMEOUT_MS when it hangs): a light worker
-         * decides while the connection waits suspended, as a route's blocking part would. */
         req->has_body =
             req->body_declared || gh_http_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
+        /* Who it is from (a token or key) and whether it may go on, then the rate limit. What
+         * needs the store (credentials not in the auth cache) or Redis (shared buckets; up to
+         * REDIS_TIMEOUT_MS when it hangs) is decided by a light worker while the connection
+         * waits suspended, as a route's blocking part is. */
+        switch (gh_http_auth_gate(req, 0)) {
+        case GH_GATE_REFUSED:
+            return queue(refuse(req));
+        case GH_GATE_BLOCKS:
+            req->work = headers_work;
+            req->pool = GH_HTTP_POOL_LIGHT;
+            req->gate_pending = 1;
+            hand_off(srv, req);
+            return MHD_YES;
+        default:
+            break;
+        }
         if (gh_http_rate_limit_blocks(req)) {
-            req->work = rate_limit_work;
+            req->work = headers_work;
             req->pool = GH_HTTP_POOL_LIGHT;
             hand_off(srv, req);
             return MHD_YES;
         }
-        if (rate_limit_work(req) == 0)
+        if (headers_work(req) == 0)
             return queue(req);
         return MHD_YES;
     }
@@ -564,6 +585,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (req->suspended) {
         *upload_data_size = 0;
         return MHD_YES;
+    }
+    if (req->recall) {
+        /* libmicrohttpd 0.9.75 repeats its headers call (no data) on a connection resumed
+         * there; with a body to come, that is not the last call. */
+        req->recall = 0;
+        if (*upload_data_size == 0)
+            return MHD_YES;
     }
     if (*upload_data_size > 0)
         return take_upload(req, upload_data, upload_data_size);
@@ -693,6 +721,7 @@ static void finish(struct gh_http_request *req)
  * it (suspended is cleared before the resume, whose mutex publishes it). */
 static void go_on(struct gh_http_request *req)
 {
+    req->recall = req->has_body;
     req->suspended = 0;
     MHD_resume_connection(req->conn);
 }

@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import json
+import threading
 import time
 
 import pytest
@@ -379,3 +380,49 @@ def test_the_web_apps_refresh_cookie(procs, binary, tmp_path, cli):
     # API clients are unchanged: the refresh token in the body, no cookie
     r = jpost(s, "/api/v1/auth/login", {"username": "cara", "password": "cara-password-1"})
     assert r.json()["refresh_token"].startswith("ghr_") and r.header("Set-Cookie") is None
+
+
+@pytest.mark.asan
+@pytest.mark.tsan
+def test_a_slow_store_holds_no_io_thread(procs, binary, postgres, cli):
+    """An API key not yet in the auth cache is looked up in the store by a light worker, not
+    by the I/O thread: with one I/O thread and the key table locked for 2 s, the request waits
+    for the store while /metrics (answered on the I/O thread) answers at once."""
+    url = postgres.create_database("authio_%s" % binary.variant)
+    r = cli(binary, url, "user", "add", "alice", "--password-stdin",
+            input=(PASSWORDS["alice"] + "\n").encode())
+    assert r.returncode == 0, r
+    r = cli(binary, url, "key", "create", "--name", "k", "--scope", "analyze", "--user", "alice")
+    assert r.returncode == 0, r
+    key = [line for line in r.out_lines if line.startswith("gh_")][0]
+    s = procs.server(binary, provider=procs.fake(),
+                     args=["--database-url", url, "--auth-mode", "required"],
+                     env={"JWT_SECRET": SECRET, "HTTP_THREADS": "1"})
+    assert s.get("/metrics").status == 200
+    locker = postgres.psql_background(
+        "BEGIN; LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE; SELECT 'locked';"
+        " SELECT pg_sleep(2); COMMIT;", db=url.rsplit("/", 1)[1], wait_for="locked")
+    out = {}
+
+    def slow():
+        t0 = time.monotonic()
+        out["r"] = s.get("/api/v1/me", {"X-API-Key": key})
+        out["s"] = time.monotonic() - t0
+
+    try:
+        t = threading.Thread(target=slow)
+        t.start()
+        probes = []
+        while t.is_alive() and len(probes) < 10:
+            time.sleep(0.2)
+            t0 = time.monotonic()
+            assert s.get("/metrics").status == 200
+            probes.append(time.monotonic() - t0)
+        t.join(30)
+    finally:
+        locker.wait(30)
+    assert out["r"].status == 200, out["r"]
+    assert out["s"] >= 1.5, out  # it did wait for the locked table
+    assert probes and max(probes) < 1.0, probes
+    # now cached: the next request is decided on the I/O thread, at once
+    assert s.get("/api/v1/me", {"X-API-Key": key}).status == 200

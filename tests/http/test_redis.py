@@ -181,15 +181,21 @@ def test_health_without_redis(procs, binary):
 
 @pytest.mark.asan
 @pytest.mark.tsan
-def test_a_hung_redis_holds_no_io_thread(procs, binary, redis):
+def test_a_hung_redis_holds_no_io_thread(procs, binary, redis, photos):
     """The shared rate limits ask Redis for every request; a worker asks, not the I/O thread.
     With one I/O thread and Redis frozen, a request waits out REDIS_TIMEOUT_MS for its
     decision (then this instance's buckets decide) while /metrics, answered on the I/O thread,
-    answers at once."""
+    answers at once. An upload decided that way is read whole afterwards."""
     s = procs.server(binary, provider=procs.fake(),
                      env={"REDIS_URL": redis.url(), "REDIS_TIMEOUT_MS": "3000",
                           "HTTP_THREADS": "1", "RATE_LIMIT_REQUESTS_PER_MINUTE": "600"})
     assert s.get("/api/v1/equipment").status == 200  # Redis answers the bucket
+    r = s.analyze(photos[0])
+    assert r.status == 200 and r.json()["image"]["sha256"] == G.sha256(photos[0]), r
+    r = s.request("POST", "/api/v1/identifications/%s/feedback" % r.json()["identification_id"],
+                  json.dumps({"slug": "squat-rack"}).encode(),
+                  {"Content-Type": "application/json"})
+    assert r.status == 200, r
     out = {}
 
     def slow():

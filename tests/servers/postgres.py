@@ -248,6 +248,26 @@ class PostgresServer:
             raise PostgresError("psql failed (%d): %s\n%s" % (r.returncode, sql, r.stderr))
         return r.stdout
 
+    def psql_background(self, sql, db="postgres", wait_for=None, timeout=10):
+        """Starts sql in a psql of its own (say, a transaction holding a lock) and returns the
+        process; with wait_for, once that text is on its output (the lock is taken)."""
+        # from stdin, not -c: psql then runs (and prints) the statements one at a time
+        p = subprocess.Popen(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+                              "-h", str(self.sockdir), "-p", str(self.port), "-U", SUPERUSER,
+                              "-d", db], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+        p.stdin.write(sql + "\n")
+        p.stdin.close()
+        if wait_for:
+            deadline = time.monotonic() + timeout
+            line = ""
+            while wait_for not in line:
+                line = p.stdout.readline()
+                if not line and (p.poll() is not None or time.monotonic() > deadline):
+                    p.kill()
+                    raise PostgresError("psql never printed %r: %s" % (wait_for, sql))
+        return p
+
     def create_database(self, name):
         """Creates an empty database (name: letters, digits, '_') and returns its URL."""
         if not name.replace("_", "").isalnum():

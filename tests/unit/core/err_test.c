@@ -56,6 +56,7 @@ static void names_are_stable(void)
         {GH_EUNAVAILABLE, "unavailable"},
         {GH_ECONFLICT, "conflict"},
         {GH_ELIMITED, "rate_limited"},
+        {GH_EWOULDBLOCK, "would_block"},
         {-999, "unknown"},
     };
 
