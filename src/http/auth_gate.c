@@ -103,8 +103,8 @@ static int authenticate(struct gh_http_request *req, int public, int may_block)
 
     if (!authz && !key)
         return GH_GATE_OK;
-    rc = gh_auth_authenticate(req->app->auth, authz, key, (int64_t)time(NULL), may_block, &id,
-                              &err);
+    rc =
+        gh_auth_authenticate(req->app->auth, authz, key, (int64_t)time(NULL), may_block, &id, &err);
     if (rc == GH_OK) {
         req->ident = id;
         return GH_GATE_OK;
