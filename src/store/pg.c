@@ -234,6 +234,8 @@ static const char *const pg_migrations[] = {
     " object_id BIGINT NOT NULL,"
     " created_at BIGINT NOT NULL);"
     "CREATE INDEX shares_owner_idx ON shares(owner, id);",
+    /* 9: refresh tokens by user (revoking all of a user's), as sqlite.c's migration 9. */
+    "CREATE INDEX refresh_tokens_user_idx ON refresh_tokens(user_id);",
 };
 
 #define PG_SCHEMA_VERSION ((int)(sizeof pg_migrations / sizeof pg_migrations[0]))

@@ -227,6 +227,10 @@ static const char *const sq_migrations[] = {
     " object_id INTEGER NOT NULL,"
     " created_at INTEGER NOT NULL);"
     "CREATE INDEX shares_owner_idx ON shares(owner, id);",
+    /* 9: signing out everywhere, a password change and disabling an account revoke all of a
+     * user's refresh tokens by user_id; without an index each scanned the whole table (and so
+     * did the cascade of a deleted user). */
+    "CREATE INDEX refresh_tokens_user_idx ON refresh_tokens(user_id);",
 };
 
 #define SQ_SCHEMA_VERSION ((int)(sizeof sq_migrations / sizeof sq_migrations[0]))

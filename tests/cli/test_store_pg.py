@@ -22,8 +22,9 @@ from servers.postgres import PostgresServer  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent.parent
 N_EQUIPMENT = len(json.loads((REPO / "catalogue" / "equipment.json").read_text())["equipment"])
 # The migrations this build knows (sq_migrations in src/store/sqlite.c, pg_migrations in pg.c):
-# 6 corrections as votes, 7 workouts, 8 plans. A new migration updates it.
-SCHEMA_VERSION = 8
+# 6 corrections as votes, 7 workouts, 8 plans, 9 refresh tokens by user. A new migration
+# updates it.
+SCHEMA_VERSION = 9
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 
 
@@ -104,6 +105,28 @@ def test_pg_schema_types(gh, pg_url, postgres):
     row = postgres.psql("SELECT muscle_groups[1], data->>'name' FROM equipment WHERE slug = '%s'"
                         % first["slug"], db=db).strip()
     assert row == "%s|%s" % (first["primary_muscles"][0], first["name"])
+
+
+def test_refresh_tokens_revoked_by_user_through_an_index(gh, store_url, postgres):
+    """Signing out everywhere, a password change and disabling an account revoke every refresh
+    token of a user by user_id (sqlite_auth.c, pg_auth.c): an index on it, not a table scan.
+    SQLite's plan for that very statement names the index; PostgreSQL plans a small table with
+    a scan whatever its indexes, so there the index itself is checked."""
+    assert gh("db", "migrate", env={"DATABASE_URL": store_url}).returncode == 0
+    revoke = "UPDATE refresh_tokens SET revoked_at = 1 WHERE user_id = 7 AND revoked_at = 0"
+    if store_url.startswith("sqlite"):
+        import sqlite3
+        with sqlite3.connect(store_url[len("sqlite://"):]) as db:
+            plan = " ".join(r[-1] for r in db.execute("EXPLAIN QUERY PLAN " + revoke))
+        assert "USING INDEX refresh_tokens_user_idx (user_id=?)" in plan, plan
+    else:
+        db = db_name(store_url)
+        defs = postgres.psql("SELECT indexdef FROM pg_indexes WHERE tablename = 'refresh_tokens'",
+                             db=db)
+        want = "refresh_tokens_user_idx ON public.refresh_tokens USING btree (user_id)"
+        assert want in defs, defs
+        plan = postgres.psql("SET enable_seqscan = off; EXPLAIN " + revoke, db=db)
+        assert "refresh_tokens_user_idx" in plan, plan
 
 
 def test_migrations_race_from_four_processes(gymhelper, pg_url, postgres):

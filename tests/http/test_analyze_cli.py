@@ -82,7 +82,7 @@ def test_db_migrate_cache_stats_and_purge(procs, binary, photos, tmp_path):
         return G.run_cli(binary, [*args, "--database-url", "sqlite:///%s" % db])
 
     r = gh("db", "migrate")
-    assert r.returncode == 0 and b"schema version 8" in r.stdout, r
+    assert r.returncode == 0 and b"schema version 9" in r.stdout, r
     assert b"66 equipment types" in r.stdout
     fake = procs.fake()
     short, long = tmp_path / "short.jpg", tmp_path / "long.jpg"

@@ -16,7 +16,7 @@
 #include <time.h>
 
 /* The migrations this build knows (pg_migrations in src/store/pg.c). */
-enum { SCHEMA_VERSION = 8 };
+enum { SCHEMA_VERSION = 9 };
 #include <unistd.h>
 
 #define T0 INT64_C(1700000000)
