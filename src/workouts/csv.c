@@ -28,8 +28,15 @@
 #define NOT_MAPPED_MAX 1000
 /* A text cell starting with one of these is a formula to a spreadsheet (OWASP "CSV
  * Injection": = + - @, tab and carriage return; line feed too, which a spreadsheet skips as
- * well): the export puts a ' before it, and the import of our own export takes that ' away. */
+ * well): the export puts a ' before it, and the import of our own export takes that ' away.
+ * Every text cell is guarded: client ids are the client's too, and may start with '-'. */
 #define GUARDED "=+-@\t\r\n"
+
+/* A cell of our own export without the guard put_text added. */
+static const char *unguard(const char *s)
+{
+    return s[0] == '\'' && s[1] && strchr(GUARDED, s[1]) ? s + 1 : s;
+}
 
 /* ---- reading CSV ---- */
 
@@ -372,7 +379,7 @@ static int row_workout(struct parse *p, const struct record *r, int64_t start, s
     struct gh_import *imp = p->imp;
     char key[512], text[2 * FIELD_CAP + 2];
     struct gh_workout *w;
-    const char *client = field(p, r, C_WCLIENT);
+    const char *client = unguard(field(p, r, C_WCLIENT));
 
     snprintf(key, sizeof key, "%s\n%s\n%s", field(p, r, C_DATE), field(p, r, C_WORKOUT), client);
     if (imp->n_ws > 0 && strcmp(key, p->wkey) == 0) {
@@ -400,12 +407,8 @@ static int row_workout(struct parse *p, const struct record *r, int64_t start, s
     snprintf(text, sizeof text, "%s%s%s", field(p, r, C_WORKOUT),
              field(p, r, C_WORKOUT)[0] && field(p, r, C_WNOTES)[0] ? ": " : "",
              field(p, r, C_WNOTES));
-    if (p->format == GH_IMPORT_GYMHELPER) {
-        const char *n = field(p, r, C_WNOTES);
-
-        snprintf(text, sizeof text, "%s",
-                 n[0] == '\'' && n[1] && strchr(GUARDED, n[1]) ? n + 1 : n);
-    }
+    if (p->format == GH_IMPORT_GYMHELPER)
+        snprintf(text, sizeof text, "%s", unguard(field(p, r, C_WNOTES)));
     /* stored text is UTF-8 (JSON carries nothing else): other bytes become '?', and the cap
      * cuts at a whole character */
     gh_utf8_sanitize(w->notes, sizeof w->notes, text);
@@ -517,8 +520,9 @@ static int row(struct parse *p, const struct record *r, int line)
     if (s->performed_at < 0)
         s->performed_at = start;
     snprintf(ord, sizeof ord, "%lld", (long long)p->ordinal++);
-    if (p->format == GH_IMPORT_GYMHELPER && gh_workouts_client_id_ok(field(p, r, C_SCLIENT)))
-        snprintf(s->client_id, sizeof s->client_id, "%s", field(p, r, C_SCLIENT));
+    if (p->format == GH_IMPORT_GYMHELPER &&
+        gh_workouts_client_id_ok(unguard(field(p, r, C_SCLIENT))))
+        snprintf(s->client_id, sizeof s->client_id, "%s", unguard(field(p, r, C_SCLIENT)));
     else
         derive_id(s->client_id, format_names[p->format], p->imp->ws[wi].client_id, ord);
     p->imp->n_sets++;
@@ -598,13 +602,13 @@ void gh_import_fini(struct gh_import *imp)
 
 /* ---- export ---- */
 
-static void put_text(struct gh_buf *b, const char *s, int guard)
+static void put_text(struct gh_buf *b, const char *s)
 {
     int quote = strpbrk(s, ",\"\r\n") != NULL;
 
     if (quote)
         gh_buf_append(b, "\"", 1);
-    if (guard && s[0] && strchr(GUARDED, s[0]))
+    if (s[0] && strchr(GUARDED, s[0]))
         gh_buf_append(b, "'", 1); /* a spreadsheet would run it as a formula */
     for (; *s; s++)
         gh_buf_append(b, *s == '"' ? "\"\"" : s, 1 + (*s == '"'));
@@ -660,28 +664,28 @@ static void put_row(struct gh_buf *b, const struct gh_catalogue *cat, const stru
 
     put_int(b, w->id, 0);
     gh_buf_append(b, ",", 1);
-    put_text(b, w->client_id, 0);
+    put_text(b, w->client_id);
     gh_buf_append(b, ",", 1);
     put_time(b, w->started_at);
     gh_buf_append(b, ",", 1);
     put_time(b, w->ended_at);
     gh_buf_append(b, ",", 1);
-    put_text(b, gym, 1);
+    put_text(b, gym);
     gh_buf_append(b, ",", 1);
-    put_text(b, w->notes, 1);
+    put_text(b, w->notes);
     gh_buf_append(b, ",", 1);
     if (s) {
         put_int(b, s->id, 0);
         gh_buf_append(b, ",", 1);
-        put_text(b, s->client_id, 0);
+        put_text(b, s->client_id);
         gh_buf_append(b, ",", 1);
-        put_text(b, s->exercise, 0);
+        put_text(b, s->exercise);
         gh_buf_append(b, ",", 1);
-        put_text(b, ex ? ex->name : s->exercise, 1);
+        put_text(b, ex ? ex->name : s->exercise);
         gh_buf_append(b, ",", 1);
         put_num(b, s->weight);
         gh_buf_append(b, ",", 1);
-        put_text(b, s->unit, 0);
+        put_text(b, s->unit);
         gh_buf_append(b, ",", 1);
         put_num(b, s->weight_kg);
         gh_buf_append(b, ",", 1);

@@ -19,7 +19,8 @@ pytestmark = pytest.mark.asan
 DATA = Path(__file__).resolve().parent / "workouts"
 SECRET = "test-secret-0123456789-abcdefghijklmnop"
 PASSWORDS = {name: name + "-password-1" for name in
-             ("alice", "bob", "carol", "dave", "erin", "frank", "gina", "hank", "ivy")}
+             ("alice", "bob", "carol", "dave", "erin", "frank", "gina", "hank", "ivy", "judy",
+              "kate")}
 DATABASES = itertools.count()  # pytest may set a module fixture up again: a new database each
 IMPORTER = {"strong_semicolon.csv": "dave", "strong_comma.csv": "erin", "hevy.csv": "frank"}
 
@@ -294,3 +295,39 @@ def test_export_import_round_trip(world):
     assert len(rows(out)) == 5 and rows(out) == rows(src.body.decode())
     again = call(world, "ivy", "POST", "/api/v1/imports?format=gymhelper", src.body, "text/csv")
     assert again.json()["imported"] == 0 and again.json()["duplicates"] == 4
+
+
+GUARDED = ("=", "+", "-", "@", "\t", "\r", "\n")  # a spreadsheet runs a cell starting so
+
+
+def test_export_guards_every_client_text(world):
+    """Every text a client chose (client ids too: '-' is one of their characters, and
+    "-1-1-1-1" is a formula) reaches the CSV with a ' before a leading = + - @ tab CR LF, and
+    an import of that export takes the ' away again: the same ids, so a replay adds nothing."""
+    g = call(world, "judy", "POST", "/api/v1/gyms",
+             {"client_id": "-gym-judy-1", "name": "@SUM(1+1)", "equipment": []}).json()
+    w = new_workout(world, "judy", "-1-1-1-1-1", started_at="2026-10-05T07:00:00Z",
+                    gym_id=g["id"], notes="+cmd|' /C calc'!A0")
+    new_workout(world, "judy", "-2-3-4-5-6", started_at="2026-10-06T07:00:00Z",
+                notes="\t=1+1")
+    r = call(world, "judy", "POST", "/api/v1/workouts/%d/sets" % w["id"],
+             {"client_id": "-9-9-9-9-9", "exercise": "pull-up", "reps": 5,
+              "performed_at": "2026-10-05T07:10:00Z"})
+    assert r.status == 201, r
+    src = call(world, "judy", "GET", "/api/v1/exports/workouts.csv")
+    assert src.status == 200, src
+    rows = list(csv.DictReader(io.StringIO(src.body.decode())))
+    assert len(rows) == 2
+    for row in rows:
+        for k, v in row.items():
+            assert not v.startswith(GUARDED), (k, v)
+    assert sorted(r["workout_client_id"] for r in rows) == ["'-1-1-1-1-1", "'-2-3-4-5-6"]
+    assert [r["set_client_id"] for r in rows if r["set_client_id"]] == ["'-9-9-9-9-9"]
+    assert {r["gym"] for r in rows} == {"'@SUM(1+1)", ""}
+    doc = call(world, "kate", "POST", "/api/v1/imports?format=gymhelper", src.body, "text/csv")
+    assert doc.status == 200 and doc.json()["imported"] == 1, doc
+    ws = call(world, "kate", "GET", "/api/v1/workouts").json()["items"]
+    assert sorted(w["client_id"] for w in ws) == ["-1-1-1-1-1", "-2-3-4-5-6"]
+    assert sorted(w["notes"] for w in ws) == ["\t=1+1", "+cmd|' /C calc'!A0"]
+    again = call(world, "kate", "POST", "/api/v1/imports?format=gymhelper", src.body, "text/csv")
+    assert again.json()["imported"] == 0 and again.json()["duplicates"] == 1, again
