@@ -8,6 +8,7 @@
 #include "gh/store.h"
 
 #include "gh_test.h"
+#include "gh_test_vec.h"
 
 #include <errno.h>
 #include <math.h>
@@ -19,18 +20,6 @@
 
 static const char *g_url;
 static char g_model[65];
-
-static void vec(float *v, int seed)
-{
-    double n = 0;
-
-    for (int i = 0; i < DIM; i++) {
-        v[i] = (float)sin(seed * 12.9898 + i * 78.233);
-        n += (double)v[i] * v[i];
-    }
-    for (int i = 0; i < DIM; i++)
-        v[i] = (float)(v[i] / sqrt(n));
-}
 
 static struct gh_store *open_store(void)
 {
@@ -48,7 +37,7 @@ static void row(struct gh_vmem_row *r, const char *model, int seed, const char *
     float v[DIM];
 
     memset(r, 0, sizeof *r);
-    vec(v, seed);
+    gh_test_unit_vec(v, DIM, seed);
     r->created_at = t;
     snprintf(r->sha256, sizeof r->sha256, "%064d", seed);
     snprintf(r->slug, sizeof r->slug, "%s", slug);
@@ -122,8 +111,8 @@ static void second_instance_sees_the_firsts_memory(void)
     snprintf(g_model + strlen(g_model) - 1, 2, "2"); /* a fresh model: an empty memory */
     CHECK_INT(gh_vmem_new(a, &o, &va, NULL), GH_OK);
     CHECK_INT(gh_vmem_new(b, &o, &vb, NULL), GH_OK);
-    vec(v, 101);
-    vec(w, 202);
+    gh_test_unit_vec(v, DIM, 101);
+    gh_test_unit_vec(w, DIM, 202);
     CHECK_INT(gh_vmem_search(vb, v, 1, now, &hit, &n, NULL), GH_OK);
     CHECK_INT(n, 0);
     CHECK_INT(gh_vmem_add(va, "", v, "leg-press", GH_VMEM_SOURCE_PROVIDER, now, NULL), GH_OK);
