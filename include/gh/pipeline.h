@@ -140,27 +140,28 @@ void gh_analysis_fini(struct gh_analysis *a);
  * background; reads of the history that must see them call this first). */
 void gh_pipeline_flush(struct gh_pipeline *p);
 
-/* Finds an earlier analysis by its history id (all digits) or its request id. GH_ENOTFOUND
- * when none; GH_EBACKEND when the store fails. */
-int gh_pipeline_find_identification(struct gh_pipeline *p, const char *id,
+/* Finds an earlier analysis by its history id (all digits) or its request id: then owner's
+ * latest with it (NULL: anyone's; a request id is the client's choice, so two people may have
+ * used the same). GH_ENOTFOUND when none; GH_EBACKEND when the store fails. */
+int gh_pipeline_find_identification(struct gh_pipeline *p, const char *id, const char *owner,
                                     struct gh_identification *out,
                                     struct gh_err *err) GH_MUST_CHECK;
 
-/* A person's correction of an earlier analysis (id as above; the caller has checked that owner
- * may correct it): stored as owner's vote for that photo, and from now on that person (owner
- * not "") is answered with slug for the photo and its near duplicates (layer "personal"). The
- * shared answer (store, Redis: every instance and person) changes only when trusted is set
- * (a trusted or admin person; also open mode's local user, owner ""), or when
- * correction_quorum distinct owners voted for slug: then the photo's cached answer is
- * rewritten with slug's equipment and "corrected": true, keeping its expiry, and no provider
- * answer overwrites it. *out gets the updated history record, *vote the correction as stored
- * (status applied when it changed the shared answer, else pending). Errors: GH_ENOTFOUND (no
+/* A person's correction of the earlier analysis with history id ident_id (found as above; the
+ * caller has checked that owner may correct it, and passes the id it checked): stored as owner's
+ * vote for that photo, and from now on that person (owner not "") is answered with slug for the
+ * photo and its near duplicates (layer "personal"). The shared answer (store, Redis: every instance
+ * and person) changes only when trusted is set (a trusted or admin person; also open mode's local
+ * user, owner ""), or when correction_quorum distinct owners voted for slug: then the photo's
+ * cached answer is rewritten with slug's equipment and "corrected": true, keeping its expiry, and
+ * no provider answer overwrites it. *out gets the updated history record, *vote the correction as
+ * stored (status applied when it changed the shared answer, else pending). Errors: GH_ENOTFOUND (no
  * such analysis), GH_EINVAL (slug not in the catalogue), GH_ECONFLICT (no image to correct;
  * for a trusted correction, its cached answer expired: upload again), GH_EBACKEND,
  * GH_ENOMEM. */
-int gh_pipeline_correct(struct gh_pipeline *p, const char *id, const char *slug, const char *owner,
-                        int trusted, struct gh_identification *out, struct gh_correction *vote,
-                        struct gh_err *err) GH_MUST_CHECK;
+int gh_pipeline_correct(struct gh_pipeline *p, int64_t ident_id, const char *slug,
+                        const char *owner, int trusted, struct gh_identification *out,
+                        struct gh_correction *vote, struct gh_err *err) GH_MUST_CHECK;
 
 /* An admin's review of correction id: accept makes it the photo's shared answer as a trusted
  * correction would (status accepted; accepting one already shared changes nothing); reject

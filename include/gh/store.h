@@ -141,9 +141,11 @@ int gh_store_list_identifications(struct gh_store *st, int64_t before_id, size_t
                                   struct gh_identification *out, size_t *n_out,
                                   struct gh_err *err) GH_MUST_CHECK;
 
-/* One identification by id (> 0), else the latest with request_id. GH_ENOTFOUND. */
+/* One identification by id (> 0), else the latest with request_id of owner (NULL: of anyone;
+ * clients choose request ids, so two people's analyses may share one). GH_ENOTFOUND. */
 int gh_store_get_identification(struct gh_store *st, int64_t id, const char *request_id,
-                                struct gh_identification *out, struct gh_err *err) GH_MUST_CHECK;
+                                const char *owner, struct gh_identification *out,
+                                struct gh_err *err) GH_MUST_CHECK;
 
 /* A person's correction, in one transaction: records that identification ident_id should be
  * e->equipment_slug, and makes e (answer, slug; its sha256 and phash name the image) the

@@ -168,20 +168,35 @@ static void not_found(struct gh_http_request *req, const char *id)
                     id);
 }
 
+/* The analysis {id} names for this caller into *rec: a history number (all digits), or a
+ * request id, which names the caller's own latest (an admin's: anyone's) - request ids are the
+ * clients' choice, so two people may have sent the same. Anything else (a sign, a space, bytes
+ * that are not a request id's) names nothing and never reaches the store. Someone else's
+ * analysis is as unknown as a missing one. Answers the error itself and returns -1. */
+static int find_own(struct gh_http_request *req, const char *id, struct gh_identification *rec)
+{
+    struct gh_err err = {0};
+    int rc = GH_ENOTFOUND;
+
+    if (strspn(id, "0123456789") == strlen(id) || gh_http_request_id_usable(id))
+        rc = gh_pipeline_find_identification(req->app->pipeline, id,
+                                             gh_http_is_admin(req) ? NULL : req->owner, rec, &err);
+    if (rc == GH_OK && !gh_http_may_see(req, rec->owner))
+        rc = GH_ENOTFOUND;
+    if (rc == GH_ENOTFOUND)
+        not_found(req, id);
+    else if (rc)
+        gh_http_problem_from_store_err(req, &err);
+    return rc == GH_OK ? 0 : -1;
+}
+
 static int gh_route_identification_get_work(struct gh_http_request *req)
 {
     struct gh_identification rec;
-    struct gh_err err = {0};
     char id[72];
-    int rc;
 
     id_of(req, id, sizeof id);
-    rc = gh_pipeline_find_identification(req->app->pipeline, id, &rec, &err);
-    if (rc == GH_ENOTFOUND || (rc == GH_OK && !gh_http_may_see(req, rec.owner)))
-        not_found(req, id); /* someone else's is as unknown as a missing one */
-    else if (rc)
-        gh_http_problem_from_store_err(req, &err);
-    else
+    if (find_own(req, id, &rec) == 0)
         gh_http_json_doc(req, 200, item(req->app->cat, &rec));
     return 0;
 }
@@ -239,14 +254,13 @@ static int gh_route_identification_feedback_work(struct gh_http_request *req)
                         slug);
         goto out;
     }
-    rc = gh_pipeline_find_identification(req->app->pipeline, id, &rec, &err);
-    if (rc == GH_OK && !gh_http_may_see(req, rec.owner))
-        rc = GH_ENOTFOUND; /* feedback only on one's own analyses */
+    if (find_own(req, id, &rec) != 0) /* feedback only on one's own analyses */
+        goto out;
     /* a trusted person's or an admin's correction is the shared answer at once; anyone
-     * else's is theirs and one vote (open mode's local user is an admin) */
-    if (rc == GH_OK)
-        rc = gh_pipeline_correct(req->app->pipeline, id, slug, req->owner,
-                                 req->ident.role >= GH_ROLE_TRUSTED, &rec, &vote, &err);
+     * else's is theirs and one vote (open mode's local user is an admin). By the number
+     * checked here: the request id may name a newer analysis by the time it is stored. */
+    rc = gh_pipeline_correct(req->app->pipeline, rec.id, slug, req->owner,
+                             req->ident.role >= GH_ROLE_TRUSTED, &rec, &vote, &err);
     if (rc == GH_ENOTFOUND)
         not_found(req, id);
     else if (rc)

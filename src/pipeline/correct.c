@@ -139,9 +139,9 @@ static void quorum_apply(const struct gh_pipeline_parts *pp, struct gh_correctio
                 e.msg);
 }
 
-int gh_pipeline_correct(struct gh_pipeline *p, const char *id, const char *slug, const char *owner,
-                        int trusted, struct gh_identification *out, struct gh_correction *vote,
-                        struct gh_err *err)
+int gh_pipeline_correct(struct gh_pipeline *p, int64_t ident_id, const char *slug,
+                        const char *owner, int trusted, struct gh_identification *out,
+                        struct gh_correction *vote, struct gh_err *err)
 {
     struct gh_pipeline_parts pp;
     struct gh_identification rec;
@@ -151,7 +151,8 @@ int gh_pipeline_correct(struct gh_pipeline *p, const char *id, const char *slug,
     gh_pipeline_parts(p, &pp);
     if (!gh_catalogue_find(pp.deps->cat, slug))
         return gh_err_set(err, GH_EINVAL, "'%.64s' is not in the catalogue", slug);
-    rc = gh_pipeline_find_identification(p, id, &rec, err);
+    /* by the number the caller checked: its request id may name a newer analysis by now */
+    rc = gh_store_get_identification(pp.deps->store, ident_id, NULL, NULL, &rec, err);
     if (rc)
         return rc;
     if (!rec.sha256[0])
@@ -183,7 +184,7 @@ int gh_pipeline_correct(struct gh_pipeline *p, const char *id, const char *slug,
     if (rc == GH_OK) /* as the review API shows it: with the name and the status now */
         rc = gh_store_correction_get(pp.deps->store, vote->id, vote, err);
     if (rc == GH_OK)
-        rc = gh_store_get_identification(pp.deps->store, rec.id, NULL, out, err);
+        rc = gh_store_get_identification(pp.deps->store, rec.id, NULL, NULL, out, err);
     return rc;
 }
 

@@ -978,7 +978,7 @@ void gh_pipeline_flush(struct gh_pipeline *p)
     gh_recorder_flush(p->recorder);
 }
 
-int gh_pipeline_find_identification(struct gh_pipeline *p, const char *id,
+int gh_pipeline_find_identification(struct gh_pipeline *p, const char *id, const char *owner,
                                     struct gh_identification *out, struct gh_err *err)
 {
     char *end = NULL;
@@ -987,7 +987,7 @@ int gh_pipeline_find_identification(struct gh_pipeline *p, const char *id,
 
     gh_pipeline_flush(p);
     return gh_store_get_identification(p->deps.store, numeric ? (int64_t)n : 0, numeric ? NULL : id,
-                                       out, err);
+                                       owner, out, err);
 }
 
 void gh_pipeline_parts(struct gh_pipeline *p, struct gh_pipeline_parts *out)

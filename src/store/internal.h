@@ -55,7 +55,7 @@ struct gh_store_ops {
     int (*list_identifications)(struct gh_store *st, int64_t before_id, size_t limit,
                                 struct gh_identification *out, size_t *n_out, struct gh_err *err);
     int (*get_identification)(struct gh_store *st, int64_t id, const char *request_id,
-                              struct gh_identification *out, struct gh_err *err);
+                              const char *owner, struct gh_identification *out, struct gh_err *err);
     int (*correct)(struct gh_store *st, int64_t ident_id, const struct gh_cache_entry *e,
                    int64_t now, struct gh_err *err);
     int (*stats)(struct gh_store *st, int64_t now, struct gh_store_stats *out, struct gh_err *err);

@@ -312,7 +312,8 @@ static const char *const pg_sql[PG_N_STMT] = {
                            " ORDER BY id DESC LIMIT $2",
     [PG_STMT_IDENT_GET] = "SELECT " PG_IDENT_COLS " FROM user_identifications WHERE id = $1",
     [PG_STMT_IDENT_BY_REQUEST] = "SELECT " PG_IDENT_COLS " FROM user_identifications"
-                                 " WHERE request_id = $1 ORDER BY id DESC LIMIT 1",
+                                 " WHERE request_id = $1 AND ($2::text IS NULL OR owner = $2)"
+                                 " ORDER BY id DESC LIMIT 1",
     [PG_STMT_FEEDBACK_INSERT] = "INSERT INTO identification_feedback (identification_id, slug,"
                                 " created_at) VALUES ($1, $2, $3)",
     [PG_STMT_IDENT_CORRECT] = "UPDATE user_identifications SET corrected_slug = $2 WHERE id = $1",

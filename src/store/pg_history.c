@@ -103,7 +103,7 @@ int gh_pg_list_identifications(struct gh_store *st, int64_t before_id, size_t li
 }
 
 int gh_pg_get_identification(struct gh_store *st, int64_t id, const char *request_id,
-                             struct gh_identification *out, struct gh_err *err)
+                             const char *owner, struct gh_identification *out, struct gh_err *err)
 {
     struct pg_params p = {.n = 0};
     PGresult *r = NULL;
@@ -111,8 +111,10 @@ int gh_pg_get_identification(struct gh_store *st, int64_t id, const char *reques
 
     if (id > 0)
         gh_pg_param_i64(&p, id);
-    else
+    else {
         gh_pg_param_text(&p, request_id);
+        gh_pg_param_text(&p, owner); /* NULL: anyone's */
+    }
     rc = gh_pg_run(st, id > 0 ? PG_STMT_IDENT_GET : PG_STMT_IDENT_BY_REQUEST, &p, 0, &r,
                    "read an identification", err);
     if (rc == GH_OK && PQntuples(r) == 0)

@@ -118,7 +118,7 @@ out:
 }
 
 int gh_sq_get_identification(struct gh_store *st, int64_t id, const char *request_id,
-                             struct gh_identification *out, struct gh_err *err)
+                             const char *owner, struct gh_identification *out, struct gh_err *err)
 {
     struct sq_store *s = gh_sq_of(st);
     struct sq_conn *c = gh_sq_acquire(s);
@@ -128,7 +128,8 @@ int gh_sq_get_identification(struct gh_store *st, int64_t id, const char *reques
     rc = gh_sq_stmt(c, id > 0 ? SQ_STMT_IDENT_GET : SQ_STMT_IDENT_BY_REQUEST, &q, err);
     if (rc)
         goto out;
-    bad = id > 0 ? sqlite3_bind_int64(q, 1, id) : gh_sq_bind_text(q, 1, request_id);
+    bad = id > 0 ? sqlite3_bind_int64(q, 1, id)
+                 : gh_sq_bind_text(q, 1, request_id) || gh_sq_bind_text(q, 2, owner);
     step = bad ? SQLITE_ERROR : gh_sq_step(q);
     if (step == SQLITE_ROW)
         gh_sq_read_ident(q, out);

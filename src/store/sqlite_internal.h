@@ -80,7 +80,7 @@ int gh_sq_record_identifications(struct gh_store *st, struct gh_identification *
 int gh_sq_list_identifications(struct gh_store *st, int64_t before_id, size_t limit,
                                struct gh_identification *out, size_t *n_out, struct gh_err *err);
 int gh_sq_get_identification(struct gh_store *st, int64_t id, const char *request_id,
-                             struct gh_identification *out, struct gh_err *err);
+                             const char *owner, struct gh_identification *out, struct gh_err *err);
 int gh_sq_correct(struct gh_store *st, int64_t ident_id, const struct gh_cache_entry *e,
                   int64_t now, struct gh_err *err);
 

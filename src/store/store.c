@@ -380,12 +380,13 @@ int gh_store_list_identifications(struct gh_store *st, int64_t before_id, size_t
 }
 
 int gh_store_get_identification(struct gh_store *st, int64_t id, const char *request_id,
-                                struct gh_identification *out, struct gh_err *err)
+                                const char *owner, struct gh_identification *out,
+                                struct gh_err *err)
 {
     if (!st || !out || (id <= 0 && (!request_id || !*request_id)))
         return gh_err_set(err, GH_EINVAL, "no identification id given");
     memset(out, 0, sizeof *out);
-    return st->ops->get_identification(st, id, request_id, out, err);
+    return st->ops->get_identification(st, id, request_id, owner, out, err);
 }
 
 int gh_store_correct(struct gh_store *st, int64_t ident_id, const struct gh_cache_entry *e,

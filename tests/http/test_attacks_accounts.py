@@ -579,3 +579,84 @@ def test_a_new_password_or_a_disable_ends_the_accounts_sessions(world):
     cli("user", "enable", "vic")
     dead(mine)
     login("vic-new-password-2")  # signing in again works
+
+
+# ---- identification ids --------------------------------------------------------------------
+
+def own_number(world, who, request_id):
+    """The history number of who's analysis request_id, from who's own list."""
+    items = ok(call(world, who, "GET", "/api/v1/identifications?limit=100"), 200)["items"]
+    return [i["id"] for i in items if i["request_id"] == request_id][0]
+
+
+def get_and_correct(world, who, ident):
+    """GET /api/v1/identifications/{ident} and POST .../feedback, as sent (ident may be
+    percent-encoded); both answers."""
+    path = "/api/v1/identifications/" + ident
+    return (call(world, who, "GET", path),
+            call(world, who, "POST", path + "/feedback", {"slug": "squat-rack"}))
+
+
+def test_made_up_and_foreign_identification_ids_are_404(world, photos):
+    """Ids a stranger makes up - huge, negative, zero, leading zeros, a sign or a space before
+    a number, hex, exponent, very long, percent-encoded, not UTF-8 - and another person's
+    number or request id: GET and feedback answer 404 identification_not_found (a NUL in the
+    path: 400 invalid_path), never 500 and never the other person's analysis. An id with bytes no
+    request id has reached PostgreSQL, which answered 400 bad_request with its own message
+    (SQLite: 404), and '+N' or ' N' read as the number N: now neither is an id. Leading zeros
+    still spell the number: alice's own one answers her."""
+    mine = analyze(world, "alice", photos[10])
+    n = own_number(world, "alice", mine["identification_id"])
+    made_up = ["0", "-0", "00", "-1", "-%d" % n, "9223372036854775807", "9223372036854775808",
+               "18446744073709551617", "9" * 300, "-9223372036854775809", "1e3", "0x%x" % n,
+               "%d.0" % n, "%2e%2e", ".", "a" * 64, "b" * 65, "c" * 2000, "%E2%82%AC", "%C0%AF",
+               "%FF%FE", "%25", "%3F", "abc%3Bdef", "'%20OR%201=1--", "%%2B%d" % n,
+               "%%20%d" % n, "%d%%20" % n]
+    for ident in made_up:
+        for r in get_and_correct(world, "alice", ident):
+            doc = G.is_problem(r, 404, "identification_not_found")
+            assert mine["identification_id"] not in r.body.decode(), (ident, doc)
+    for r in get_and_correct(world, "alice", "%00" + str(n)):
+        G.is_problem(r, 400, "invalid_path")
+    for ident in ("0%d" % n, "000%d" % n):
+        got = ok(call(world, "alice", "GET", "/api/v1/identifications/" + ident), 200)
+        assert got["id"] == n, (ident, got)
+    # bob: alice's number in each of its spellings, and her request id
+    for ident in (str(n), "0%d" % n, "%%2B%d" % n, mine["identification_id"]):
+        for r in get_and_correct(world, "bob", ident):
+            G.is_problem(r, 404, "identification_not_found")
+    got = ok(call(world, "alice", "GET", "/api/v1/identifications/%d" % n), 200)
+    assert got["corrected"] is False, got  # none of bob's attempts landed
+
+
+def test_a_reused_request_id_names_each_persons_own_analysis(world, photos):
+    """X-Request-ID is the client's choice, and two people's apps may send the same one (a
+    counter, a constant). Alice analyses with "shared-req-1", then bob does. The id used to
+    name the newest analysis of anyone: alice's GET and correction answered 404 for her own
+    analysis (bob's was found, and it is not hers), until she used the history number. Now a
+    request id names the caller's own analysis: each person reads and corrects theirs, never
+    the other's; an admin, who may see both, gets the newest."""
+    rid = "shared-req-1"
+    a = world["server"].analyze(photos[10], headers={
+        "Authorization": "Bearer " + world["tokens"]["alice"], "X-Request-ID": rid})
+    assert a.status == 200 and a.json()["identification_id"] == rid, a
+    b = world["server"].analyze(photos[11], headers={
+        "Authorization": "Bearer " + world["tokens"]["carol"], "X-Request-ID": rid})
+    assert b.status == 200 and b.json()["identification_id"] == rid, b
+    na, nb = own_number(world, "alice", rid), own_number(world, "carol", rid)
+    assert na != nb
+    for who, n in (("alice", na), ("carol", nb)):
+        got = ok(call(world, who, "GET", "/api/v1/identifications/" + rid), 200)
+        assert got["id"] == n, (who, got)
+        done = ok(call(world, who, "POST", "/api/v1/identifications/%s/feedback" % rid,
+                       {"slug": "squat-rack" if who == "alice" else "smith-machine"}), 200)
+        assert done["identification"]["id"] == n, (who, done)
+        assert done["correction"]["identification_id"] == n, (who, done)
+    assert ok(call(world, "alice", "GET", "/api/v1/identifications/%d" % na),
+              200)["corrected_equipment"]["slug"] == "squat-rack"
+    assert ok(call(world, "carol", "GET", "/api/v1/identifications/%d" % nb),
+              200)["corrected_equipment"]["slug"] == "smith-machine"
+    assert ok(call(world, "root", "GET", "/api/v1/identifications/" + rid), 200)["id"] == nb
+    # a third person with the same request id of their own reaches neither
+    for r in get_and_correct(world, "dave", rid):
+        G.is_problem(r, 404, "identification_not_found")

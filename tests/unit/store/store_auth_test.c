@@ -265,8 +265,21 @@ static void history_by_owner(void)
     CHECK_INT(n, 1);
     CHECK_INT(gh_store_list_identifications_owned(st, other, 0, 10, out, &n, &err), GH_OK);
     CHECK_INT(n, 1);
-    CHECK_INT(gh_store_get_identification(st, recs[1].id, NULL, &out[0], &err), GH_OK);
+    CHECK_INT(gh_store_get_identification(st, recs[1].id, NULL, NULL, &out[0], &err), GH_OK);
     CHECK_STR(out[0].owner, other);
+    /* a request id two owners sent: each finds their own, anyone's is the newest */
+    snprintf(recs[0].request_id, sizeof recs[0].request_id, "same-%08x", g_nonce);
+    recs[1] = recs[0];
+    snprintf(recs[1].owner, sizeof recs[1].owner, "%s", other);
+    CHECK_INT(gh_store_record_identifications(st, recs, 2, &err), GH_OK);
+    CHECK_INT(gh_store_get_identification(st, 0, recs[0].request_id, mine, &out[0], &err), GH_OK);
+    CHECK(out[0].id == recs[0].id && strcmp(out[0].owner, mine) == 0);
+    CHECK_INT(gh_store_get_identification(st, 0, recs[0].request_id, other, &out[0], &err), GH_OK);
+    CHECK_INT(out[0].id, recs[1].id);
+    CHECK_INT(gh_store_get_identification(st, 0, recs[0].request_id, NULL, &out[0], &err), GH_OK);
+    CHECK_INT(out[0].id, recs[1].id);
+    CHECK_INT(gh_store_get_identification(st, 0, recs[0].request_id, "user:0", &out[0], NULL),
+              GH_ENOTFOUND);
     gh_store_close(st);
 }
 

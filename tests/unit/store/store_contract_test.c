@@ -862,14 +862,15 @@ static void identifications_list_and_get(void)
     rc = gh_store_list_identifications(st, page[2].id, 3, page, &n, &err);
     CHECK_INT(rc, GH_OK);
     CHECK(n >= 2 && page[0].id == rec[1].id && page[1].id == rec[0].id);
-    CHECK_INT(gh_store_get_identification(st, rec[2].id, NULL, &one, &err), GH_OK);
+    CHECK_INT(gh_store_get_identification(st, rec[2].id, NULL, NULL, &one, &err), GH_OK);
     CHECK_STR(one.request_id, rec[2].request_id);
     CHECK_STR(one.corrected_slug, "");
-    CHECK_INT(gh_store_get_identification(st, 0, rec[3].request_id, &one, &err), GH_OK);
+    CHECK_INT(gh_store_get_identification(st, 0, rec[3].request_id, NULL, &one, &err), GH_OK);
     CHECK(one.id == rec[3].id);
     gh_err_clear(&err);
-    CHECK_INT(gh_store_get_identification(st, 0, "no-such-request", &one, &err), GH_ENOTFOUND);
-    CHECK_INT(gh_store_get_identification(st, INT64_MAX, NULL, &one, NULL), GH_ENOTFOUND);
+    CHECK_INT(gh_store_get_identification(st, 0, "no-such-request", NULL, &one, &err),
+              GH_ENOTFOUND);
+    CHECK_INT(gh_store_get_identification(st, INT64_MAX, NULL, NULL, &one, NULL), GH_ENOTFOUND);
     CHECK_INT(gh_store_list_identifications(st, 0, 0, page, &n, NULL), GH_EINVAL);
     gh_store_close(st);
 }
@@ -916,7 +917,7 @@ static void corrections_stick(void)
     CHECK_INT(gh_store_get_exact(st, b.e.sha256, T0 + 3, &e, &err), GH_OK);
     CHECK_STR(e.answer_json, fixed);
     gh_cache_entry_fini(&e);
-    CHECK_INT(gh_store_get_identification(st, rec.id, NULL, &got, &err), GH_OK);
+    CHECK_INT(gh_store_get_identification(st, rec.id, NULL, NULL, &got, &err), GH_OK);
     CHECK_STR(got.corrected_slug, right);
     /* an image whose cache entry is gone */
     make_entry(&fresh, rnd(), T0, T0 + 100);
@@ -984,7 +985,7 @@ static void corrections_are_votes(void)
     CHECK_INT(rc, GH_OK);
     CHECK(v1.id > 0);
     CHECK_INT(v1.votes, 1);
-    CHECK_INT(gh_store_get_identification(st, rec.id, NULL, &hist, &err), GH_OK);
+    CHECK_INT(gh_store_get_identification(st, rec.id, NULL, NULL, &hist, &err), GH_OK);
     CHECK_STR(hist.corrected_slug, "squat-rack");
     v2 = vote_of(sha, rec.id, o2, "squat-rack", T0 + 2);
     CHECK_INT(gh_store_correction_add(st, &v2, &err), GH_OK);
@@ -1154,9 +1155,9 @@ static void history_pruned_by_age(void)
     CHECK(n.identifications >= 2); /* a shared database may hold older runs' rows too */
     CHECK(n.feedback >= 1);
     CHECK(n.quality_samples >= 1);
-    CHECK_INT(gh_store_get_identification(st, rec[0].id, NULL, &got, NULL), GH_ENOTFOUND);
-    CHECK_INT(gh_store_get_identification(st, rec[1].id, NULL, &got, NULL), GH_ENOTFOUND);
-    CHECK_INT(gh_store_get_identification(st, rec[2].id, NULL, &got, &err), GH_OK);
+    CHECK_INT(gh_store_get_identification(st, rec[0].id, NULL, NULL, &got, NULL), GH_ENOTFOUND);
+    CHECK_INT(gh_store_get_identification(st, rec[1].id, NULL, NULL, &got, NULL), GH_ENOTFOUND);
+    CHECK_INT(gh_store_get_identification(st, rec[2].id, NULL, NULL, &got, &err), GH_OK);
     CHECK_STR(got.corrected_slug, fix.e.equipment_slug);
     /* nothing left to prune at that cut-off */
     CHECK_INT(gh_store_prune_history(st, cut, &n, &err), GH_OK);
