@@ -6,6 +6,7 @@
 
 #include "gh/store_corrections.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,15 +38,18 @@ json_t *gh_http_correction_json(const struct gh_correction *c)
                      "created_at", iso_time(c->created_at));
 }
 
+/* A whole number from min (>= 0) to max, in digits only: strtoll alone would also take
+ * leading spaces and a sign, and turn a number past its range into LLONG_MAX. */
 static int parse_int(const char *s, long long min, long long max, long long *out)
 {
     char *end = NULL;
     long long v;
 
-    if (!s || !*s)
+    if (!s || !*s || strspn(s, "0123456789") != strlen(s))
         return -1;
+    errno = 0;
     v = strtoll(s, &end, 10);
-    if (*end || v < min || v > max)
+    if (*end || errno == ERANGE || v < min || v > max)
         return -1;
     *out = v;
     return 0;

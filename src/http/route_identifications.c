@@ -9,6 +9,7 @@
 #include "gh/store_auth.h"
 #include "gh/store_corrections.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,15 +56,18 @@ static json_t *item(const struct gh_catalogue *cat, const struct gh_identificati
                      equipment_ref(cat, r->corrected_slug));
 }
 
+/* A whole number from min (>= 0) to max, in digits only: strtoll alone would also take
+ * leading spaces and a sign, and turn a number past its range into LLONG_MAX. */
 static int parse_int(const char *s, long long min, long long max, long long *out)
 {
     char *end = NULL;
     long long v;
 
-    if (!s || !*s)
+    if (!s || !*s || strspn(s, "0123456789") != strlen(s))
         return -1;
+    errno = 0;
     v = strtoll(s, &end, 10);
-    if (*end || v < min || v > max)
+    if (*end || errno == ERANGE || v < min || v > max)
         return -1;
     *out = v;
     return 0;

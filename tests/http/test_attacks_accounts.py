@@ -660,3 +660,44 @@ def test_a_reused_request_id_names_each_persons_own_analysis(world, photos):
     # a third person with the same request id of their own reaches neither
     for r in get_and_correct(world, "dave", rid):
         G.is_problem(r, 404, "identification_not_found")
+
+
+def test_made_up_correction_ids_are_404_and_review_is_admins_only(world, photos):
+    """The review routes, POST /api/v1/corrections/{id}/accept|reject: made-up ids answer an
+    admin 404 correction_not_found, never 500; anyone else is refused 403 forbidden before
+    the id is read, a real id included, and the vote stays as it was (these held). The lists'
+    `before` and `limit` took a number past the 64-bit range as the largest one, and a leading
+    space or sign: before=99999999999999999999 answered 200 with the first page; now 400."""
+    a = analyze(world, "dave", photos[5])
+    vote = ok(feedback(world, "dave", a, "squat-rack"), 200)["correction"]
+    assert vote["status"] == "pending"
+    made_up = ["0", "-0", "00", "-1", "-%d" % vote["id"], "9223372036854775807",
+               "9223372036854775808", "18446744073709551617", "9" * 300, "1e3", "0x1", "%d.0"
+               % vote["id"], "a" * 2000, "%C0%AF", "%E2%82%AC", "%25", "%3F", "%2e%2e"]
+    for ident in made_up:
+        for action in ("accept", "reject"):
+            r = call(world, "root", "POST", "/api/v1/corrections/%s/%s" % (ident, action), {})
+            G.is_problem(r, 404, "correction_not_found")
+    for who in ("alice", "dave", "tina"):
+        for action in ("accept", "reject"):
+            for ident in (str(vote["id"]), "0%d" % vote["id"], "9" * 300):
+                r = call(world, who, "POST", "/api/v1/corrections/%s/%s" % (ident, action), {})
+                G.is_problem(r, 403, "forbidden")
+    r = call(world, "root", "POST", "/api/v1/corrections/%d%%00/accept" % vote["id"], {})
+    G.is_problem(r, 400, "invalid_path")
+    items = ok(call(world, "root", "GET", "/api/v1/corrections?status=pending&limit=100"),
+               200)["items"]
+    assert [c["status"] for c in items if c["id"] == vote["id"]] == ["pending"], items
+    # the lists' paging parameters: made-up values are 400 invalid_parameter
+    for query in ("before=0", "before=-1", "before=99999999999999999999", "before=1e3",
+                  "before=%201", "limit=0", "limit=101", "limit=-5", "limit=1.5",
+                  "limit=99999999999999999999", "status=approved", "status="):
+        r = call(world, "root", "GET", "/api/v1/corrections?" + query)
+        assert r.status == 400, (query, r)
+        G.is_problem(r, 400, "invalid_parameter")
+        if not query.startswith("status"):
+            r = call(world, "dave", "GET", "/api/v1/identifications?" + query)
+            assert r.status == 400, (query, r)
+            G.is_problem(r, 400, "invalid_parameter")
+    G.is_problem(call(world, "dave", "GET", "/api/v1/identifications?user=alice"), 403,
+                 "forbidden")
