@@ -8,15 +8,9 @@
 #include <immintrin.h>
 #include <string.h>
 
-#define MR        12 /* rows per tile: 24 accumulators + 2 B vectors + 1 broadcast of 32 zmm */
-#define ROW_CHUNK 120
-#define K_BLOCK                                                                                    \
-    128 /* k per pass: the panel's block (16 KB) stays in L1 across row tiles */ /* rows whose A   \
-                                                                                    stays in L2    \
-                                                                                    while every    \
-                                                                                    panel of W     \
-                                                                                    streams past   \
-                                                                                  */
+#define MR        12  /* rows per tile: 24 accumulators + 2 B vectors + 1 broadcast of 32 zmm */
+#define ROW_CHUNK 120 /* rows whose A stays in L2 while every panel of W streams past */
+#define K_BLOCK   128 /* k per pass: the panel's block (16 KB) stays in L1 across row tiles */
 
 /* The store of one tile row: y (+)= acc + b on columns [c0, c0 + 32) with nv of them real. */
 static inline void store_row(const struct gh_kern_gemm *g, int r, int c0, int nv, __m512 a0,
@@ -38,8 +32,10 @@ static inline void store_row(const struct gh_kern_gemm *g, int r, int c0, int nv
     _mm512_mask_storeu_ps(y + 16, m1, a1);
 }
 
-static inline __attribute__((always_inline)) void f32_tile(const struct gh_kern_gemm *g, int r0,
-                                                           const int mr, int p, int k0, int k1)
+/* pf: NULL, or the next block of W, which the first row tile prefetches (two lines per k: one
+ * row of the panel) while it computes, so that the weights stream from memory under the FMAs. */
+static inline __attribute__((always_inline)) void
+f32_tile(const struct gh_kern_gemm *g, int r0, const int mr, int p, int k0, int k1, const float *pf)
 {
     const struct gh_kern_w *w = g->w;
     const float *bp = (const float *)w->data + (size_t)p * (size_t)w->kp * GH_KERN_NR;
@@ -53,6 +49,10 @@ static inline __attribute__((always_inline)) void f32_tile(const struct gh_kern_
     for (int k = k0; k < k1; k++) {
         __m512 b0 = _mm512_load_ps(bp + (size_t)k * GH_KERN_NR);
         __m512 b1 = _mm512_load_ps(bp + (size_t)k * GH_KERN_NR + 16);
+        if (pf) {
+            _mm_prefetch((const char *)(pf + (size_t)(k - k0) * GH_KERN_NR), _MM_HINT_T0);
+            _mm_prefetch((const char *)(pf + (size_t)(k - k0) * GH_KERN_NR + 16), _MM_HINT_T0);
+        }
 #pragma GCC unroll 12
         for (int i = 0; i < mr; i++) {
             __m512 a = _mm512_set1_ps(x[(size_t)i * (size_t)g->ldx + (size_t)k]);
@@ -65,12 +65,13 @@ static inline __attribute__((always_inline)) void f32_tile(const struct gh_kern_
         store_row(g, r0 + i, p * GH_KERN_NR, nv > 32 ? 32 : nv, acc[i][0], acc[i][1], k0 == 0);
 }
 
-static void f32_rows(const struct gh_kern_gemm *g, int r0, int mr, int p, int k0, int k1)
+static void f32_rows(const struct gh_kern_gemm *g, int r0, int mr, int p, int k0, int k1,
+                     const float *pf)
 {
     switch (mr) {
 #define CASE(n)                                                                                    \
     case n:                                                                                        \
-        f32_tile(g, r0, n, p, k0, k1);                                                             \
+        f32_tile(g, r0, n, p, k0, k1, pf);                                                         \
         break;
         CASE(1)
         CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8) CASE(9) CASE(10) CASE(11) CASE(12)
@@ -80,13 +81,25 @@ static void f32_rows(const struct gh_kern_gemm *g, int r0, int mr, int p, int k0
 
 void gh_kern_f32_avx512(const struct gh_kern_gemm *g, int p0, int p1)
 {
+    const struct gh_kern_w *w = g->w;
+
     for (int c = 0; c < g->rows; c += ROW_CHUNK) {
         int ce = c + ROW_CHUNK < g->rows ? c + ROW_CHUNK : g->rows;
-        for (int k0 = 0; k0 < g->w->k; k0 += K_BLOCK)
-            for (int p = p0; p < p1; p++)
-                for (int r = c; r < ce; r += MR)
-                    f32_rows(g, r, ce - r < MR ? ce - r : MR, p, k0,
-                             k0 + K_BLOCK < g->w->k ? k0 + K_BLOCK : g->w->k);
+        for (int k0 = 0; k0 < w->k; k0 += K_BLOCK) {
+            int k1 = k0 + K_BLOCK < w->k ? k0 + K_BLOCK : w->k;
+            for (int p = p0; p < p1; p++) {
+                /* the block after this one: the next panel's, or the first panel's next k */
+                int np = p + 1 < p1 ? p + 1 : p0, nk = p + 1 < p1 ? k0 : k1;
+                const float *pf = nk < w->k
+                                      ? (const float *)w->data +
+                                            ((size_t)np * (size_t)w->kp + (size_t)nk) * GH_KERN_NR
+                                      : NULL;
+                for (int i = 0, lo, hi; i < (ce - c + MR - 1) / MR; i++) {
+                    gh_kern_tile(ce - c, MR, i, &lo, &hi);
+                    f32_rows(g, c + lo, hi - lo, p, k0, k1, i == 0 ? pf : NULL);
+                }
+            }
+        }
     }
 }
 

@@ -77,9 +77,11 @@ void gh_kern_bf16_avx512(const struct gh_kern_gemm *g, int p0, int p1)
         int ce = c + ROW_CHUNK < g->rows ? c + ROW_CHUNK : g->rows;
         for (int k0 = 0; k0 < g->w->kp; k0 += K_BLOCK) /* K_BLOCK even: whole pairs */
             for (int p = p0; p < p1; p++)
-                for (int r = c; r < ce; r += MR)
-                    bf16_rows(g, r, ce - r < MR ? ce - r : MR, p, k0,
+                for (int i = 0, lo, hi; i < (ce - c + MR - 1) / MR; i++) {
+                    gh_kern_tile(ce - c, MR, i, &lo, &hi);
+                    bf16_rows(g, c + lo, hi - lo, p, k0,
                               k0 + K_BLOCK < g->w->kp ? k0 + K_BLOCK : g->w->kp);
+                }
     }
 }
 

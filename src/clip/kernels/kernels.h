@@ -160,6 +160,16 @@ int gh_kern_pool_threads(const struct gh_kern_pool *p);
  * one has returned. Not reentrant: one run at a time (the model's lock serialises them). */
 void gh_kern_pool_run(struct gh_kern_pool *p, void (*fn)(void *ctx, int t, int nt), void *ctx);
 
+/* Row tile i of [0, n) cut into ceil(n / mr) near-equal tiles of at most mr rows: 50 rows as 5
+ * tiles of 10, not 4 of 12 and one of 2, whose 4 accumulators leave the FMA latency exposed. */
+static inline void gh_kern_tile(int n, int mr, int i, int *lo, int *hi)
+{
+    int nt = (n + mr - 1) / mr;
+
+    *lo = n * i / nt;
+    *hi = n * (i + 1) / nt;
+}
+
 /* Rows [*lo, *hi) of n split in nt near-equal contiguous parts, part t, in units of unit. */
 void gh_kern_split(int n, int unit, int t, int nt, int *lo, int *hi);
 
