@@ -12,6 +12,10 @@
  * variance are accumulated in double, two passes (no cancellation). */
 void gh_clip_layernorm(const float *x, int rows, int n, const float *g, const float *b, double eps,
                        float *y);
+/* The same in plain loops, which gh_clip_layernorm runs without AVX2 (or with GH_CLIP_ISA=ref,
+ * which makes every op here take its plain loops) and the tests compare it with. */
+void gh_clip_layernorm_ref(const float *x, int rows, int n, const float *g, const float *b,
+                           double eps, float *y);
 
 /* In place: quick_gelu x * sigmoid(1.702 x) or exact gelu 0.5 x (1 + erf(x / sqrt 2)). */
 void gh_clip_activate(float *x, size_t n, enum gh_clip_act act);

@@ -57,4 +57,29 @@ static void test_norms(void)
     CHECK(z[0] == 0 && z[1] == 0 && z[2] == 0);
 }
 
-GH_TEST_MAIN(GH_TEST(test_exp_and_act), GH_TEST(test_norms))
+/* The vectorised layer norm against the plain loops, over widths that leave every tail (and
+ * values far from 0, where a one-pass variance would cancel). */
+static void test_layernorm_paths(void)
+{
+    static const int widths[] = {1, 7, 8, 45, 768, 771};
+    float x[3 * 771], g[771], b[771], y[3 * 771], ref[3 * 771];
+    unsigned s = 7;
+
+    for (size_t w = 0; w < sizeof widths / sizeof *widths; w++) {
+        int n = widths[w];
+        for (int i = 0; i < 3 * n; i++) {
+            s = s * 1103515245u + 12345u;
+            x[i] = (float)((s >> 8) & 0xffff) / 4096.0f - 8.0f + (i >= 2 * n ? 500.0f : 0.0f);
+        }
+        for (int i = 0; i < n; i++) {
+            g[i] = 0.5f + (float)i / (float)n;
+            b[i] = (float)(i % 5) - 2.0f;
+        }
+        gh_clip_layernorm(x, 3, n, g, b, 1e-5, y);
+        gh_clip_layernorm_ref(x, 3, n, g, b, 1e-5, ref);
+        for (int i = 0; i < 3 * n; i++)
+            CHECK(fabsf(y[i] - ref[i]) <= 1e-5f * (1.0f + fabsf(ref[i])));
+    }
+}
+
+GH_TEST_MAIN(GH_TEST(test_exp_and_act), GH_TEST(test_norms), GH_TEST(test_layernorm_paths))
