@@ -27,6 +27,7 @@
 
 #define CONFIG_MAX_BYTES (1u << 20)
 #define MAX_BATCH_LIMIT  256
+#define PATCH_GROUP      8 /* images per patch-embedding GEMM: W (9 MB f32) streams once per 8 */
 
 struct layer_w {
     /* The linear weights packed [in, out] in the model's precision; qkv [H, 3H]: q | k | v */
@@ -98,7 +99,7 @@ struct gh_clip_model {
     pthread_mutex_t lock;
     int max_batch, grid, n_vis_tok, ctx, rows, max_seqs;
     float *x, *h, *qkv, *attn, *mlp; /* [rows, H], [rows, 3H], [rows, I] with H, I the max */
-    float *patches;                  /* [grid^2, 3 p p]: one image's im2col */
+    float *patches;                  /* [PATCH_GROUP * n_vis_tok, 3 p p]: im2col, see embed */
     float *pooled;                   /* [max_seqs, H] */
     int32_t *ids;                    /* [rows] */
     int *seq_start, *seq_len;        /* [max_seqs] */
@@ -650,7 +651,8 @@ static int alloc_buffers(struct gh_clip_model *m, struct gh_err *err)
     if (!(m->x = buffer(rows, hm, err)) || !(m->h = buffer(rows, hm, err)) ||
         !(m->attn = buffer(rows, hm, err)) || !(m->qkv = buffer(rows, 3 * hm, err)) ||
         !(m->mlp = buffer(rows, im, err)) ||
-        !(m->patches = buffer((size_t)m->grid * (size_t)m->grid,
+        !(m->patches = buffer((size_t)(m->max_batch < PATCH_GROUP ? m->max_batch : PATCH_GROUP) *
+                                  (size_t)m->n_vis_tok,
                               3 * (size_t)c->patch_size * (size_t)c->patch_size, err)) ||
         !(m->pooled = buffer((size_t)m->max_seqs, hm, err)))
         return GH_ENOMEM;
@@ -912,12 +914,18 @@ struct job {
     struct gh_kern_gemm g;
     gh_kern_gemm_fn fn;
     gh_kern_prep_fn prep;
-    /* layer norm, activation */
+    /* layer norm, activation; next: the GEMM that reads y, whose bf16/int8 activations the
+     * job prepares from its rows of y while they are in cache (NULL: none, or f32) */
     const float *x, *gain, *bias;
     float *y;
     int rows, n;
     double eps;
     enum gh_clip_act act;
+    int gemm_act; /* job_gemm: apply act to its part of y */
+    const struct gh_kern_w *next;
+    /* patch embedding: images [b0, b0 + nb) of pixels */
+    const float *pixels;
+    int b0, nb;
     /* attention */
     const struct gh_clip_tower *c;
     int n_seq, causal, last;
@@ -932,22 +940,40 @@ static void job_prep(void *arg, int t, int nt)
     j->prep(j->g.x, j->g.w->k, j->g.w->kp, lo, hi, (void *)j->g.act.data, (float *)j->g.act.scale);
 }
 
+/* Prepares rows [lo, hi) of y [., w->k] as the activations of a GEMM with w. */
+static void prep_rows(struct gh_clip_model *m, const struct gh_kern_w *w, const float *y, int lo,
+                      int hi)
+{
+    gh_kern_prep_fn prep = w->prec == GH_KERN_I8 ? m->ops->prep_i8 : m->ops->prep_bf16;
+
+    prep(y, w->k, w->kp, lo, hi, m->act, m->ascale);
+}
+
 static void job_gemm(void *arg, int t, int nt)
 {
     struct job *j = arg;
     int lo, hi;
 
     gh_kern_split(j->g.w->n_panels, 1, t, nt, &lo, &hi);
-    if (lo < hi)
-        j->fn(&j->g, lo, hi);
+    if (lo >= hi)
+        return;
+    j->fn(&j->g, lo, hi);
+    if (!j->gemm_act)
+        return;
+    /* the activation on this part's columns, still in cache: one pool run less per layer */
+    int c0 = lo * GH_KERN_NR, c1 = hi * GH_KERN_NR < j->g.w->n ? hi * GH_KERN_NR : j->g.w->n;
+    for (int r = 0; r < j->g.rows; r++)
+        gh_clip_activate(j->g.y + (size_t)r * (size_t)j->g.ldy + (size_t)c0, (size_t)(c1 - c0),
+                         j->act);
 }
 
 /* y[rows, w->n] (+)= x[rows, w->k] W + b on the pool: activations prepared (bf16, int8) split by
- * rows, then the GEMM split by output panels. */
-static void linear(struct gh_clip_model *m, const struct gh_kern_w *w, const float *x, int rows,
-                   const float *b, float *y, int acc)
+ * rows unless prepared (the producer of x made them), then the GEMM split by output panels, with
+ * *act applied to y after it (act NULL: none). */
+static void linear_act(struct gh_clip_model *m, const struct gh_kern_w *w, const float *x, int rows,
+                       const float *b, float *y, int acc, int prepared, const enum gh_clip_act *act)
 {
-    struct job j = {.m = m};
+    struct job j = {.m = m, .act = act ? *act : GH_CLIP_QUICK_GELU, .gemm_act = act != NULL};
 
     j.g = (struct gh_kern_gemm){.x = x,
                                 .ldx = w->k,
@@ -962,9 +988,21 @@ static void linear(struct gh_clip_model *m, const struct gh_kern_w *w, const flo
            : w->prec == GH_KERN_BF16 ? m->ops->bf16
                                      : m->ops->f32;
     j.prep = w->prec == GH_KERN_I8 ? m->ops->prep_i8 : m->ops->prep_bf16;
-    if (w->prec != GH_KERN_F32)
+    if (w->prec != GH_KERN_F32 && !prepared)
         gh_kern_pool_run(m->pool, job_prep, &j);
     gh_kern_pool_run(m->pool, job_gemm, &j);
+}
+
+static void linear(struct gh_clip_model *m, const struct gh_kern_w *w, const float *x, int rows,
+                   const float *b, float *y, int acc)
+{
+    linear_act(m, w, x, rows, b, y, acc, 0, NULL);
+}
+
+/* Whether a producer prepares w's activations (bf16, int8 weights). */
+static const struct gh_kern_w *quantised(const struct gh_kern_w *w)
+{
+    return w->prec == GH_KERN_F32 ? NULL : w;
 }
 
 static void job_layernorm(void *arg, int t, int nt)
@@ -975,12 +1013,23 @@ static void job_layernorm(void *arg, int t, int nt)
     gh_kern_split(j->rows, 1, t, nt, &lo, &hi);
     gh_clip_layernorm(j->x + (size_t)lo * (size_t)j->n, hi - lo, j->n, j->gain, j->bias, j->eps,
                       j->y + (size_t)lo * (size_t)j->n);
+    if (j->next && lo < hi)
+        prep_rows(j->m, j->next, j->y, lo, hi);
 }
 
+/* y = layer norm of x; with next (bf16, int8), also next's activations from y. */
 static void layernorm(struct gh_clip_model *m, const float *x, int rows, int n, const float *g,
-                      const float *b, double eps, float *y)
+                      const float *b, double eps, float *y, const struct gh_kern_w *next)
 {
-    struct job j = {.m = m, .x = x, .rows = rows, .n = n, .gain = g, .bias = b, .eps = eps, .y = y};
+    struct job j = {.m = m,
+                    .x = x,
+                    .rows = rows,
+                    .n = n,
+                    .gain = g,
+                    .bias = b,
+                    .eps = eps,
+                    .y = y,
+                    .next = next};
 
     gh_kern_pool_run(m->pool, job_layernorm, &j);
 }
@@ -992,6 +1041,8 @@ static void job_activate(void *arg, int t, int nt)
 
     gh_kern_split(j->rows, 1, t, nt, &lo, &hi);
     gh_clip_activate(j->y + (size_t)lo * (size_t)j->n, (size_t)(hi - lo) * (size_t)j->n, j->act);
+    if (j->next && lo < hi)
+        prep_rows(j->m, j->next, j->y, lo, hi);
 }
 
 /* Softmax of row[0..len) in place, zeroing row[len..n) (the causally masked keys); scale: the
@@ -1077,19 +1128,25 @@ static void block(struct gh_clip_model *m, const struct gh_clip_tower *c, const 
     int h = c->hidden, in = c->intermediate, n_out = last ? n_seq : rows;
     struct job j = {.m = m, .c = c, .n_seq = n_seq, .causal = causal, .last = last};
 
-    layernorm(m, m->x, rows, h, L->ln1_g, L->ln1_b, c->eps, m->h);
-    linear(m, &L->qkv, m->h, rows, L->qkv_b, m->qkv, 0); /* [rows, 3h] */
+    layernorm(m, m->x, rows, h, L->ln1_g, L->ln1_b, c->eps, m->h, quantised(&L->qkv));
+    linear_act(m, &L->qkv, m->h, rows, L->qkv_b, m->qkv, 0, 1, NULL); /* [rows, 3h] */
     gh_kern_pool_run(m->pool, job_attention, &j);
     if (last)
         for (int s = 0; s < n_seq; s++) /* pool_row[s] >= s, increasing: none overwritten early */
             memmove(m->x + (size_t)s * (size_t)h, m->x + (size_t)m->pool_row[s] * (size_t)h,
                     (size_t)h * sizeof *m->x);
     linear(m, &L->o, m->attn, n_out, L->o_b, m->x, 1);
-    layernorm(m, m->x, n_out, h, L->ln2_g, L->ln2_b, c->eps, m->h);
-    linear(m, &L->fc1, m->h, n_out, L->fc1_b, m->mlp, 0); /* [n_out, in] */
-    j = (struct job){.m = m, .y = m->mlp, .rows = n_out, .n = in, .act = c->act};
-    gh_kern_pool_run(m->pool, job_activate, &j);
-    linear(m, &L->fc2, m->mlp, n_out, L->fc2_b, m->x, 1);
+    layernorm(m, m->x, n_out, h, L->ln2_g, L->ln2_b, c->eps, m->h, quantised(&L->fc1));
+    /* [n_out, in]: f32 applies the activation in the GEMM's run; bf16/int8 in a run by rows
+     * that prepares fc2's activations too */
+    linear_act(m, &L->fc1, m->h, n_out, L->fc1_b, m->mlp, 0, 1,
+               quantised(&L->fc2) ? NULL : &c->act);
+    if (quantised(&L->fc2)) {
+        j = (struct job){
+            .m = m, .y = m->mlp, .rows = n_out, .n = in, .act = c->act, .next = &L->fc2};
+        gh_kern_pool_run(m->pool, job_activate, &j);
+    }
+    linear_act(m, &L->fc2, m->mlp, n_out, L->fc2_b, m->x, 1, quantised(&L->fc2) != NULL, NULL);
 }
 
 /* The pooled rows (rows 0..n_seq-1 of m->x after the last block): layer norm, projection, L2
@@ -1099,7 +1156,7 @@ static int project(struct gh_clip_model *m, const struct tower_w *tw, int n_seq,
 {
     int h = tw->cfg->hidden, d = m->cfg.projection_dim;
 
-    layernorm(m, m->x, n_seq, h, tw->post_g, tw->post_b, tw->cfg->eps, m->pooled);
+    layernorm(m, m->x, n_seq, h, tw->post_g, tw->post_b, tw->cfg->eps, m->pooled, NULL);
     linear(m, &tw->proj, m->pooled, n_seq, NULL, out, 0);
     for (int s = 0; s < n_seq; s++) {
         float *e = out + (size_t)s * (size_t)d;
@@ -1113,46 +1170,73 @@ static int project(struct gh_clip_model *m, const struct tower_w *tw, int n_seq,
     return GH_OK;
 }
 
-/* patches [grid^2, 3 p p] from one CHW image: row = patch (row-major over the grid), column =
- * (channel, y, x) as the conv weight [H, 3, p, p] is laid out. Stride p, no padding: a
- * remainder past grid * p is ignored, as torch's Conv2d does. */
-static void im2col(const float *img, int size, int p, int grid, float *patches)
+/* One row of a patch-embedding group: x row = position (+ class embedding on the class row),
+ * patches row = that token's patch as the conv weight [H, 3, p, p] is laid out, (channel, y, x),
+ * zeros for the class row (the GEMM then adds nothing to it). Stride p, no padding: a remainder
+ * past grid * p is ignored, as torch's Conv2d does. */
+static void embed_row(const struct gh_clip_model *m, const float *img, int tok, float *x,
+                      float *patch)
 {
-    size_t plane = (size_t)size * (size_t)size;
+    int h = m->cfg.vision.hidden, p = m->cfg.patch_size, size = m->cfg.image_size;
+    size_t plane = (size_t)size * (size_t)size, pp = (size_t)p * (size_t)p;
 
-    for (int gy = 0; gy < grid; gy++)
-        for (int gx = 0; gx < grid; gx++) {
-            float *row = patches + ((size_t)gy * (size_t)grid + (size_t)gx) * 3 * (size_t)(p * p);
-            for (int ch = 0; ch < 3; ch++)
-                for (int y = 0; y < p; y++) {
-                    const float *src = img + (size_t)ch * plane +
-                                       (size_t)(gy * p + y) * (size_t)size + (size_t)(gx * p);
-                    memcpy(row + ((size_t)ch * (size_t)p + (size_t)y) * (size_t)p, src,
-                           (size_t)p * sizeof *row);
-                }
-        }
+    memcpy(x, m->vision.pos + (size_t)tok * (size_t)h, (size_t)h * sizeof *x);
+    if (tok == 0) {
+        for (int j = 0; j < h; j++)
+            x[j] += m->cls[j];
+        memset(patch, 0, 3 * pp * sizeof *patch);
+        return;
+    }
+    int gy = (tok - 1) / m->grid, gx = (tok - 1) % m->grid;
+    for (int ch = 0; ch < 3; ch++)
+        for (int y = 0; y < p; y++)
+            memcpy(patch + (size_t)ch * pp + (size_t)y * (size_t)p,
+                   img + (size_t)ch * plane + (size_t)(gy * p + y) * (size_t)size +
+                       (size_t)(gx * p),
+                   (size_t)p * sizeof *patch);
+}
+
+/* Rows of images [b0, b0 + nb) (t tokens each) split over the pool. */
+static void job_embed(void *arg, int t, int nt)
+{
+    struct job *j = arg;
+    struct gh_clip_model *m = j->m;
+    size_t img = 3 * (size_t)m->cfg.image_size * (size_t)m->cfg.image_size,
+           cols = 3 * (size_t)m->cfg.patch_size * (size_t)m->cfg.patch_size;
+    int tok = m->n_vis_tok, lo, hi;
+
+    gh_kern_split(j->nb * tok, 1, t, nt, &lo, &hi);
+    for (int r = lo; r < hi; r++) {
+        int b = j->b0 + r / tok;
+        embed_row(m, j->pixels + (size_t)b * img, r % tok,
+                  m->x +
+                      ((size_t)b * (size_t)tok + (size_t)(r % tok)) * (size_t)m->cfg.vision.hidden,
+                  m->patches + (size_t)r * cols);
+    }
 }
 
 static int vision_pass(struct gh_clip_model *m, const float *pixels, int nb, float *out,
                        struct gh_err *err)
 {
     const struct gh_clip_tower *c = &m->cfg.vision;
-    int h = c->hidden, t = m->n_vis_tok, p = m->cfg.patch_size, np = m->grid * m->grid;
-    size_t img = 3 * (size_t)m->cfg.image_size * (size_t)m->cfg.image_size;
+    int h = c->hidden, t = m->n_vis_tok;
 
+    /* [cls | patches] + positions: positions first, then the conv as one GEMM per group of
+     * images (class rows included, as zero patches) accumulates into them */
+    for (int b0 = 0; b0 < nb; b0 += PATCH_GROUP) {
+        struct job j = {.m = m, .pixels = pixels, .b0 = b0, .nb = nb - b0};
+        if (j.nb > PATCH_GROUP)
+            j.nb = PATCH_GROUP;
+        gh_kern_pool_run(m->pool, job_embed, &j);
+        linear(m, &m->patch, m->patches, j.nb * t, NULL, m->x + (size_t)b0 * (size_t)t * (size_t)h,
+               1);
+    }
     for (int b = 0; b < nb; b++) {
-        float *xb = m->x + (size_t)b * (size_t)t * (size_t)h;
-        /* [cls | patches] + positions: positions first, then the conv GEMM accumulates. */
-        for (int j = 0; j < h; j++)
-            xb[j] = m->cls[j] + m->vision.pos[j];
-        memcpy(xb + h, m->vision.pos + h, (size_t)np * (size_t)h * sizeof *xb);
-        im2col(pixels + (size_t)b * img, m->cfg.image_size, p, m->grid, m->patches);
-        linear(m, &m->patch, m->patches, np, NULL, xb + h, 1);
         m->seq_start[b] = b * t;
         m->seq_len[b] = t;
         m->pool_row[b] = b * t; /* the class token */
     }
-    layernorm(m, m->x, nb * t, h, m->pre_g, m->pre_b, c->eps, m->x);
+    layernorm(m, m->x, nb * t, h, m->pre_g, m->pre_b, c->eps, m->x, NULL);
     for (int l = 0; l < c->layers; l++)
         block(m, c, &m->vision.layers[l], nb * t, nb, 0, l == c->layers - 1);
     return project(m, &m->vision, nb, out, err);
