@@ -19,8 +19,10 @@ static inline __attribute__((always_inline)) __m512i dpbusd(__m512i acc, __m512i
     return acc;
 }
 
+/* pf: NULL, or the next panel of W, which the first row tile prefetches (two lines per k group)
+ * while it computes, so that the weights stream from memory under the multiply-adds. */
 static inline __attribute__((always_inline)) void i8_tile(const struct gh_kern_gemm *g, int r0,
-                                                          const int mr, int p)
+                                                          const int mr, int p, const int8_t *pf)
 {
     const struct gh_kern_w *w = g->w;
     const int8_t *bp = (const int8_t *)w->data + (size_t)p * (size_t)w->kp * GH_KERN_NR;
@@ -34,6 +36,10 @@ static inline __attribute__((always_inline)) void i8_tile(const struct gh_kern_g
     for (int k = 0; k < kg; k++) {
         __m512i b0 = _mm512_load_si512(bp + (size_t)k * 4 * GH_KERN_NR);
         __m512i b1 = _mm512_load_si512(bp + (size_t)k * 4 * GH_KERN_NR + 64);
+        if (pf) {
+            _mm_prefetch((const char *)(pf + (size_t)k * 4 * GH_KERN_NR), _MM_HINT_T0);
+            _mm_prefetch((const char *)(pf + (size_t)k * 4 * GH_KERN_NR + 64), _MM_HINT_T0);
+        }
 #pragma GCC unroll 12
         for (int i = 0; i < mr; i++) {
             int32_t quad;
@@ -68,12 +74,12 @@ static inline __attribute__((always_inline)) void i8_tile(const struct gh_kern_g
     }
 }
 
-static void i8_rows(const struct gh_kern_gemm *g, int r0, int mr, int p)
+static void i8_rows(const struct gh_kern_gemm *g, int r0, int mr, int p, const int8_t *pf)
 {
     switch (mr) {
 #define CASE(n)                                                                                    \
     case n:                                                                                        \
-        i8_tile(g, r0, n, p);                                                                      \
+        i8_tile(g, r0, n, p, pf);                                                                  \
         break;
         CASE(1)
         CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8) CASE(9) CASE(10) CASE(11) CASE(12)
@@ -85,10 +91,14 @@ void gh_kern_i8_avx512vnni(const struct gh_kern_gemm *g, int p0, int p1)
 {
     for (int c = 0; c < g->rows; c += ROW_CHUNK) {
         int ce = c + ROW_CHUNK < g->rows ? c + ROW_CHUNK : g->rows;
-        for (int p = p0; p < p1; p++)
+        for (int p = p0; p < p1; p++) {
+            const int8_t *pf = p + 1 < p1 ? (const int8_t *)g->w->data +
+                                                (size_t)(p + 1) * (size_t)g->w->kp * GH_KERN_NR
+                                          : NULL;
             for (int i = 0, lo, hi; i < (ce - c + MR - 1) / MR; i++) {
                 gh_kern_tile(ce - c, MR, i, &lo, &hi);
-                i8_rows(g, c + lo, hi - lo, p);
+                i8_rows(g, c + lo, hi - lo, p, i == 0 ? pf : NULL);
             }
+        }
     }
 }
