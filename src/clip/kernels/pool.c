@@ -2,17 +2,20 @@
 /* The CLIP engine's thread pool: n - 1 workers woken per run (a generation counter), the caller
  * doing part 0. A forward pass is ~100 runs of 0.05-2 ms each: waking a sleeping thread through
  * a condition variable costs 5-50 us per run (more when the scheduler is busy), so workers and
- * the caller first spin on the counters for a bounded time (SPIN_ITERS pauses, ~0.1 ms) and only
- * then sleep: inside a pass nobody sleeps, and no core spins when the engine is idle. */
+ * the caller first spin on the counters for a bounded time (pauses, then yields: ~0.1 ms when
+ * the machine is idle) and only then sleep: inside a pass nobody sleeps, and no core spins when
+ * the engine is idle. */
 #include "kernels.h"
 
 #include "gh/alloc.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
 
-#define SPIN_ITERS 4096
+#define SPIN_ITERS  4096
+#define SPIN_PAUSES 2048
 
 struct gh_kern_pool {
     pthread_mutex_t lock;
@@ -33,8 +36,14 @@ struct worker_arg {
     int t;
 };
 
-static inline void cpu_relax(void)
+/* Spin i of SPIN_ITERS: a pause, and past SPIN_PAUSES a yield, so that on a machine with more
+ * runnable threads than cores a preempted sibling (whose part this thread waits for) can run. */
+static inline void cpu_relax(int i)
 {
+    if (i >= SPIN_PAUSES) {
+        sched_yield();
+        return;
+    }
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
 #endif
@@ -48,7 +57,7 @@ static unsigned long next_gen(struct gh_kern_pool *p, unsigned long seen)
     for (int i = 0; i < SPIN_ITERS; i++) {
         if ((g = atomic_load_explicit(&p->gen, memory_order_acquire)) != seen)
             return g;
-        cpu_relax();
+        cpu_relax(i);
     }
     pthread_mutex_lock(&p->lock);
     while ((g = atomic_load_explicit(&p->gen, memory_order_acquire)) == seen) {
@@ -161,7 +170,7 @@ void gh_kern_pool_run(struct gh_kern_pool *p, void (*fn)(void *ctx, int t, int n
     for (int i = 0; i < SPIN_ITERS; i++) {
         if (atomic_load_explicit(&p->pending, memory_order_acquire) == 0)
             return;
-        cpu_relax();
+        cpu_relax(i);
     }
     pthread_mutex_lock(&p->lock);
     while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) {
