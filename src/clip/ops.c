@@ -5,6 +5,7 @@
 #include "ops.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -107,13 +108,17 @@ layernorm_row_avx2(const float *x, int n, const float *g, const float *b, double
 
 static int have_avx2(void)
 {
-    static int cached = -1; /* a benign race: every thread computes the same value */
-    if (cached < 0) {       /* GH_CLIP_ISA=ref runs the plain loops here too, as in kernels/ */
+    /* every thread computes the same value; atomic, as the pool's threads ask at once */
+    static atomic_int cached = -1;
+    int c = atomic_load_explicit(&cached, memory_order_relaxed);
+
+    if (c < 0) { /* GH_CLIP_ISA=ref runs the plain loops here too, as in kernels/ */
         const char *isa = getenv("GH_CLIP_ISA");
-        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                 !(isa && strcmp(isa, "ref") == 0);
+        c = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+            !(isa && strcmp(isa, "ref") == 0);
+        atomic_store_explicit(&cached, c, memory_order_relaxed);
     }
-    return cached;
+    return c;
 }
 #endif
 
