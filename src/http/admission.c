@@ -87,8 +87,14 @@ struct gh_admission {
     atomic_int crowded;
     /* refusals and drops, for rate-limited log lines */
     atomic_ullong refused, dropped_headers, dropped_slow, dropped_idle, dropped_for_room;
-    struct held_sock lingering[LINGER_MAX]; /* under mu */
+    /* Sockets to drain: closing connections add them to the inbox (under mu); the reaper moves
+     * them to held, which only it touches, and reads them without mu, so the I/O threads never
+     * wait for megabytes of a refused upload to be read. */
+    struct held_sock lingering[LINGER_MAX]; /* the inbox, under mu */
     int n_lingering;
+    struct held_sock held[LINGER_MAX]; /* the reaper's */
+    int n_held;
+    atomic_int n_held_seen; /* n_held for the cap in conn_close */
     pthread_t reaper;
     int reaper_started;
     pthread_mutex_t stop_mu;
@@ -271,7 +277,8 @@ static void conn_close(struct gh_admission *adm, struct gh_conn *c)
         return;
     release_budget(adm, c);
     pthread_mutex_lock(&adm->mu);
-    if (atomic_load(&c->linger) && c->fd != MHD_INVALID_SOCKET && adm->n_lingering < LINGER_MAX) {
+    if (atomic_load(&c->linger) && c->fd != MHD_INVALID_SOCKET &&
+        adm->n_lingering + atomic_load(&adm->n_held_seen) < LINGER_MAX) {
         int fd = fcntl(c->fd, F_DUPFD_CLOEXEC, 0);
 
         if (fd >= 0 && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0) {
@@ -507,15 +514,15 @@ static void reap(struct gh_admission *adm)
     pthread_mutex_unlock(&adm->mu);
 }
 
-/* Under mu: reads and drops what the lingering sockets hold; closes those at EOF, past their
- * bytes or time, or failing. 1 while any remain. */
+/* On the reaper, without mu: reads and drops what the held sockets hold; closes those at EOF,
+ * past their bytes or time, or failing. 1 while any remain. */
 static int drain_lingering(struct gh_admission *adm)
 {
     static char sink[65536];
     long long now = (long long)gh_mono_ms();
 
-    for (int i = 0; i < adm->n_lingering;) {
-        struct held_sock *l = &adm->lingering[i];
+    for (int i = 0; i < adm->n_held;) {
+        struct held_sock *l = &adm->held[i];
         int done = now > l->until_ms;
 
         while (!done) {
@@ -531,12 +538,26 @@ static int drain_lingering(struct gh_admission *adm)
         }
         if (done) {
             close(l->fd);
-            *l = adm->lingering[--adm->n_lingering];
+            *l = adm->held[--adm->n_held];
         } else {
             i++;
         }
     }
-    return adm->n_lingering > 0;
+    atomic_store(&adm->n_held_seen, adm->n_held);
+    return adm->n_held > 0;
+}
+
+/* Under mu: moves the inbox to held (the cap in conn_close keeps both within LINGER_MAX). */
+static void take_lingering(struct gh_admission *adm)
+{
+    for (int i = 0; i < adm->n_lingering; i++) {
+        if (adm->n_held < LINGER_MAX)
+            adm->held[adm->n_held++] = adm->lingering[i];
+        else
+            close(adm->lingering[i].fd); /* not reached while the cap holds */
+    }
+    adm->n_lingering = 0;
+    atomic_store(&adm->n_held_seen, adm->n_held);
 }
 
 static void *reaper_main(void *arg)
@@ -565,8 +586,9 @@ static void *reaper_main(void *arg)
             next_reap = (long long)gh_mono_ms() + REAP_MS;
         }
         pthread_mutex_lock(&adm->mu);
-        lingering = drain_lingering(adm);
+        take_lingering(adm);
         pthread_mutex_unlock(&adm->mu);
+        lingering = drain_lingering(adm);
         pthread_mutex_lock(&adm->stop_mu);
     }
     pthread_mutex_unlock(&adm->stop_mu);
@@ -611,6 +633,8 @@ void gh_admission_free(struct gh_admission *adm)
     }
     for (int i = 0; i < adm->n_lingering; i++)
         close(adm->lingering[i].fd);
+    for (int i = 0; i < adm->n_held; i++)
+        close(adm->held[i].fd);
     for (size_t i = 0; i < N_BUCKETS; i++) /* empty once the daemon closed everything */
         while (adm->buckets[i]) {
             struct client *next = adm->buckets[i]->next;
