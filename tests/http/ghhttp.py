@@ -19,6 +19,7 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -541,3 +542,27 @@ def cache_layer(r):
 
 if __name__ == "__main__":
     sys.exit("helpers only")
+
+
+def while_waiting(s, slow, path="/metrics", every=0.2, most=10):
+    """Runs slow() (a request the server makes wait) in a thread and asks path every `every`
+    seconds while it runs: (slow's answer, the seconds it took, each probe's seconds). The
+    probes show whether the I/O thread stayed free meanwhile."""
+    out = {}
+
+    def run():
+        t0 = time.monotonic()
+        out["r"] = slow()
+        out["s"] = time.monotonic() - t0
+
+    t = threading.Thread(target=run)
+    t.start()
+    probes = []
+    while t.is_alive() and len(probes) < most:
+        time.sleep(every)
+        t0 = time.monotonic()
+        r = s.get(path)
+        probes.append(time.monotonic() - t0)
+        assert r.status == 200, r
+    t.join(30)
+    return out.get("r"), out.get("s"), probes

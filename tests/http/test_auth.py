@@ -7,7 +7,6 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 import time
 
 import pytest
@@ -402,27 +401,12 @@ def test_a_slow_store_holds_no_io_thread(procs, binary, postgres, cli):
     locker = postgres.psql_background(
         "BEGIN; LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE; SELECT 'locked';"
         " SELECT pg_sleep(2); COMMIT;", db=url.rsplit("/", 1)[1], wait_for="locked")
-    out = {}
-
-    def slow():
-        t0 = time.monotonic()
-        out["r"] = s.get("/api/v1/me", {"X-API-Key": key})
-        out["s"] = time.monotonic() - t0
-
     try:
-        t = threading.Thread(target=slow)
-        t.start()
-        probes = []
-        while t.is_alive() and len(probes) < 10:
-            time.sleep(0.2)
-            t0 = time.monotonic()
-            assert s.get("/metrics").status == 200
-            probes.append(time.monotonic() - t0)
-        t.join(30)
+        r, took, probes = G.while_waiting(s, lambda: s.get("/api/v1/me", {"X-API-Key": key}))
     finally:
         locker.wait(30)
-    assert out["r"].status == 200, out["r"]
-    assert out["s"] >= 1.5, out  # it did wait for the locked table
+    assert r.status == 200, r
+    assert took >= 1.5, took  # it did wait for the locked table
     assert probes and max(probes) < 1.0, probes
     # now cached: the next request is decided on the I/O thread, at once
     assert s.get("/api/v1/me", {"X-API-Key": key}).status == 200
