@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* UTF-8 clean-up for text that must go into JSON (jansson refuses invalid UTF-8). */
+/* UTF-8 clean-up for text that must go into JSON (jansson refuses invalid UTF-8), and whole
+ * numbers from URLs. */
 #include "gh/str.h"
 
+#include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Length of the valid UTF-8 sequence at s (RFC 3629 table 3.7: no overlongs, no surrogates,
@@ -53,4 +56,23 @@ size_t gh_utf8_sanitize(char *dst, size_t cap, const char *src)
     }
     dst[n] = '\0';
     return n;
+}
+
+int gh_str_all_digits(const char *s)
+{
+    return s && *s && strspn(s, "0123456789") == strlen(s);
+}
+
+int gh_str_to_whole(const char *s, long long min, long long max, long long *out)
+{
+    long long v;
+
+    if (!gh_str_all_digits(s))
+        return -1;
+    errno = 0;
+    v = strtoll(s, NULL, 10);
+    if (errno == ERANGE || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
 }

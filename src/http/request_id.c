@@ -5,6 +5,8 @@
  * correction of a fresh answer gets 404 (about one generated id in 1,850 is all digits). */
 #include "internal.h"
 
+#include "gh/str.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -14,16 +16,11 @@ static int token_char(char c)
            c == '_' || c == '.' || c == ':';
 }
 
-static int all_digits(const char *s, size_t n)
-{
-    return strspn(s, "0123456789") == n;
-}
-
 int gh_http_request_id_usable(const char *id)
 {
     size_t n = id ? strlen(id) : 0;
 
-    if (n == 0 || n > GH_HTTP_REQUEST_ID_MAX || all_digits(id, n))
+    if (n == 0 || n > GH_HTTP_REQUEST_ID_MAX || gh_str_all_digits(id))
         return 0;
     for (size_t i = 0; i < n; i++)
         if (!token_char(id[i]))
@@ -38,5 +35,5 @@ void gh_http_request_id_make(uint64_t *state, char out[17])
         *state ^= *state >> 7;
         *state ^= *state << 17;
         snprintf(out, 17, "%016llx", (unsigned long long)*state);
-    } while (all_digits(out, 16));
+    } while (gh_str_all_digits(out));
 }

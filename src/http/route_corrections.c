@@ -5,8 +5,8 @@
 #include "internal.h"
 
 #include "gh/store_corrections.h"
+#include "gh/str.h"
 
-#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,23 +38,6 @@ json_t *gh_http_correction_json(const struct gh_correction *c)
                      "created_at", iso_time(c->created_at));
 }
 
-/* A whole number from min (>= 0) to max, in digits only: strtoll alone would also take
- * leading spaces and a sign, and turn a number past its range into LLONG_MAX. */
-static int parse_int(const char *s, long long min, long long max, long long *out)
-{
-    char *end = NULL;
-    long long v;
-
-    if (!s || !*s || strspn(s, "0123456789") != strlen(s))
-        return -1;
-    errno = 0;
-    v = strtoll(s, &end, 10);
-    if (*end || errno == ERANGE || v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 static int need_admin(struct gh_http_request *req)
 {
     if (gh_http_is_admin(req))
@@ -81,12 +64,12 @@ static int gh_route_corrections_work(struct gh_http_request *req)
                         "status must be pending, accepted, rejected or applied");
         return 0;
     }
-    if (limit_s && parse_int(limit_s, 1, PAGE_MAX, &limit) != 0) {
+    if (limit_s && gh_str_to_whole(limit_s, 1, PAGE_MAX, &limit) != 0) {
         gh_http_problem(req, 400, "invalid_parameter", "limit must be a whole number from 1 to %d",
                         PAGE_MAX);
         return 0;
     }
-    if (before_s && parse_int(before_s, 1, INT64_MAX, &before) != 0) {
+    if (before_s && gh_str_to_whole(before_s, 1, INT64_MAX, &before) != 0) {
         gh_http_problem(req, 400, "invalid_parameter",
                         "before must be the id of a correction (a positive number, from next)");
         return 0;
@@ -126,7 +109,7 @@ static int review(struct gh_http_request *req, int accept)
     if (need_admin(req))
         return 0;
     snprintf(id, sizeof id, "%.*s", (int)(n < sizeof id ? n : sizeof id - 1), s);
-    rc = parse_int(id, 1, INT64_MAX, &v) == 0
+    rc = gh_str_to_whole(id, 1, INT64_MAX, &v) == 0
              ? gh_pipeline_review(req->app->pipeline, (int64_t)v, accept, &c, &err)
              : GH_ENOTFOUND;
     if (rc == GH_ENOTFOUND)

@@ -8,8 +8,8 @@
 #include "gh/phash.h"
 #include "gh/store_auth.h"
 #include "gh/store_corrections.h"
+#include "gh/str.h"
 
-#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,23 +54,6 @@ static json_t *item(const struct gh_catalogue *cat, const struct gh_identificati
                      "provider", r->provider, "model", r->model, "processing_ms", r->processing_ms,
                      "corrected", r->corrected_slug[0] != 0, "corrected_equipment",
                      equipment_ref(cat, r->corrected_slug));
-}
-
-/* A whole number from min (>= 0) to max, in digits only: strtoll alone would also take
- * leading spaces and a sign, and turn a number past its range into LLONG_MAX. */
-static int parse_int(const char *s, long long min, long long max, long long *out)
-{
-    char *end = NULL;
-    long long v;
-
-    if (!s || !*s || strspn(s, "0123456789") != strlen(s))
-        return -1;
-    errno = 0;
-    v = strtoll(s, &end, 10);
-    if (*end || errno == ERANGE || v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
 }
 
 /* Whose history a list shows: the caller's own; an admin's choice with ?user=NAME, else all
@@ -118,12 +101,12 @@ static int gh_route_identifications_work(struct gh_http_request *req)
     size_t n = 0;
     int more;
 
-    if (limit_s && parse_int(limit_s, 1, PAGE_MAX, &limit) != 0) {
+    if (limit_s && gh_str_to_whole(limit_s, 1, PAGE_MAX, &limit) != 0) {
         gh_http_problem(req, 400, "invalid_parameter", "limit must be a whole number from 1 to %d",
                         PAGE_MAX);
         return 0;
     }
-    if (before_s && parse_int(before_s, 1, INT64_MAX, &before) != 0) {
+    if (before_s && gh_str_to_whole(before_s, 1, INT64_MAX, &before) != 0) {
         gh_http_problem(req, 400, "invalid_parameter",
                         "before must be the id of an identification (a positive number)");
         return 0;
@@ -182,7 +165,7 @@ static int find_own(struct gh_http_request *req, const char *id, struct gh_ident
     struct gh_err err = {0};
     int rc = GH_ENOTFOUND;
 
-    if (strspn(id, "0123456789") == strlen(id) || gh_http_request_id_usable(id))
+    if (gh_str_all_digits(id) || gh_http_request_id_usable(id))
         rc = gh_pipeline_find_identification(req->app->pipeline, id,
                                              gh_http_is_admin(req) ? NULL : req->owner, rec, &err);
     if (rc == GH_OK && !gh_http_may_see(req, rec->owner))

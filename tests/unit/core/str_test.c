@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "gh/str.h"
+
+#include <stdint.h>
 #include "../../gh_test.h"
 
 static void keeps_valid_replaces_invalid(void)
@@ -35,4 +37,26 @@ static void never_splits_a_sequence(void)
     CHECK_STR(out, "");
 }
 
-GH_TEST_MAIN(GH_TEST(keeps_valid_replaces_invalid), GH_TEST(never_splits_a_sequence))
+/* Numbers from URLs: digits only, within range; nothing else is one. */
+static void whole_numbers_are_digits_within_range(void)
+{
+    long long v = -1;
+
+    CHECK(gh_str_all_digits("0123"));
+    CHECK(!gh_str_all_digits(""));
+    CHECK(!gh_str_all_digits(NULL));
+    CHECK(!gh_str_all_digits("12a"));
+    CHECK_INT(gh_str_to_whole("42", 1, 100, &v), 0);
+    CHECK_INT(v, 42);
+    CHECK_INT(gh_str_to_whole("007", 1, 100, &v), 0);
+    CHECK_INT(v, 7);
+    CHECK_INT(gh_str_to_whole("+4", 1, 100, &v), -1);
+    CHECK_INT(gh_str_to_whole(" 4", 1, 100, &v), -1);
+    CHECK_INT(gh_str_to_whole("0", 1, 100, &v), -1);
+    CHECK_INT(gh_str_to_whole("101", 1, 100, &v), -1);
+    CHECK_INT(gh_str_to_whole("99999999999999999999", 1, INT64_MAX, &v), -1);
+    CHECK_INT(v, 7);
+}
+
+GH_TEST_MAIN(GH_TEST(keeps_valid_replaces_invalid), GH_TEST(never_splits_a_sequence),
+             GH_TEST(whole_numbers_are_digits_within_range))
