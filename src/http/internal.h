@@ -34,9 +34,9 @@ void gh_http_queue_waiting(int out[2]);
 
 /* A route's return when it handed the request to a worker (gh_http_defer). */
 #define GH_ROUTE_WORK 1
-/* A work function's return when it ran a request's header-stage decision on a worker (the
- * shared rate limits: a Redis round trip) and the request goes on: the connection resumes and
- * its body is read and routed as usual. */
+/* A work function's return when it ran a request's header-stage decisions on a worker
+ * (credentials not in the auth cache: the store; the shared rate limits: Redis) and the request
+ * goes on: the connection resumes and its body is read and routed as usual. */
 #define GH_ROUTE_CONTINUE 2
 
 /* A response ready to queue. body is owned (gh_free) unless body_static. */

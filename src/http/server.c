@@ -562,17 +562,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         case GH_GATE_REFUSED:
             return queue(refuse(req));
         case GH_GATE_BLOCKS:
-            req->work = headers_work;
-            req->pool = GH_HTTP_POOL_LIGHT;
             req->gate_pending = 1;
-            hand_off(srv, req);
-            return MHD_YES;
+            break;
         default:
             break;
         }
-        if (gh_http_rate_limit_blocks(req)) {
-            req->work = headers_work;
-            req->pool = GH_HTTP_POOL_LIGHT;
+        if (req->gate_pending || gh_http_rate_limit_blocks(req)) {
+            gh_http_defer(req, headers_work, GH_HTTP_POOL_LIGHT);
             hand_off(srv, req);
             return MHD_YES;
         }

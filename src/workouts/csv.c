@@ -485,7 +485,7 @@ static void row_numbers(const struct parse *p, const struct record *r, const str
 /* One data row: a set, or a line in not_mapped. */
 static int row(struct parse *p, const struct record *r, int line)
 {
-    const char *name = field(p, r, C_EXERCISE);
+    const char *name = field(p, r, C_EXERCISE), *client;
     const struct gh_exercise *ex;
     struct gh_err why = {0};
     struct gh_wset *s;
@@ -520,9 +520,9 @@ static int row(struct parse *p, const struct record *r, int line)
     if (s->performed_at < 0)
         s->performed_at = start;
     snprintf(ord, sizeof ord, "%lld", (long long)p->ordinal++);
-    if (p->format == GH_IMPORT_GYMHELPER &&
-        gh_workouts_client_id_ok(unguard(field(p, r, C_SCLIENT))))
-        snprintf(s->client_id, sizeof s->client_id, "%s", unguard(field(p, r, C_SCLIENT)));
+    client = unguard(field(p, r, C_SCLIENT));
+    if (p->format == GH_IMPORT_GYMHELPER && gh_workouts_client_id_ok(client))
+        snprintf(s->client_id, sizeof s->client_id, "%s", client);
     else
         derive_id(s->client_id, format_names[p->format], p->imp->ws[wi].client_id, ord);
     p->imp->n_sets++;
