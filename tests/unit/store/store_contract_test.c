@@ -951,6 +951,18 @@ static struct gh_correction vote_of(const char *sha, int64_t ident, const char *
     return c;
 }
 
+/* Casts v again after its owner's earlier vote for the photo was rejected: it is stored, and
+ * stays rejected without counting. Returns it as stored. */
+static struct gh_correction revote_stays_rejected(struct gh_store *st, struct gh_correction v)
+{
+    struct gh_err err = {0};
+
+    CHECK_INT(gh_store_correction_add(st, &v, &err), GH_OK);
+    CHECK_INT(v.status, GH_CORRECTION_REJECTED);
+    CHECK_INT(v.votes, 0);
+    return v;
+}
+
 static void corrections_are_votes(void)
 {
     struct gh_store *st = open_store(0);
@@ -1022,22 +1034,13 @@ static void corrections_are_votes(void)
     CHECK_INT(got.votes, 0);
     /* cast again, it stays rejected (a reject is not undone by repeating the vote); so does a
      * vote for another slug, and the first slug after it (a reject undone in two steps) */
-    again = vote_of(sha, rec.id, o1, "leg-press", T0 + 7);
-    CHECK_INT(gh_store_correction_add(st, &again, &err), GH_OK);
-    CHECK_INT(again.status, GH_CORRECTION_REJECTED);
-    CHECK_INT(again.votes, 0);
+    again = revote_stays_rejected(st, vote_of(sha, rec.id, o1, "leg-press", T0 + 7));
     CHECK_INT(gh_store_correction_get(st, again.id, &got, &err), GH_OK);
     CHECK_INT(got.status, GH_CORRECTION_REJECTED);
     CHECK(got.decided_at == T0 + 6);
     CHECK_INT(got.votes, 0);
-    again = vote_of(sha, rec.id, o1, "smith-machine", T0 + 8);
-    CHECK_INT(gh_store_correction_add(st, &again, &err), GH_OK);
-    CHECK_INT(again.status, GH_CORRECTION_REJECTED);
-    CHECK_INT(again.votes, 0);
-    again = vote_of(sha, rec.id, o1, "leg-press", T0 + 9);
-    CHECK_INT(gh_store_correction_add(st, &again, &err), GH_OK);
-    CHECK_INT(again.status, GH_CORRECTION_REJECTED);
-    CHECK_INT(again.votes, 0);
+    revote_stays_rejected(st, vote_of(sha, rec.id, o1, "smith-machine", T0 + 8));
+    again = revote_stays_rejected(st, vote_of(sha, rec.id, o1, "leg-press", T0 + 9));
     CHECK_INT(gh_store_correction_get(st, again.id, &got, &err), GH_OK);
     CHECK(got.decided_at == T0 + 6);
     /* lists: by status, newest first, and what instances pull, oldest first */
