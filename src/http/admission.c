@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* Admission: counts connections (all, and per socket address) from libmicrohttpd's connection
- * notifications, refuses at accept what is far past the limits, keeps the global budget of
- * upload bytes, and runs one reaper thread that enforces what libmicrohttpd's inactivity
- * timeout cannot: an absolute deadline for the request headers, a minimum upload rate after a
- * grace period, and idle keep-alive connections going first when the limit is near. When the
- * server is full, a client lighter than the busiest address gets in by taking the place of
- * that address's idle or oldest header-stage connection. A dropped connection is shut down
- * (the I/O thread then sees it closed and cleans up) and logged. */
+/* Admission: counts connections (all, and per socket address) from their accept (listener.c)
+ * to libmicrohttpd's notification of their close, refuses at accept what is far past the limits,
+ * keeps the global budget of upload bytes, and runs one reaper thread that enforces what
+ * libmicrohttpd's inactivity timeout cannot: an absolute deadline for the request headers, a
+ * minimum upload rate after a grace period, and idle keep-alive connections going first when the
+ * limit is near. When the server is full, a client lighter than the busiest address gets in by
+ * taking the place of that address's idle or oldest header-stage connection. A dropped connection
+ * is shut down (the I/O thread then sees it closed and cleans up) and logged. */
 #include "admission.h"
 
 #include "gh/alloc.h"
@@ -34,6 +34,8 @@ enum phase {
 
 #define N_BUCKETS 4096
 #define REAP_MS   200
+/* A connection handed to libmicrohttpd and not started after this long never will be. */
+#define PENDING_MS 10000
 
 /* Lingering close (RFC 9112 §9.6): a connection refused while its client may still be sending
  * a body keeps being read, and what arrives dropped, after libmicrohttpd closed it (its
@@ -80,6 +82,9 @@ struct gh_admission {
     size_t min_rate; /* bytes per second */
     pthread_mutex_t mu;
     struct gh_conn *conns; /* every open connection */
+    /* Admitted at accept and handed to libmicrohttpd, which has not started them yet (then
+     * they move to conns); counted already, never dropped from here. */
+    struct gh_conn *pending;
     int n_conns;
     int n_dropping; /* of those, shut down and not yet closed */
     struct client *buckets[N_BUCKETS];
@@ -187,76 +192,158 @@ static int make_room(struct gh_admission *adm, int mine)
     return 1;
 }
 
-enum MHD_Result gh_admission_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
-{
-    struct gh_admission *adm = cls;
-    char text[INET6_ADDRSTRLEN];
-    struct client *c;
-    int total, mine, room = 1;
-
-    (void)addrlen;
-    addr_text(addr, text, sizeof text);
-    pthread_mutex_lock(&adm->mu);
-    total = adm->n_conns - adm->n_dropping;
-    c = *find_client(adm, text);
-    mine = c ? c->n : 0;
-    if (total >= adm->max_conns + GH_ADMISSION_RESERVE &&
-        mine < adm->max_per_client + GH_ADMISSION_CLIENT_RESERVE)
-        room = make_room(adm, mine);
-    pthread_mutex_unlock(&adm->mu);
-    if (!room) {
-        log_counted(&adm->refused, "connection refused at accept: MAX_CONNECTIONS reached", text);
-        return MHD_NO;
-    }
-    if (mine >= adm->max_per_client + GH_ADMISSION_CLIENT_RESERVE) {
-        log_counted(&adm->refused,
-                    "connection refused at accept: MAX_CONNECTIONS_PER_CLIENT reached", text);
-        return MHD_NO;
-    }
-    return MHD_YES;
-}
-
 static void set_phase(struct gh_conn *c, enum phase p)
 {
     atomic_store(&c->phase_ms, (long long)gh_mono_ms());
     atomic_store(&c->phase, (int)p);
 }
 
+static void list_push(struct gh_conn **head, struct gh_conn *c)
+{
+    c->prev = NULL;
+    c->next = *head;
+    if (*head)
+        (*head)->prev = c;
+    *head = c;
+}
+
+static void list_unlink(struct gh_conn **head, struct gh_conn *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        *head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+}
+
+/* Under mu: a counted record for a new connection from addr (text); NULL when out of memory
+ * (then the connection is not counted, and the request path copes with no record). */
+static struct gh_conn *conn_new(struct gh_admission *adm, const char *addr, MHD_socket fd)
+{
+    struct gh_conn *c = gh_malloc(sizeof *c);
+    struct client **pp, *cl;
+
+    if (!c)
+        return NULL;
+    memset(c, 0, sizeof *c);
+    c->fd = fd;
+    set_phase(c, PHASE_HEADERS);
+    pp = find_client(adm, addr);
+    cl = *pp;
+    if (!cl && (cl = gh_malloc(sizeof *cl)) != NULL) {
+        memset(cl, 0, sizeof *cl);
+        snprintf(cl->addr, sizeof cl->addr, "%s", addr);
+        *pp = cl;
+    }
+    if (cl)
+        cl->n++;
+    c->client = cl;
+    adm->n_conns++;
+    atomic_store(&adm->crowded, adm->n_conns * 10 >= adm->max_conns * 9);
+    return c;
+}
+
+/* Under mu: uncounts and frees c, taken off its list. */
+static void conn_forget(struct gh_admission *adm, struct gh_conn *c)
+{
+    if (c->client && --c->client->n == 0) {
+        struct client **pp = find_client(adm, c->client->addr);
+
+        *pp = c->client->next;
+        gh_free(c->client);
+    }
+    adm->n_conns--;
+    atomic_store(&adm->crowded, adm->n_conns * 10 >= adm->max_conns * 9);
+    gh_free(c);
+}
+
+/* Under mu: the record admitted for fd and not yet started by libmicrohttpd, or NULL. */
+static struct gh_conn *find_pending(struct gh_admission *adm, MHD_socket fd)
+{
+    struct gh_conn *c = adm->pending;
+
+    while (c && c->fd != fd)
+        c = c->next;
+    return c;
+}
+
+int gh_admission_admit(struct gh_admission *adm, MHD_socket fd, const struct sockaddr *addr,
+                       struct gh_conn **rec)
+{
+    char text[INET6_ADDRSTRLEN];
+    struct gh_conn *stale;
+    struct client *c;
+    int total, mine, room = 1, ok;
+
+    *rec = NULL;
+    addr_text(addr, text, sizeof text);
+    pthread_mutex_lock(&adm->mu);
+    /* fd is new, so a record still waiting under its number belongs to a connection that
+     * libmicrohttpd closed without starting (it refuses past its own limit unannounced). */
+    if ((stale = find_pending(adm, fd)) != NULL) {
+        list_unlink(&adm->pending, stale);
+        conn_forget(adm, stale);
+    }
+    total = adm->n_conns - adm->n_dropping;
+    c = *find_client(adm, text);
+    mine = c ? c->n : 0;
+    if (total >= adm->max_conns + GH_ADMISSION_RESERVE &&
+        mine < adm->max_per_client + GH_ADMISSION_CLIENT_RESERVE)
+        room = make_room(adm, mine);
+    ok = room && mine < adm->max_per_client + GH_ADMISSION_CLIENT_RESERVE;
+    /* Counted now, not when libmicrohttpd starts it on an I/O thread: the next accept, a
+     * moment later, must see it. */
+    if (ok && (*rec = conn_new(adm, text, fd)) != NULL)
+        list_push(&adm->pending, *rec);
+    pthread_mutex_unlock(&adm->mu);
+    if (!room)
+        log_counted(&adm->refused, "connection refused at accept: MAX_CONNECTIONS reached", text);
+    else if (!ok)
+        log_counted(&adm->refused,
+                    "connection refused at accept: MAX_CONNECTIONS_PER_CLIENT reached", text);
+    return ok;
+}
+
+void gh_admission_unadmit(struct gh_admission *adm, struct gh_conn *rec)
+{
+    if (!rec)
+        return;
+    pthread_mutex_lock(&adm->mu);
+    for (struct gh_conn *c = adm->pending; c; c = c->next)
+        if (c == rec) { /* not yet expired by the reaper */
+            list_unlink(&adm->pending, c);
+            conn_forget(adm, c);
+            break;
+        }
+    pthread_mutex_unlock(&adm->mu);
+}
+
+/* On the I/O thread: the connection starts with the record its accept made, or a new one. */
 static void conn_open(struct gh_admission *adm, struct MHD_Connection *conn, void **ctx)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     const union MHD_ConnectionInfo *fi =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    struct gh_conn *c = gh_malloc(sizeof *c);
+    MHD_socket fd = fi ? fi->connect_fd : MHD_INVALID_SOCKET;
     char text[INET6_ADDRSTRLEN];
-    struct client **pp, *cl;
+    struct gh_conn *c;
 
-    *ctx = c;
-    if (!c)
-        return; /* not counted; the request path copes with no record */
-    memset(c, 0, sizeof *c);
-    c->fd = fi ? fi->connect_fd : MHD_INVALID_SOCKET;
-    set_phase(c, PHASE_HEADERS);
     addr_text(ci ? ci->client_addr : NULL, text, sizeof text);
     pthread_mutex_lock(&adm->mu);
-    pp = find_client(adm, text);
-    cl = *pp;
-    if (!cl && (cl = gh_malloc(sizeof *cl)) != NULL) {
-        memset(cl, 0, sizeof *cl);
-        snprintf(cl->addr, sizeof cl->addr, "%s", text);
-        *pp = cl;
+    c = fd == MHD_INVALID_SOCKET ? NULL : find_pending(adm, fd);
+    if (c) {
+        list_unlink(&adm->pending, c);
+        set_phase(c, PHASE_HEADERS); /* the header deadline runs from now */
+    } else {
+        c = conn_new(adm, text, fd);
     }
-    if (cl)
-        cl->n++;
-    c->client = cl;
-    c->next = adm->conns;
-    if (adm->conns)
-        adm->conns->prev = c;
-    adm->conns = c;
-    adm->n_conns++;
-    atomic_store(&adm->crowded, adm->n_conns * 10 >= adm->max_conns * 9);
+    if (c)
+        list_push(&adm->conns, c);
     pthread_mutex_unlock(&adm->mu);
+    *ctx = c;
 }
 
 static void release_budget(struct gh_admission *adm, struct gh_conn *c)
@@ -271,8 +358,6 @@ static void release_budget(struct gh_admission *adm, struct gh_conn *c)
  * sockets down under mu) can never touch a descriptor that was reused. */
 static void conn_close(struct gh_admission *adm, struct gh_conn *c)
 {
-    struct client **pp;
-
     if (!c)
         return;
     release_budget(adm, c);
@@ -293,21 +378,9 @@ static void conn_close(struct gh_admission *adm, struct gh_conn *c)
     }
     if (c->dropped)
         adm->n_dropping--;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        adm->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    adm->n_conns--;
-    if (c->client && --c->client->n == 0) {
-        pp = find_client(adm, c->client->addr);
-        *pp = c->client->next;
-        gh_free(c->client);
-    }
-    atomic_store(&adm->crowded, adm->n_conns * 10 >= adm->max_conns * 9);
+    list_unlink(&adm->conns, c);
+    conn_forget(adm, c);
     pthread_mutex_unlock(&adm->mu);
-    gh_free(c);
 }
 
 void gh_admission_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
@@ -438,6 +511,14 @@ void gh_admission_end(struct gh_admission *adm, struct gh_conn *c)
     set_phase(c, PHASE_IDLE);
 }
 
+void gh_admission_counts(struct gh_admission *adm, int *open, unsigned long long *refused)
+{
+    pthread_mutex_lock(&adm->mu);
+    *open = adm->n_conns;
+    pthread_mutex_unlock(&adm->mu);
+    *refused = atomic_load(&adm->refused);
+}
+
 int gh_admission_crowded(struct gh_admission *adm)
 {
     return atomic_load(&adm->crowded);
@@ -496,11 +577,26 @@ static const char *verdict(struct gh_admission *adm, struct gh_conn *c, long lon
     return NULL;
 }
 
+/* Under mu: records of connections libmicrohttpd has not started within PENDING_MS. It starts
+ * one within milliseconds, or closes it unannounced (past its own connection limit): such a
+ * record is found here, or at the next accept of its descriptor number. */
+static void forget_lost(struct gh_admission *adm, long long now)
+{
+    for (struct gh_conn *c = adm->pending, *next; c; c = next) {
+        next = c->next;
+        if (now - atomic_load(&c->phase_ms) > PENDING_MS) {
+            list_unlink(&adm->pending, c);
+            conn_forget(adm, c);
+        }
+    }
+}
+
 static void reap(struct gh_admission *adm)
 {
     long long now = (long long)gh_mono_ms();
 
     pthread_mutex_lock(&adm->mu);
+    forget_lost(adm, now);
     for (struct gh_conn *c = adm->conns; c; c = c->next) {
         atomic_ullong *counter = NULL;
         const char *why;
@@ -630,6 +726,12 @@ void gh_admission_free(struct gh_admission *adm)
         pthread_cond_signal(&adm->stop_cv);
         pthread_mutex_unlock(&adm->stop_mu);
         pthread_join(adm->reaper, NULL);
+    }
+    while (adm->pending) { /* handed over as the daemon stopped */
+        struct gh_conn *c = adm->pending;
+
+        list_unlink(&adm->pending, c);
+        conn_forget(adm, c);
     }
     for (int i = 0; i < adm->n_lingering; i++)
         close(adm->lingering[i].fd);

@@ -36,9 +36,17 @@ struct gh_admission *gh_admission_new(const struct gh_http_config *cfg);
 /* Stops the reaper and frees. Call after the daemon stopped (every connection closed). */
 void gh_admission_free(struct gh_admission *adm);
 
-/* libmicrohttpd callbacks: MHD_OPTION_ACCEPT_POLICY (cls = adm), MHD_OPTION_NOTIFY_CONNECTION
- * (cls = adm) and MHD_OPTION_UNESCAPE_CALLBACK (cls = adm; flags control bytes). */
-enum MHD_Result gh_admission_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen);
+/* At accept, on the listener's thread: 1 when the connection on fd from addr may be handed to
+ * libmicrohttpd (counted from now; its record in *rec, NULL when out of memory), 0 when it is
+ * to be closed at once (far past MAX_CONNECTIONS or MAX_CONNECTIONS_PER_CLIENT; logged). */
+int gh_admission_admit(struct gh_admission *adm, MHD_socket fd, const struct sockaddr *addr,
+                       struct gh_conn **rec);
+
+/* libmicrohttpd refused (and closed) a connection admit let in: it is uncounted. */
+void gh_admission_unadmit(struct gh_admission *adm, struct gh_conn *rec);
+
+/* libmicrohttpd callbacks: MHD_OPTION_NOTIFY_CONNECTION (cls = adm) and
+ * MHD_OPTION_UNESCAPE_CALLBACK (cls = adm; flags control bytes). */
 void gh_admission_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
                          enum MHD_ConnectionNotificationCode toe);
 size_t gh_admission_unescape(void *cls, struct MHD_Connection *conn, char *s);
@@ -67,6 +75,9 @@ void gh_admission_linger(struct gh_conn *c);
 
 /* The request is over: its budget goes back; the connection idles (keep-alive). */
 void gh_admission_end(struct gh_admission *adm, struct gh_conn *c);
+
+/* Connections open now (from their accept to their close), and those closed at accept. */
+void gh_admission_counts(struct gh_admission *adm, int *open, unsigned long long *refused);
 
 /* Near MAX_CONNECTIONS: responses should close their connection. */
 int gh_admission_crowded(struct gh_admission *adm);

@@ -25,6 +25,10 @@ enum gh_http_pool {
 /* Requests waiting for a worker now, by enum gh_http_pool; zeros when no server runs. */
 void gh_http_queue_waiting(int out[2]);
 
+/* Client connections open now, and those closed at accept (past the connection limits);
+ * zeros when no server runs. */
+void gh_http_connections(int *open, unsigned long long *refused);
+
 /* Bodies of the JSON routes (feedback) are capped here; only analyze takes images. */
 #define GH_HTTP_JSON_BODY_MAX (16u << 10)
 

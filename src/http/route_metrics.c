@@ -149,6 +149,24 @@ static void write_queues(struct gh_buf *b)
     gh_metrics_write_sample(b, name, analysis, waiting[GH_HTTP_POOL_ANALYSIS]);
 }
 
+/* Connections held and refused: under a flood, how close MAX_CONNECTIONS is and how much is
+ * being turned away at accept. */
+static void write_connections(struct gh_buf *b)
+{
+    unsigned long long refused;
+    int open;
+
+    gh_http_connections(&open, &refused);
+    write_one(b, "gymhelper_http_connections", "gauge",
+              "Client connections open now, from their accept to their close (MAX_CONNECTIONS "
+              "and its reserve bound them).",
+              open);
+    write_one(b, "gymhelper_http_connections_refused_total", "counter",
+              "Connections closed at accept, past MAX_CONNECTIONS or MAX_CONNECTIONS_PER_CLIENT "
+              "and their reserves.",
+              (double)refused);
+}
+
 static void write_process(struct gh_buf *b, struct gh_app *app)
 {
     static const char info[] = "gymhelper_build_info";
@@ -180,6 +198,7 @@ int gh_route_metrics(struct gh_http_request *req)
         write_redis(&b, app->redis);
         write_clip(&b);
         write_queues(&b);
+        write_connections(&b);
         write_process(&b, app);
     }
     text = gh_buf_take(&b, &len);

@@ -5,6 +5,7 @@
 #include "internal.h"
 
 #include "admission.h"
+#include "listener.h"
 
 #include "gh/alloc.h"
 #include "gh/clock.h"
@@ -45,7 +46,7 @@ struct gh_http_server {
     atomic_int processing; /* of those, the ones whose body is in (being answered) */
     struct pool pools[2];  /* by enum gh_http_pool */
     struct gh_admission *adm;
-    int listen_fd; /* from MHD_quiesce_daemon, closed once the daemon has stopped; else -1 */
+    struct gh_listener *listener;
 };
 
 /* The server of the current process; routes reach the worker queue through it. One server
@@ -837,6 +838,14 @@ static void queue_waiting(const struct gh_http_server *srv, int out[2])
     out[GH_HTTP_POOL_ANALYSIS] = pool_waiting(&srv->pools[GH_HTTP_POOL_ANALYSIS]);
 }
 
+void gh_http_connections(int *open, unsigned long long *refused)
+{
+    *open = 0;
+    *refused = 0;
+    if (the_server && the_server->adm)
+        gh_admission_counts(the_server->adm, open, refused);
+}
+
 void gh_http_queue_waiting(int out[2])
 {
     if (the_server) {
@@ -862,10 +871,9 @@ static void server_free(struct gh_http_server *srv)
     /* Light work may hand on to the analysis pool, never the reverse: stop in that order. */
     pool_stop(&srv->pools[GH_HTTP_POOL_LIGHT]);
     pool_stop(&srv->pools[GH_HTTP_POOL_ANALYSIS]);
+    gh_listener_free(srv->listener); /* nothing is handed to the daemon as it stops */
     if (srv->daemon)
         MHD_stop_daemon(srv->daemon);
-    if (srv->listen_fd >= 0)
-        close(srv->listen_fd);
     gh_admission_free(srv->adm);
     pool_fini(&srv->pools[GH_HTTP_POOL_LIGHT]);
     pool_fini(&srv->pools[GH_HTTP_POOL_ANALYSIS]);
@@ -909,9 +917,9 @@ int gh_http_start(const struct gh_http_config *cfg, struct gh_app *app, struct g
     struct gh_http_server *srv;
     struct sockaddr_storage ss;
     socklen_t ss_len = 0;
-    const union MHD_DaemonInfo *info;
-    unsigned int flags =
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC;
+    /* No listening socket: listener.c accepts and hands connections over. */
+    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+                         MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | MHD_USE_NO_LISTEN_SOCKET;
     int rc;
 
     *out = NULL;
@@ -924,7 +932,6 @@ int gh_http_start(const struct gh_http_config *cfg, struct gh_app *app, struct g
     if (!srv)
         return gh_err_set(err, GH_ENOMEM, "out of memory starting the server");
     memset(srv, 0, sizeof *srv);
-    srv->listen_fd = -1;
     srv->app = app;
     for (int i = 0; i < 2; i++) {
         pthread_mutex_init(&srv->pools[i].mu, NULL);
@@ -934,30 +941,37 @@ int gh_http_start(const struct gh_http_config *cfg, struct gh_app *app, struct g
     rc = start_workers(srv, cfg, err);
     if (rc)
         goto fail;
-    if (ss.ss_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
     srv->adm = gh_admission_new(cfg);
     if (!srv->adm) {
         rc = gh_err_set(err, GH_ENOMEM, "out of memory starting the server");
         goto fail;
     }
+    rc = gh_listener_open((struct sockaddr *)&ss, ss_len, &srv->listener, &srv->port, err);
+    if (rc) {
+        char why[GH_ERR_MSG_CAP];
+
+        snprintf(why, sizeof why, "%s", err->msg);
+        rc = gh_err_set(err, GH_EBACKEND,
+                        "cannot listen on %s:%d (is the port in use, or the address not local?): "
+                        "%s",
+                        cfg->host, cfg->port, why);
+        goto fail;
+    }
     srv->daemon = MHD_start_daemon(
-        flags, (uint16_t)cfg->port, gh_admission_accept, srv->adm, on_request, srv,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
+        flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned int)(cfg->io_threads > 0 ? cfg->io_threads : 1), MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned int)cfg->connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned int)(cfg->max_connections + GH_ADMISSION_RESERVE + GH_ADMISSION_ROOM),
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
         gh_admission_notify, srv->adm, MHD_OPTION_UNESCAPE_CALLBACK, gh_admission_unescape,
-        srv->adm, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
+        srv->adm, MHD_OPTION_END);
     if (!srv->daemon) {
-        rc = gh_err_set(err, GH_EBACKEND,
-                        "cannot listen on %s:%d (is the port in use, or the address not local?)",
-                        cfg->host, cfg->port);
+        rc = gh_err_set(err, GH_EBACKEND, "cannot start the HTTP server (libmicrohttpd)");
         goto fail;
     }
-    info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    srv->port = info ? info->port : cfg->port;
+    rc = gh_listener_start(srv->listener, srv->daemon, srv->adm, err);
+    if (rc)
+        goto fail;
     *out = srv;
     return GH_OK;
 fail:
@@ -990,19 +1004,11 @@ enum { SHUTDOWN_DRAIN_MS = 5000 };
 
 void gh_http_stop(struct gh_http_server *srv, int grace_ms)
 {
-    MHD_socket fd;
-
     if (!srv)
         return;
-    /* Stop accepting; requests already started (queued or on a worker) may finish. */
-    /* Shut down, not closed: new clients are refused at once, while the fd stays valid until
-     * MHD_stop_daemon, whose polling thread may still take it out of its epoll set (a closed fd
-     * there is a libmicrohttpd panic, seen once under TSan). */
-    fd = MHD_quiesce_daemon(srv->daemon);
-    if (fd != MHD_INVALID_SOCKET) {
-        shutdown(fd, SHUT_RDWR);
-        srv->listen_fd = fd;
-    }
+    /* Stop accepting (new clients are refused from here); requests already started (queued or
+     * on a worker) may finish. */
+    gh_listener_stop(srv->listener);
     wait_zero(&srv->processing, gh_mono_ms() + grace_ms);
     if (atomic_load(&srv->processing) > 0) {
         int waiting[2];

@@ -10,6 +10,7 @@ Timing is asserted only as generous deadlines against hangs; the numbers are in 
 import http.client
 import json
 import os
+import re
 import socket
 import threading
 import time
@@ -324,8 +325,8 @@ def test_many_connections_from_one_address(server, photos):
     try:
         time.sleep(0.5)
         open_now = [s for s in held if not closed_within(s, 0.01)]
-        # the limit, the reserve told 503, and up to one more per I/O thread accepting at once
-        assert len(open_now) <= 16 + 4 + 2, "%d attacker connections held" % len(open_now)
+        # the limit and the reserve told 503: each accept counts before the next one is decided
+        assert len(open_now) <= 16 + 4, "%d attacker connections held" % len(open_now)
         for _ in range(20):
             status, raw = get_from(server.port, "/health", timeout=5)
             assert status == 200, raw[:300]
@@ -355,6 +356,44 @@ def test_over_the_per_client_limit_is_told_503(server):
     finally:
         for s in socks:
             s.close()
+
+
+def metric(port, name):
+    """A sample of /metrics (fetched from OTHER, over one connection of its own)."""
+    status, raw = get_from(port, "/metrics")
+    assert status == 200, raw[:300]
+    m = re.search(rb"^%s (\S+)$" % name.encode(), raw, re.M)
+    assert m, raw[-2000:]
+    return float(m.group(1))
+
+
+def test_connections_are_counted_from_accept_to_close(binary, procs):
+    """Each connection counts from its accept, before the next accept is decided: a burst of 30
+    from one address gets exactly MAX_CONNECTIONS_PER_CLIENT and the reserve, the rest closed at
+    accept; and every count goes back when the sockets close, however fast they come and go
+    (the gauge then shows only the /metrics request's own connection)."""
+    srv = procs.server(binary, env={"MAX_CONNECTIONS_PER_CLIENT": "8"})
+    socks = []
+    try:
+        for _ in range(30):
+            socks.append(connect(srv.port))
+        time.sleep(0.3)
+        open_now = [s for s in socks if not closed_within(s, 0.01)]
+        assert len(open_now) == 8 + 4, "%d of 30 held" % len(open_now)
+        assert metric(srv.port, "gymhelper_http_connections") == 8 + 4 + 1
+        assert metric(srv.port, "gymhelper_http_connections_refused_total") == 30 - 12
+    finally:
+        for s in socks:
+            s.close()
+    for _ in range(300):  # churn: connect and leave, with and without a request
+        s = connect(srv.port)
+        if _ % 2:
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.close()
+    deadline = time.monotonic() + 10
+    while metric(srv.port, "gymhelper_http_connections") != 1:
+        assert time.monotonic() < deadline, "connections still counted after their close"
+        time.sleep(0.1)
 
 
 def test_idle_keepalive_connections_go_first(binary, procs):
