@@ -90,6 +90,11 @@ struct gh_admission {
     struct client *buckets[N_BUCKETS];
     atomic_size_t used; /* upload bytes reserved */
     atomic_int crowded;
+    pthread_cond_t room;  /* signalled under mu when a connection starts or closes */
+    int room_waiters;     /* the listener waits on room (under mu) */
+    atomic_int n_open;    /* n_conns, for gh_admission_full without the lock */
+    atomic_int n_pending; /* records on pending, likewise */
+    int hard;             /* no more connections than this, dropping and pending ones included */
     /* refusals and drops, for rate-limited log lines */
     atomic_ullong refused, dropped_headers, dropped_slow, dropped_idle, dropped_for_room;
     /* Sockets to drain: closing connections add them to the inbox (under mu); the reaper moves
@@ -198,6 +203,15 @@ static void set_phase(struct gh_conn *c, enum phase p)
     atomic_store(&c->phase, (int)p);
 }
 
+/* Under mu, after n_conns changed. */
+static void recount(struct gh_admission *adm)
+{
+    atomic_store(&adm->n_open, adm->n_conns);
+    atomic_store(&adm->crowded, adm->n_conns * 10 >= adm->max_conns * 9);
+    if (adm->room_waiters)
+        pthread_cond_signal(&adm->room);
+}
+
 static void list_push(struct gh_conn **head, struct gh_conn *c)
 {
     c->prev = NULL;
@@ -216,6 +230,21 @@ static void list_unlink(struct gh_conn **head, struct gh_conn *c)
     if (c->next)
         c->next->prev = c->prev;
     c->prev = c->next = NULL;
+}
+
+/* Under mu: the pending list and its count. */
+static void pending_push(struct gh_admission *adm, struct gh_conn *c)
+{
+    list_push(&adm->pending, c);
+    atomic_fetch_add(&adm->n_pending, 1);
+}
+
+static void pending_unlink(struct gh_admission *adm, struct gh_conn *c)
+{
+    list_unlink(&adm->pending, c);
+    atomic_fetch_sub(&adm->n_pending, 1);
+    if (adm->room_waiters)
+        pthread_cond_signal(&adm->room);
 }
 
 /* Under mu: a counted record for a new connection from addr (text); NULL when out of memory
@@ -241,7 +270,7 @@ static struct gh_conn *conn_new(struct gh_admission *adm, const char *addr, MHD_
         cl->n++;
     c->client = cl;
     adm->n_conns++;
-    atomic_store(&adm->crowded, adm->n_conns * 10 >= adm->max_conns * 9);
+    recount(adm);
     return c;
 }
 
@@ -255,7 +284,7 @@ static void conn_forget(struct gh_admission *adm, struct gh_conn *c)
         gh_free(c->client);
     }
     adm->n_conns--;
-    atomic_store(&adm->crowded, adm->n_conns * 10 >= adm->max_conns * 9);
+    recount(adm);
     gh_free(c);
 }
 
@@ -283,20 +312,22 @@ int gh_admission_admit(struct gh_admission *adm, MHD_socket fd, const struct soc
     /* fd is new, so a record still waiting under its number belongs to a connection that
      * libmicrohttpd closed without starting (it refuses past its own limit unannounced). */
     if ((stale = find_pending(adm, fd)) != NULL) {
-        list_unlink(&adm->pending, stale);
+        pending_unlink(adm, stale);
         conn_forget(adm, stale);
     }
     total = adm->n_conns - adm->n_dropping;
     c = *find_client(adm, text);
     mine = c ? c->n : 0;
-    if (total >= adm->max_conns + GH_ADMISSION_RESERVE &&
-        mine < adm->max_per_client + GH_ADMISSION_CLIENT_RESERVE)
+    if (adm->n_conns >= adm->hard) /* the listener waits for this; a race got past it */
+        room = 0;
+    else if (total >= adm->max_conns + GH_ADMISSION_RESERVE &&
+             mine < adm->max_per_client + GH_ADMISSION_CLIENT_RESERVE)
         room = make_room(adm, mine);
     ok = room && mine < adm->max_per_client + GH_ADMISSION_CLIENT_RESERVE;
     /* Counted now, not when libmicrohttpd starts it on an I/O thread: the next accept, a
      * moment later, must see it. */
     if (ok && (*rec = conn_new(adm, text, fd)) != NULL)
-        list_push(&adm->pending, *rec);
+        pending_push(adm, *rec);
     pthread_mutex_unlock(&adm->mu);
     if (!room)
         log_counted(&adm->refused, "connection refused at accept: MAX_CONNECTIONS reached", text);
@@ -313,7 +344,7 @@ void gh_admission_unadmit(struct gh_admission *adm, struct gh_conn *rec)
     pthread_mutex_lock(&adm->mu);
     for (struct gh_conn *c = adm->pending; c; c = c->next)
         if (c == rec) { /* not yet expired by the reaper */
-            list_unlink(&adm->pending, c);
+            pending_unlink(adm, c);
             conn_forget(adm, c);
             break;
         }
@@ -335,7 +366,7 @@ static void conn_open(struct gh_admission *adm, struct MHD_Connection *conn, voi
     pthread_mutex_lock(&adm->mu);
     c = fd == MHD_INVALID_SOCKET ? NULL : find_pending(adm, fd);
     if (c) {
-        list_unlink(&adm->pending, c);
+        pending_unlink(adm, c);
         set_phase(c, PHASE_HEADERS); /* the header deadline runs from now */
     } else {
         c = conn_new(adm, text, fd);
@@ -519,6 +550,28 @@ void gh_admission_counts(struct gh_admission *adm, int *open, unsigned long long
     *refused = atomic_load(&adm->refused);
 }
 
+int gh_admission_full(struct gh_admission *adm)
+{
+    return atomic_load(&adm->n_open) >= adm->hard ||
+           atomic_load(&adm->n_pending) >= GH_ADMISSION_PENDING_MAX;
+}
+
+void gh_admission_wait_room(struct gh_admission *adm, int ms)
+{
+    struct timespec until;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += (long)ms * 1000000L;
+    until.tv_sec += until.tv_nsec / 1000000000L;
+    until.tv_nsec %= 1000000000L;
+    pthread_mutex_lock(&adm->mu);
+    adm->room_waiters++;
+    while (gh_admission_full(adm) && pthread_cond_timedwait(&adm->room, &adm->mu, &until) == 0)
+        ;
+    adm->room_waiters--;
+    pthread_mutex_unlock(&adm->mu);
+}
+
 int gh_admission_crowded(struct gh_admission *adm)
 {
     return atomic_load(&adm->crowded);
@@ -585,7 +638,7 @@ static void forget_lost(struct gh_admission *adm, long long now)
     for (struct gh_conn *c = adm->pending, *next; c; c = next) {
         next = c->next;
         if (now - atomic_load(&c->phase_ms) > PENDING_MS) {
-            list_unlink(&adm->pending, c);
+            pending_unlink(adm, c);
             conn_forget(adm, c);
         }
     }
@@ -700,12 +753,14 @@ struct gh_admission *gh_admission_new(const struct gh_http_config *cfg)
     memset(adm, 0, sizeof *adm);
     adm->max_conns = cfg->max_connections > 0 ? cfg->max_connections : 1;
     adm->max_per_client = cfg->max_connections_per_client > 0 ? cfg->max_connections_per_client : 1;
+    adm->hard = adm->max_conns + GH_ADMISSION_RESERVE + GH_ADMISSION_ROOM;
     adm->budget = cfg->upload_memory;
     adm->header_ms = (long long)cfg->header_timeout_s * 1000;
     adm->idle_ms = (long long)cfg->connection_timeout_s * 1000;
     adm->grace_ms = (long long)cfg->upload_grace_s * 1000;
     adm->min_rate = cfg->upload_min_rate;
     pthread_mutex_init(&adm->mu, NULL);
+    pthread_cond_init(&adm->room, NULL);
     pthread_mutex_init(&adm->stop_mu, NULL);
     pthread_cond_init(&adm->stop_cv, NULL);
     if (pthread_create(&adm->reaper, NULL, reaper_main, adm) != 0) {
@@ -730,7 +785,7 @@ void gh_admission_free(struct gh_admission *adm)
     while (adm->pending) { /* handed over as the daemon stopped */
         struct gh_conn *c = adm->pending;
 
-        list_unlink(&adm->pending, c);
+        pending_unlink(adm, c);
         conn_forget(adm, c);
     }
     for (int i = 0; i < adm->n_lingering; i++)
@@ -746,6 +801,7 @@ void gh_admission_free(struct gh_admission *adm)
         }
     pthread_cond_destroy(&adm->stop_cv);
     pthread_mutex_destroy(&adm->stop_mu);
+    pthread_cond_destroy(&adm->room);
     pthread_mutex_destroy(&adm->mu);
     gh_free(adm);
 }

@@ -23,11 +23,13 @@ enum gh_admit {
  * new connections are closed at accept without a word. */
 #define GH_ADMISSION_RESERVE        64
 #define GH_ADMISSION_CLIENT_RESERVE 4
-/* Room above MAX_CONNECTIONS + GH_ADMISSION_RESERVE (libmicrohttpd's own limit includes it)
- * for clients admitted by making room: when the server is full, a client holding fewer
- * connections than the busiest address is let in and one of that address's connections still
- * sending its headers (or idle between requests) is shut down; this room covers the moments
- * until those are closed. A flood from some addresses never locks everyone else out. */
+/* Room above MAX_CONNECTIONS + GH_ADMISSION_RESERVE for clients admitted by making room: when
+ * the server is full, a client holding fewer connections than the busiest address is let in
+ * and one of that address's connections still sending its headers (or idle between requests)
+ * is shut down; this room covers the moments until those are closed. A flood from some
+ * addresses never locks everyone else out. Past MAX_CONNECTIONS + both, counting connections
+ * shut down but not yet closed, nothing is accepted: new clients wait in the kernel's backlog
+ * until one closes (gh_admission_full). */
 #define GH_ADMISSION_ROOM 64
 
 /* A watcher (one reaper thread) for cfg's limits. NULL on allocation failure. */
@@ -78,6 +80,22 @@ void gh_admission_end(struct gh_admission *adm, struct gh_conn *c);
 
 /* Connections open now (from their accept to their close), and those closed at accept. */
 void gh_admission_counts(struct gh_admission *adm, int *open, unsigned long long *refused);
+
+/* Admitted connections libmicrohttpd has not started yet, at most: past them the listener waits
+ * for its I/O threads. Accepting faster than they start connections would count, for a client
+ * that reconnects after each answer (Connection: close near the limit), its new connections
+ * while its old ones still wait to be closed: it would look twice its size to make_room and
+ * be refused in place of the flood. Accepting at the I/O threads' pace keeps what
+ * libmicrohttpd's own accept loop did. */
+#define GH_ADMISSION_PENDING_MAX 8
+
+/* 1 while the listener should leave new connections in the kernel's backlog: every connection
+ * the limits allow is open (closing ones included), or GH_ADMISSION_PENDING_MAX wait to be
+ * started (it waits with gh_admission_wait_room), rather than accepting and closing them. */
+int gh_admission_full(struct gh_admission *adm);
+
+/* Waits until gh_admission_full is 0, or ms pass. */
+void gh_admission_wait_room(struct gh_admission *adm, int ms);
 
 /* Near MAX_CONNECTIONS: responses should close their connection. */
 int gh_admission_crowded(struct gh_admission *adm);

@@ -30,6 +30,8 @@
 /* Pause after a failed accept for lack of descriptors or memory: the pending connection stays
  * readable, so retrying at once would spin a core while nothing can be freed. */
 #define BACKOFF_MS 20
+/* The longest wait for room before the stop flag is looked at again. */
+#define ROOM_WAIT_MS 50
 
 struct gh_listener {
     int fd;
@@ -65,8 +67,13 @@ static void accept_pending(struct gh_listener *l)
         struct sockaddr_storage ss;
         socklen_t len = sizeof ss;
         struct gh_conn *rec = NULL;
-        int fd = accept4(l->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd;
 
+        if (gh_admission_full(l->adm)) { /* as libmicrohttpd's own listener did at its limit */
+            gh_admission_wait_room(l->adm, ROOM_WAIT_MS);
+            continue;
+        }
+        fd = accept4(l->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             int e = errno;
             unsigned long long n;

@@ -920,7 +920,8 @@ int gh_http_start(const struct gh_http_config *cfg, struct gh_app *app, struct g
     /* No listening socket: listener.c accepts and hands connections over. */
     unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
                          MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | MHD_USE_NO_LISTEN_SOCKET;
-    int rc;
+    int rc, io_threads = cfg->io_threads > 0 ? cfg->io_threads : 1;
+    unsigned int mhd_limit;
 
     *out = NULL;
     if (the_server)
@@ -957,11 +958,15 @@ int gh_http_start(const struct gh_http_config *cfg, struct gh_app *app, struct g
                         cfg->host, cfg->port, why);
         goto fail;
     }
+    /* Admission bounds connections (gh_admission_full). libmicrohttpd splits its own limit
+     * among the I/O threads and silently closes what it cannot take, so each thread gets room
+     * for all of them: that limit is never what decides. */
+    mhd_limit = (unsigned int)(cfg->max_connections + GH_ADMISSION_RESERVE + GH_ADMISSION_ROOM) *
+                (unsigned int)io_threads;
     srv->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned int)(cfg->io_threads > 0 ? cfg->io_threads : 1), MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned int)cfg->connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned int)(cfg->max_connections + GH_ADMISSION_RESERVE + GH_ADMISSION_ROOM),
+        (unsigned int)io_threads, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned int)cfg->connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
         gh_admission_notify, srv->adm, MHD_OPTION_UNESCAPE_CALLBACK, gh_admission_unescape,
         srv->adm, MHD_OPTION_END);
