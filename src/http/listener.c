@@ -36,7 +36,7 @@
 struct gh_listener {
     int fd;
     int wake; /* eventfd: stop */
-    pthread_t thread;
+    pthread_t threads[GH_LISTENER_THREADS_MAX];
     int started;
     struct MHD_Daemon *daemon;
     struct gh_admission *adm;
@@ -157,13 +157,17 @@ int gh_listener_open(const struct sockaddr *addr, socklen_t len, struct gh_liste
 }
 
 int gh_listener_start(struct gh_listener *l, struct MHD_Daemon *daemon, struct gh_admission *adm,
-                      struct gh_err *err)
+                      int n_threads, struct gh_err *err)
 {
     l->daemon = daemon;
     l->adm = adm;
-    if (pthread_create(&l->thread, NULL, accept_main, l) != 0)
-        return gh_err_set(err, GH_EBACKEND, "cannot start the accepting thread");
-    l->started = 1;
+    if (n_threads > GH_LISTENER_THREADS_MAX)
+        n_threads = GH_LISTENER_THREADS_MAX;
+    for (int i = 0; i < (n_threads > 0 ? n_threads : 1); i++) {
+        if (pthread_create(&l->threads[i], NULL, accept_main, l) != 0)
+            return gh_err_set(err, GH_EBACKEND, "cannot start the accepting threads");
+        l->started++;
+    }
     return GH_OK;
 }
 
@@ -177,7 +181,8 @@ void gh_listener_stop(struct gh_listener *l)
         atomic_store(&l->stopping, 1);
         while (write(l->wake, &one, sizeof one) < 0 && errno == EINTR)
             ;
-        pthread_join(l->thread, NULL);
+        for (int i = 0; i < l->started; i++)
+            pthread_join(l->threads[i], NULL);
         l->started = 0;
     }
     if (l->fd >= 0) {

@@ -16,10 +16,12 @@ struct gh_listener;
 int gh_listener_open(const struct sockaddr *addr, socklen_t len, struct gh_listener **out,
                      int *port, struct gh_err *err);
 
-/* Starts accepting: each connection admission lets in goes to daemon (started with
- * MHD_USE_NO_LISTEN_SOCKET and MHD_USE_ITC). */
+#define GH_LISTENER_THREADS_MAX 8
+
+/* Starts n_threads (1..GH_LISTENER_THREADS_MAX) accepting threads: each connection admission
+ * lets in goes to daemon (started with MHD_USE_NO_LISTEN_SOCKET and MHD_USE_ITC). */
 int gh_listener_start(struct gh_listener *l, struct MHD_Daemon *daemon, struct gh_admission *adm,
-                      struct gh_err *err);
+                      int n_threads, struct gh_err *err);
 
 /* Stops accepting: from its return new clients are refused by the kernel and nothing more is
  * handed to the daemon. Idempotent. */

@@ -974,7 +974,7 @@ int gh_http_start(const struct gh_http_config *cfg, struct gh_app *app, struct g
         rc = gh_err_set(err, GH_EBACKEND, "cannot start the HTTP server (libmicrohttpd)");
         goto fail;
     }
-    rc = gh_listener_start(srv->listener, srv->daemon, srv->adm, err);
+    rc = gh_listener_start(srv->listener, srv->daemon, srv->adm, io_threads, err);
     if (rc)
         goto fail;
     *out = srv;
