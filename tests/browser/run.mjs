@@ -96,6 +96,21 @@ function accessLogCount() {
   return accessLogPaths().length;
 }
 
+/** The access log's length once it has stopped growing for 300 ms. A request is logged when its
+ * answer has gone out completely, which can be after the browser has used it: the catalogue
+ * was drawn while its GET (157 ms to complete) was still unlogged, and that line then counted as
+ * a request made offline. */
+async function settledAccessLogCount() {
+  let n = accessLogCount();
+  for (let i = 0; i < 50; i++) {
+    await sleep(300);
+    const m = accessLogCount();
+    if (m === n) return n;
+    n = m;
+  }
+  return n;
+}
+
 /** "METHOD path status" of every request in the server's access log so far. */
 function accessLogPaths() {
   const out = [];
@@ -575,7 +590,7 @@ try {
     await p.locator(tid('nav-catalogue')).click();
     const items = p.locator(tid('catalogue-item'));
     await poll(async () => (await items.count()) === N, 'the catalogue online');
-    const before = accessLogCount();
+    const before = await settledAccessLogCount();
     await ctx.setOffline(true);
     const fromSW = {};
     p.on('response', (r) => { const u = new URL(r.url()); if (u.pathname === '/' || u.pathname === '/api/v1/equipment') fromSW[u.pathname] = r.fromServiceWorker() && r.status(); });
