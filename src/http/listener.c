@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* The listening socket and its accept thread. libmicrohttpd's own listener cannot be stopped
- * safely while its I/O threads run: MHD_quiesce_daemon (0.9.75, and upstream still) takes the
- * socket out of each I/O thread's epoll set while that thread, woken by any connection, may be
- * taking it out too, and whichever loses the race gets ENOENT and aborts the process ("Failed
- * to remove listen FD from epoll set"): a server stopped under traffic died with SIGABRT
- * instead of finishing its requests. So the daemon runs without a listening socket and this
- * thread accepts, asks admission, and hands each connection over (MHD_add_connection, which
- * wakes an I/O thread through its ITC). Stopping ends the thread and closes the socket: from
- * then on the kernel refuses new clients, so a balancer tries another instance. */
+/* The listening socket and its accepting threads (one per I/O thread: under a flood of
+ * refused reconnects the accept queue is what a new client waits in). libmicrohttpd's own
+ * listener cannot be stopped safely while its I/O threads run: MHD_quiesce_daemon (0.9.75, and
+ * upstream still) takes the socket out of each I/O thread's epoll set while that thread, woken
+ * by any connection, may be taking it out too, and whichever loses the race gets ENOENT and
+ * aborts the process ("Failed to remove listen FD from epoll set"): a server stopped under
+ * traffic died with SIGABRT instead of finishing its requests. So the daemon runs without a
+ * listening socket and these threads accept, ask admission, and hand each connection over
+ * (MHD_add_connection, which wakes an I/O thread through its ITC). Stopping ends the threads
+ * and closes the socket: from then on the kernel refuses new clients, so a balancer tries
+ * another instance. */
 #include "listener.h"
 
 #include "admission.h"

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The listening socket and the thread that accepts on it (see listener.c for why libmicrohttpd
+/* The listening socket and the threads that accept on it (see listener.c for why libmicrohttpd
  * does not listen itself). Inside src/http only. */
 #ifndef GH_HTTP_LISTENER_H
 #define GH_HTTP_LISTENER_H

@@ -868,10 +868,10 @@ static void server_free(struct gh_http_server *srv)
 {
     if (!srv)
         return;
+    gh_listener_free(srv->listener); /* nothing new arrives while the rest stops */
     /* Light work may hand on to the analysis pool, never the reverse: stop in that order. */
     pool_stop(&srv->pools[GH_HTTP_POOL_LIGHT]);
     pool_stop(&srv->pools[GH_HTTP_POOL_ANALYSIS]);
-    gh_listener_free(srv->listener); /* nothing is handed to the daemon as it stops */
     if (srv->daemon)
         MHD_stop_daemon(srv->daemon);
     gh_admission_free(srv->adm);
