@@ -958,10 +958,15 @@ int gh_http_start(const struct gh_http_config *cfg, struct gh_app *app, struct g
                         cfg->host, cfg->port, why);
         goto fail;
     }
-    /* Admission bounds connections (gh_admission_full). libmicrohttpd splits its own limit
-     * among the I/O threads and silently closes what it cannot take, so each thread gets room
-     * for all of them: that limit is never what decides. */
-    mhd_limit = (unsigned int)(cfg->max_connections + GH_ADMISSION_RESERVE + GH_ADMISSION_ROOM) *
+    /* Admission bounds connections (gh_admission_full); libmicrohttpd's own limit must never
+     * be reached. It is split among the I/O threads, and an added connection over a thread's
+     * share is closed unannounced; worse, libmicrohttpd 0.9.75 then leaves that thread's
+     * cleanup mutex locked (new_connection_process_ unlocks it only when the connection fits),
+     * and the thread deadlocks: seen under attack while this limit was reachable (92d2aa1). So each
+     * thread gets room for twice what admission allows in all (admission counts a connection
+     * until libmicrohttpd's close notice, libmicrohttpd a moment longer). */
+    mhd_limit = 2u *
+                (unsigned int)(cfg->max_connections + GH_ADMISSION_RESERVE + GH_ADMISSION_ROOM) *
                 (unsigned int)io_threads;
     srv->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_THREAD_POOL_SIZE,
