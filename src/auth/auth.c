@@ -734,6 +734,7 @@ static void *poll_epoch(void *arg)
     struct gh_auth *a = arg;
     int64_t tick = 0;
 
+    pthread_setname_np(pthread_self(), "gh-auth-epoch");
     pthread_mutex_lock(&a->stop_mu);
     while (!a->stopping) {
         struct timespec until;

@@ -717,6 +717,8 @@ static void *reaper_main(void *arg)
     long long next_reap = 0;
     int lingering = 0;
 
+    pthread_setname_np(pthread_self(), "gh-reaper");
+
     pthread_mutex_lock(&adm->stop_mu);
     while (!adm->stopping) {
         struct timespec ts;

@@ -108,6 +108,8 @@ static void *accept_main(void *arg)
     struct gh_listener *l = arg;
     struct pollfd pfd[2] = {{.fd = l->fd, .events = POLLIN}, {.fd = l->wake, .events = POLLIN}};
 
+    pthread_setname_np(pthread_self(), "gh-accept");
+
     for (;;) {
         if (poll(pfd, 2, -1) < 0) {
             if (errno != EINTR)

@@ -28,6 +28,7 @@
 /* Threads taking suspended requests from a bounded queue. */
 struct pool {
     struct gh_http_server *srv;
+    const char *name; /* its threads', as top -H and perf show them (15 bytes at most) */
     pthread_t *threads;
     int n_threads;
     pthread_mutex_t mu;
@@ -737,6 +738,8 @@ static void *worker_main(void *arg)
 {
     struct pool *pl = arg;
 
+    pthread_setname_np(pthread_self(), pl->name);
+
     for (;;) {
         struct gh_http_request *req;
         gh_route_fn fn;
@@ -882,10 +885,11 @@ static void server_free(struct gh_http_server *srv)
     gh_free(srv);
 }
 
-static int pool_start(struct gh_http_server *srv, struct pool *pl, int n_threads, int queue_cap,
-                      struct gh_err *err)
+static int pool_start(struct gh_http_server *srv, struct pool *pl, const char *name, int n_threads,
+                      int queue_cap, struct gh_err *err)
 {
     pl->srv = srv;
+    pl->name = name;
     pl->queue_cap = queue_cap > 0 ? queue_cap : 256;
     n_threads = n_threads > 0 ? n_threads : 1;
     pl->queue = gh_malloc_array((size_t)pl->queue_cap, sizeof *pl->queue);
@@ -903,12 +907,13 @@ static int pool_start(struct gh_http_server *srv, struct pool *pl, int n_threads
 static int start_workers(struct gh_http_server *srv, const struct gh_http_config *cfg,
                          struct gh_err *err)
 {
-    int rc =
-        pool_start(srv, &srv->pools[GH_HTTP_POOL_LIGHT], cfg->light_workers, cfg->queue_cap, err);
+    int rc = pool_start(srv, &srv->pools[GH_HTTP_POOL_LIGHT], "gh-worker", cfg->light_workers,
+                        cfg->queue_cap, err);
 
     if (rc)
         return rc;
-    return pool_start(srv, &srv->pools[GH_HTTP_POOL_ANALYSIS], cfg->workers, cfg->queue_cap, err);
+    return pool_start(srv, &srv->pools[GH_HTTP_POOL_ANALYSIS], "gh-analyze", cfg->workers,
+                      cfg->queue_cap, err);
 }
 
 int gh_http_start(const struct gh_http_config *cfg, struct gh_app *app, struct gh_http_server **out,

@@ -97,6 +97,7 @@ static void *run(void *arg)
     struct gh_recorder *r = arg;
     struct gh_identification *batch = gh_malloc_array(BATCH, sizeof *batch);
 
+    pthread_setname_np(pthread_self(), "gh-recorder");
     pthread_mutex_lock(&r->mu);
     for (;;) {
         size_t n = 0;

@@ -3,6 +3,7 @@
 socket closes, exit 0, the database intact), SIGINT, keep-alive connections and clients that
 stall or vanish."""
 import http.client
+import os
 import re
 import shutil
 import signal
@@ -231,6 +232,21 @@ def test_sigint_stops_cleanly(procs, binary):
     assert "SIGINT" in s.stderr_text() and "stopped cleanly" in s.stderr_text()
     assert not s.sanitizer_reports(), G._sanitizer_excerpt(s.stderr_text())
     assert connect_refused(s.port)
+
+
+def test_threads_carry_their_names(procs, binary):
+    """top -H, perf and gdb name each thread by its job (the diagnosis of issue 10's /health
+    tail read thread ids against creation order before)."""
+    s = procs.server(binary, args=["--threads", "3", "--workers", "2"])
+    names = []
+    for tid in os.listdir("/proc/%d/task" % s.proc.pid):
+        with open("/proc/%d/task/%s/comm" % (s.proc.pid, tid)) as f:
+            names.append(f.read().strip())
+    count = {n: names.count(n) for n in set(names)}
+    assert count.get("gh-accept") == 3 and count.get("MHD-worker") == 3, count
+    assert count.get("gh-analyze") == 2 and count.get("gh-worker", 0) >= 1, count
+    assert count.get("gh-reaper") == 1 and count.get("gh-recorder") == 1, count
+    assert s.stop() == 0
 
 
 def test_idle_server_stops_at_once(procs, binary, tmp_path):

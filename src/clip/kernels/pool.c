@@ -78,6 +78,7 @@ static void *worker(void *arg)
     unsigned long seen = 0;
 
     gh_free(arg);
+    pthread_setname_np(pthread_self(), "gh-clip");
     for (;;) {
         seen = next_gen(p, seen);
         if (atomic_load_explicit(&p->quit, memory_order_relaxed))
