@@ -45,6 +45,9 @@ enum phase {
 #define LINGER_BYTES   ((size_t)16 << 20)
 #define LINGER_MS      5000
 #define LINGER_TICK_MS 20
+/* How a refused connection's end goes: the close (FIN) right after the answer, or held until
+ * the drain ends. */
+enum { LINGER_FIN = 1, LINGER_HOLD = 2 };
 
 struct held_sock {
     int fd;
@@ -68,7 +71,7 @@ struct gh_conn {
     atomic_size_t body_bytes; /* of the request being read */
     size_t reserved;          /* upload budget held (I/O thread only) */
     atomic_int bad_uri;       /* the unescape callback saw a control byte */
-    atomic_int linger;        /* refused with a body pending: drain after the close */
+    atomic_int linger;        /* refused with a body pending: a LINGER_ mode, or 0 */
     int dropped;              /* shut down by the reaper (under the lock) */
     /* The reaper's upload-rate window (reaper only): its phase, start and bytes then. */
     long long win_phase_ms, win_ms;
@@ -393,13 +396,19 @@ static void conn_close(struct gh_admission *adm, struct gh_conn *c)
         return;
     release_budget(adm, c);
     pthread_mutex_lock(&adm->mu);
-    if (atomic_load(&c->linger) && c->fd != MHD_INVALID_SOCKET &&
+    int linger = atomic_load(&c->linger);
+
+    if (linger && c->fd != MHD_INVALID_SOCKET &&
         adm->n_lingering + atomic_load(&adm->n_held_seen) < LINGER_MAX) {
         int fd = fcntl(c->fd, F_DUPFD_CLOEXEC, 0);
 
         if (fd >= 0 && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0) {
             struct held_sock *l = &adm->lingering[adm->n_lingering++];
 
+            /* libmicrohttpd (MHD_USE_TURBO) leaves the end to the socket's last close, which
+             * the duplicate delays: send it now unless it is to be held. */
+            if (linger == LINGER_FIN)
+                shutdown(fd, SHUT_WR);
             l->fd = fd;
             l->read = 0;
             l->until_ms = (long long)gh_mono_ms() + LINGER_MS;
@@ -527,10 +536,10 @@ void gh_admission_answering(struct gh_conn *c)
         set_phase(c, PHASE_ANSWERING);
 }
 
-void gh_admission_linger(struct gh_conn *c)
+void gh_admission_linger(struct gh_conn *c, int status)
 {
     if (c)
-        atomic_store(&c->linger, 1);
+        atomic_store(&c->linger, status == 429 || status == 503 ? LINGER_HOLD : LINGER_FIN);
 }
 
 void gh_admission_end(struct gh_admission *adm, struct gh_conn *c)

@@ -71,9 +71,13 @@ void gh_admission_progress(struct gh_conn *c, size_t n);
 /* The body is in: no more rate check. */
 void gh_admission_answering(struct gh_conn *c);
 
-/* The request was refused while its client may still be sending a body: once libmicrohttpd
- * has sent the answer and closes, keep reading and dropping (bounded) so the client reads it. */
-void gh_admission_linger(struct gh_conn *c);
+/* The request was refused (with status) while its client may still be sending a body: once
+ * libmicrohttpd has sent the answer and closes, keep reading and dropping (bounded) so the
+ * client reads it. After 429 or 503, which say "come back later", the end of the connection
+ * is held back too, until the client closes or the bound is reached: a client that reconnects
+ * the moment it sees the close (a retry loop, an attacker's reconnect-at-once) is slowed to one
+ * attempt per LINGER_MS, while one that reads the answer by its Content-Length is not. */
+void gh_admission_linger(struct gh_conn *c, int status);
 
 /* The request is over: its budget goes back; the connection idles (keep-alive). */
 void gh_admission_end(struct gh_admission *adm, struct gh_conn *c);

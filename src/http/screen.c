@@ -119,7 +119,7 @@ int gh_http_screen(struct gh_http_request *req, struct gh_admission *adm, int ta
                                        : "the request has both Transfer-Encoding and "
                                          "Content-Length; send one");
         req->resp.close = 1;
-        gh_admission_linger(req->conn_ctx);
+        gh_admission_linger(req->conn_ctx, req->resp.status);
         return GH_SCREEN_NOW;
     }
     rc = check(req, adm, takes_upload, json_post, &f);
@@ -132,6 +132,6 @@ int gh_http_screen(struct gh_http_request *req, struct gh_admission *adm, int ta
     req->resp.close = 1;
     gh_buf_fini(&req->body);
     if (f.chunked || f.length > 0)
-        gh_admission_linger(req->conn_ctx);
+        gh_admission_linger(req->conn_ctx, req->resp.status);
     return GH_SCREEN_NOW;
 }

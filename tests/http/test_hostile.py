@@ -191,6 +191,81 @@ def test_oversize_upload_with_expect_is_refused_before_the_body(server):
     assert G.statuses_of(raw) == [413], raw[:300]
 
 
+def read_response(s, timeout=10.0):
+    """One answer read as an HTTP client reads it: headers, then Content-Length bytes; the
+    connection may stay open after it."""
+    data, deadline = b"", time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        head, sep, body = data.partition(b"\r\n\r\n")
+        if sep:
+            m = re.search(rb"(?im)^content-length: *(\d+)", head)
+            if m and len(body) >= int(m.group(1)):
+                return data
+        s.settimeout(max(0.01, deadline - time.monotonic()))
+        c = s.recv(65536)
+        if not c:
+            break
+        data += c
+    return data
+
+
+def test_come_back_later_holds_the_end_of_a_refused_upload(binary, procs):
+    """A refused upload's answer arrives at once. After 503 server_busy (or 429), which say
+    "come back later", the end of the connection is held until the client leaves or the
+    lingering bound (5 s): an attacker that reconnects the moment it sees the close resent
+    its refused uploads ~6,000 times a second in hostile_bench. Other refusals (413, 400)
+    close at once, as before."""
+    srv = procs.server(binary, env={"UPLOAD_MEMORY_MB": "1"})
+    busy = connect(srv.port)
+    large = connect(srv.port, OTHER)
+    try:
+        busy.sendall(b"POST /api/v1/analyze HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
+                     b"Content-Length: 2000000\r\n\r\n")
+        raw = read_response(busy)
+        assert G.status_of(raw) == 503 and problem_code(raw) == "server_busy", raw[:300]
+        large.sendall(b"POST /api/v1/analyze HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
+                      b"Content-Length: 50000000\r\n\r\n")
+        raw = read_response(large)
+        assert G.status_of(raw) == 413, raw[:300]
+        t0 = time.monotonic()
+        assert closed_within(large, 5), "the 413's connection was not closed"
+        assert not closed_within(busy, max(0.1, 1.5 - (time.monotonic() - t0))), \
+            "the 503's connection ended at once"
+        assert closed_within(busy, 15), "the 503's connection was held past the bound"
+    finally:
+        busy.close()
+        large.close()
+
+
+def test_a_busy_keepalive_client_keeps_its_connection_when_crowded(binary, procs):
+    """Past 90% of MAX_CONNECTIONS, a client at work on its keep-alive connection keeps it:
+    answers no longer carry Connection: close (which made wrk reconnect for every hit under
+    hostile_bench's attack and meet a full server). Idle connections still make room."""
+    srv = procs.server(binary, env={"MAX_CONNECTIONS": "20", "MAX_CONNECTIONS_PER_CLIENT": "100",
+                                    "HEADER_TIMEOUT_S": "30"})
+    held = []
+    try:
+        for _ in range(18):  # 18 of 20, still sending their headers: crowded
+            held.append(connect(srv.port))
+            held[-1].sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        time.sleep(0.3)
+        c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10,
+                                       source_address=(OTHER, 0))
+        first = None
+        for _ in range(5):
+            c.request("GET", "/api/v1/equipment/1")
+            r = c.getresponse()
+            r.read()
+            assert r.status == 200 and not r.will_close, (r.status, r.getheaders())
+            first = first or c.sock
+            assert c.sock is first, "the client had to reconnect"
+        assert metric(srv.port, "gymhelper_http_connections") >= 18 + 1 + 1
+        c.close()
+    finally:
+        for s in held:
+            s.close()
+
+
 # --- slow clients ------------------------------------------------------------------------
 
 def test_slowloris_headers_are_dropped_at_the_deadline(server):
