@@ -392,12 +392,13 @@ static void release_budget(struct gh_admission *adm, struct gh_conn *c)
  * sockets down under mu) can never touch a descriptor that was reused. */
 static void conn_close(struct gh_admission *adm, struct gh_conn *c)
 {
+    int linger;
+
     if (!c)
         return;
     release_budget(adm, c);
+    linger = atomic_load(&c->linger);
     pthread_mutex_lock(&adm->mu);
-    int linger = atomic_load(&c->linger);
-
     if (linger && c->fd != MHD_INVALID_SOCKET &&
         adm->n_lingering + atomic_load(&adm->n_held_seen) < LINGER_MAX) {
         int fd = fcntl(c->fd, F_DUPFD_CLOEXEC, 0);
@@ -406,8 +407,11 @@ static void conn_close(struct gh_admission *adm, struct gh_conn *c)
             struct held_sock *l = &adm->lingering[adm->n_lingering++];
 
             /* libmicrohttpd (MHD_USE_TURBO) leaves the end to the socket's last close, which
-             * the duplicate delays: send it now unless it is to be held. */
-            if (linger == LINGER_FIN)
+             * the duplicate delays: send it now unless it is to be held. Held ends take half
+             * the slots at most: a flood of refusals must not leave a client that sends its
+             * whole upload before reading (its 413) without a slot to be drained in. */
+            if (linger == LINGER_FIN ||
+                adm->n_lingering + atomic_load(&adm->n_held_seen) >= LINGER_MAX / 2)
                 shutdown(fd, SHUT_WR);
             l->fd = fd;
             l->read = 0;

@@ -928,8 +928,9 @@ int gh_http_start(const struct gh_http_config *cfg, struct gh_app *app, struct g
     socklen_t ss_len = 0;
     /* No listening socket: listener.c accepts and hands connections over. MHD_USE_TURBO for
      * one effect: libmicrohttpd then ends a connection by its close alone, not shutdown(2)
-     * first, so admission's lingering close decides when a refused client sees the end (it
-     * also reads a new connection before asking epoll, harmless here). */
+     * first, so admission's lingering close decides when a refused client sees the end. (It
+     * also tries a new connection's first read before adding it to epoll; the suites and
+     * hostile_bench ran with it.) */
     unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
                          MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | MHD_USE_NO_LISTEN_SOCKET |
                          MHD_USE_TURBO;
