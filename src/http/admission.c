@@ -392,15 +392,15 @@ static void release_budget(struct gh_admission *adm, struct gh_conn *c)
  * sockets down under mu) can never touch a descriptor that was reused. */
 static void conn_close(struct gh_admission *adm, struct gh_conn *c)
 {
-    int linger;
+    int linger, slots_used;
 
     if (!c)
         return;
     release_budget(adm, c);
     linger = atomic_load(&c->linger);
     pthread_mutex_lock(&adm->mu);
-    if (linger && c->fd != MHD_INVALID_SOCKET &&
-        adm->n_lingering + atomic_load(&adm->n_held_seen) < LINGER_MAX) {
+    slots_used = adm->n_lingering + atomic_load(&adm->n_held_seen);
+    if (linger && c->fd != MHD_INVALID_SOCKET && slots_used < LINGER_MAX) {
         int fd = fcntl(c->fd, F_DUPFD_CLOEXEC, 0);
 
         if (fd >= 0 && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0) {
@@ -410,8 +410,7 @@ static void conn_close(struct gh_admission *adm, struct gh_conn *c)
              * the duplicate delays: send it now unless it is to be held. Held ends take half
              * the slots at most: a flood of refusals must not leave a client that sends its
              * whole upload before reading (its 413) without a slot to be drained in. */
-            if (linger == LINGER_FIN ||
-                adm->n_lingering + atomic_load(&adm->n_held_seen) >= LINGER_MAX / 2)
+            if (linger == LINGER_FIN || slots_used >= LINGER_MAX / 2)
                 shutdown(fd, SHUT_WR);
             l->fd = fd;
             l->read = 0;

@@ -191,6 +191,12 @@ def test_oversize_upload_with_expect_is_refused_before_the_body(server):
     assert G.statuses_of(raw) == [413], raw[:300]
 
 
+def upload_head(length):
+    """The headers of an upload declaring length bytes, with none of them sent."""
+    return (b"POST /api/v1/analyze HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
+            b"Content-Length: %d\r\n\r\n" % length)
+
+
 def read_response(s, timeout=10.0):
     """One answer read as an HTTP client reads it: headers, then Content-Length bytes; the
     connection may stay open after it."""
@@ -219,12 +225,10 @@ def test_come_back_later_holds_the_end_of_a_refused_upload(binary, procs):
     busy = connect(srv.port)
     large = connect(srv.port, OTHER)
     try:
-        busy.sendall(b"POST /api/v1/analyze HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
-                     b"Content-Length: 2000000\r\n\r\n")
+        busy.sendall(upload_head(2000000))
         raw = read_response(busy)
         assert G.status_of(raw) == 503 and problem_code(raw) == "server_busy", raw[:300]
-        large.sendall(b"POST /api/v1/analyze HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
-                      b"Content-Length: 50000000\r\n\r\n")
+        large.sendall(upload_head(50000000))
         raw = read_response(large)
         assert G.status_of(raw) == 413, raw[:300]
         t0 = time.monotonic()
@@ -249,8 +253,7 @@ def test_held_refusals_leave_room_for_a_413_that_must_be_drained(binary, procs):
     try:
         for _ in range(300):
             s = connect(srv.port)
-            s.sendall(b"POST /api/v1/analyze HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg"
-                      b"\r\nContent-Length: 2000000\r\n\r\n")
+            s.sendall(upload_head(2000000))
             raw = read_response(s)
             assert G.status_of(raw) == 503, raw[:300]
             held.append(s)
